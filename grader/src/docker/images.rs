@@ -1,0 +1,163 @@
+//! The images the grader needs besides the submission's. Each is used if present, else
+//! pulled, else built from its recipe in `docker/` (for machines with no registry).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use futures_util::StreamExt;
+
+use super::build::{BuildOutcome, build_submission};
+use super::{DockerError, api, is_not_found};
+
+/// Names of the images; the defaults are public images, so a machine that can pull
+/// builds nothing but the submission.
+#[derive(Debug, Clone)]
+pub struct ImageNames {
+    /// The Debian base learners' Dockerfiles start `FROM`.
+    pub base: String,
+    pub postgres: String,
+    /// The port forwarder (its entrypoint is `socat`).
+    pub socat: String,
+}
+
+impl Default for ImageNames {
+    fn default() -> Self {
+        ImageNames {
+            base: "debian:bookworm-slim".into(),
+            postgres: "postgres:15-bookworm".into(),
+            socat: "alpine/socat:latest".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recipe {
+    Base,
+    Postgres,
+    Socat,
+}
+
+/// Makes sure every image exists. `progress` hears one line per step.
+pub async fn ensure_images(
+    docker: &Docker,
+    names: &ImageNames,
+    recipes: &Path,
+    need_postgres: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), DockerError> {
+    let mut wanted = vec![(Recipe::Base, &names.base), (Recipe::Socat, &names.socat)];
+    if need_postgres {
+        wanted.push((Recipe::Postgres, &names.postgres));
+    }
+    for (recipe, name) in wanted {
+        if exists(docker, name).await? {
+            continue;
+        }
+        progress(&format!("image {name}: not here, trying to pull it"));
+        match pull(docker, name).await {
+            Ok(()) => {
+                progress(&format!("image {name}: pulled"));
+                continue;
+            }
+            Err(e) => progress(&format!("image {name}: cannot pull ({e}); building it from {}", recipes.display())),
+        }
+        build(docker, recipe, name, names, recipes, progress).await?;
+        progress(&format!("image {name}: built"));
+    }
+    Ok(())
+}
+
+async fn exists(docker: &Docker, name: &str) -> Result<bool, DockerError> {
+    match docker.inspect_image(name).await {
+        Ok(_) => Ok(true),
+        Err(e) if is_not_found(&e) => Ok(false),
+        Err(e) => Err(api(format!("inspecting image {name}"))(e)),
+    }
+}
+
+async fn pull(docker: &Docker, name: &str) -> Result<(), String> {
+    let options = CreateImageOptionsBuilder::new().from_image(name).build();
+    let mut stream = docker.create_image(Some(options), None, None);
+    let work = async {
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| e.to_string())?;
+            if let Some(e) = info.error_detail.and_then(|d| d.message) {
+                return Err(e);
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(900), work)
+        .await
+        .map_err(|_| "the pull took more than 15 minutes".to_string())??;
+    match docker.inspect_image(name).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn build(
+    docker: &Docker,
+    recipe: Recipe,
+    name: &str,
+    names: &ImageNames,
+    recipes: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), DockerError> {
+    let log_path = std::env::temp_dir().join(format!("grader-image-{}.log", sanitize(name)));
+    match recipe {
+        Recipe::Base => {
+            let script = recipes.join("base/build.sh");
+            progress(&format!("image {name}: running {} (log: {})", script.display(), log_path.display()));
+            let log = std::fs::File::create(&log_path)
+                .map_err(|e| DockerError::Other(format!("cannot write {}: {e}", log_path.display())))?;
+            let err_log = log
+                .try_clone()
+                .map_err(|e| DockerError::Other(e.to_string()))?;
+            let status = tokio::process::Command::new("bash")
+                .arg(&script)
+                .arg(name)
+                .stdout(log)
+                .stderr(err_log)
+                .status()
+                .await
+                .map_err(|e| DockerError::Other(format!("cannot run {}: {e}", script.display())))?;
+            if !status.success() {
+                return Err(DockerError::Other(format!(
+                    "building image {name} with {} failed ({status}); see {}\n{}",
+                    script.display(),
+                    log_path.display(),
+                    tail_of(&log_path)
+                )));
+            }
+        }
+        Recipe::Postgres | Recipe::Socat => {
+            let dir: PathBuf = recipes.join(if recipe == Recipe::Postgres { "postgres" } else { "socat" });
+            progress(&format!("image {name}: building {} (log: {})", dir.display(), log_path.display()));
+            let args = HashMap::from([("BASE".to_string(), names.base.clone())]);
+            let outcome = build_submission(docker, &dir, name, &args, &log_path, Duration::from_secs(1800)).await?;
+            if let BuildOutcome::Failed { reason, log_tail } = outcome {
+                return Err(DockerError::Other(format!(
+                    "building image {name} from {} failed: {reason}\n{log_tail}",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+fn tail_of(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}

@@ -1,0 +1,72 @@
+//! Everything that talks to Docker: images, builds, the per-run sandbox, cleanup.
+
+mod build;
+mod clean;
+mod context;
+mod images;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+
+pub use build::{BuildOutcome, build_submission};
+pub use clean::{clean_all, clean_run};
+pub use images::{ImageNames, ensure_images};
+pub use sandbox::{Sandbox, SandboxOptions};
+
+/// The label key on everything the grader creates; its value is the run's id.
+pub const RUN_LABEL: &str = "grader.run";
+
+/// Errors from Docker, with what the grader was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error("cannot reach the Docker engine: {0}\n  (is Docker running? set DOCKER_HOST if it listens elsewhere)")]
+    Connect(String),
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub(crate) fn api(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+    let what = what.into();
+    move |source| DockerError::Api { what, source }
+}
+
+/// Connects with the usual environment (DOCKER_HOST or the local socket) and agrees on an
+/// API version the engine speaks (old engines speak 1.41).
+pub async fn connect() -> Result<Docker, DockerError> {
+    let docker = Docker::connect_with_defaults()
+        .map_err(|e| DockerError::Connect(e.to_string()))?
+        .with_timeout(Duration::from_secs(300));
+    let docker = docker
+        .negotiate_version()
+        .await
+        .map_err(|e| DockerError::Connect(e.to_string()))?;
+    docker
+        .ping()
+        .await
+        .map_err(|e| DockerError::Connect(e.to_string()))?;
+    Ok(docker)
+}
+
+pub(crate) fn run_labels(run_id: &str) -> HashMap<String, String> {
+    HashMap::from([(RUN_LABEL.to_string(), run_id.to_string())])
+}
+
+/// True when the error is Docker's 404.
+pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}

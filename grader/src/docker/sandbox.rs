@@ -1,0 +1,442 @@
+//! One grading run's Docker world: a private network with no route out, a fresh
+//! PostgreSQL, the submission, and forwarders that publish the submission's port and
+//! the database on 127.0.0.1 (so probes work even where the host cannot reach container
+//! IPs, as on Docker Desktop). Everything carries the `grader.run` label.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, NetworkConnectRequest,
+    NetworkCreateRequest, NetworkingConfig, PortBinding,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
+    StartContainerOptions, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use harness::http::{Prober, wait_ready};
+use harness::spec::{Limits, PostgresService};
+use harness::template::{Context, Template};
+use harness::{Target, TargetError};
+use rand::Rng;
+
+use super::{DockerError, api, images::ImageNames, run_labels};
+
+/// What the sandbox runs, and how.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    pub run_id: String,
+    pub images: ImageNames,
+    pub submission_image: String,
+    pub port: u16,
+    pub health: String,
+    pub startup_timeout: Duration,
+    pub env: Vec<(String, Template)>,
+    pub limits: Limits,
+    pub postgres: Option<PostgresService>,
+}
+
+/// The most log bytes the grader keeps from the submission.
+pub const MAX_LOG_BYTES: usize = 64 * 1024;
+
+/// Alias of the database on the private network.
+const DB_HOST: &str = "db";
+/// Alias of the submission on the private network.
+const APP_HOST: &str = "app";
+
+pub struct Sandbox {
+    docker: Docker,
+    opts: SandboxOptions,
+    internal_net: String,
+    edge_net: String,
+    app: String,
+    db_password: String,
+    http_port: Mutex<u16>,
+    db_port: Option<u16>,
+    prober: Prober,
+}
+
+impl Sandbox {
+    /// Creates the networks, the database and the forwarders. The submission is started
+    /// apart (`start_app`), since its failures are the submission's, not the grader's.
+    pub async fn start(docker: &Docker, opts: SandboxOptions, progress: &mut dyn FnMut(&str)) -> Result<Sandbox, DockerError> {
+        let id = opts.run_id.clone();
+        let mut sandbox = Sandbox {
+            docker: docker.clone(),
+            internal_net: format!("{id}-private"),
+            edge_net: format!("{id}-edge"),
+            app: format!("{id}-app"),
+            db_password: random_password(),
+            http_port: Mutex::new(0),
+            db_port: None,
+            prober: Prober::new(),
+            opts,
+        };
+        sandbox.create_network(&sandbox.internal_net, true).await?;
+        sandbox.create_network(&sandbox.edge_net, false).await?;
+        if let Some(pg) = sandbox.opts.postgres.clone() {
+            progress("starting PostgreSQL");
+            sandbox.start_postgres(&pg).await?;
+            let port = sandbox.start_forwarder("db", 5432, DB_HOST).await?;
+            sandbox.db_port = Some(port);
+            let url = sandbox.database_url().expect("db port set");
+            harness::sql::wait_database(&url, Duration::from_secs(90))
+                .await
+                .map_err(|e| DockerError::Other(format!("PostgreSQL did not become ready: {e}")))?;
+        }
+        let port = sandbox.opts.port;
+        let http_port = sandbox.start_forwarder("http", port, APP_HOST).await?;
+        *sandbox.http_port.lock().expect("not poisoned") = http_port;
+        Ok(sandbox)
+    }
+
+    async fn create_network(&self, name: &str, internal: bool) -> Result<(), DockerError> {
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            internal: Some(internal),
+            labels: Some(run_labels(&self.opts.run_id)),
+            ..Default::default()
+        };
+        self.docker
+            .create_network(req)
+            .await
+            .map_err(api(format!("creating network {name}")))?;
+        Ok(())
+    }
+
+    fn labels(&self, role: &str) -> HashMap<String, String> {
+        let mut labels = run_labels(&self.opts.run_id);
+        labels.insert("grader.role".into(), role.into());
+        labels
+    }
+
+    async fn create_and_start(&self, name: &str, body: ContainerCreateBody) -> Result<(), DockerError> {
+        let options = CreateContainerOptionsBuilder::new().name(name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(api(format!("creating container {name}")))?;
+        self.docker
+            .start_container(name, None::<StartContainerOptions>)
+            .await
+            .map_err(api(format!("starting container {name}")))?;
+        Ok(())
+    }
+
+    fn endpoint(&self, net: &str, alias: &str) -> NetworkingConfig {
+        NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net.to_string(),
+                EndpointSettings {
+                    aliases: Some(vec![alias.to_string()]),
+                    ..Default::default()
+                },
+            )])),
+        }
+    }
+
+    fn pg(&self) -> Option<&PostgresService> {
+        self.opts.postgres.as_ref()
+    }
+
+    async fn start_postgres(&self, pg: &PostgresService) -> Result<(), DockerError> {
+        let name = format!("{}-db", self.opts.run_id);
+        let body = ContainerCreateBody {
+            image: Some(self.opts.images.postgres.clone()),
+            env: Some(vec![
+                format!("POSTGRES_USER={}", pg.user),
+                format!("POSTGRES_PASSWORD={}", self.db_password),
+                format!("POSTGRES_DB={}", pg.database),
+            ]),
+            // A throwaway database: durability against a host crash buys nothing here.
+            cmd: Some(
+                ["postgres", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
+            labels: Some(self.labels("database")),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.internal_net.clone()),
+                memory: Some(1024 * 1024 * 1024),
+                memory_swap: Some(1024 * 1024 * 1024),
+                tmpfs: Some(HashMap::from([(
+                    "/var/lib/postgresql/data".to_string(),
+                    "rw,size=512m".to_string(),
+                )])),
+                shm_size: Some(128 * 1024 * 1024),
+                log_config: Some(small_logs()),
+                ..Default::default()
+            }),
+            networking_config: Some(self.endpoint(&self.internal_net, DB_HOST)),
+            ..Default::default()
+        };
+        self.create_and_start(&name, body).await
+    }
+
+    /// A socat container on the edge network, publishing `port` on 127.0.0.1 and
+    /// forwarding to `target:port` on the private network. Returns the host port.
+    async fn start_forwarder(&self, role: &str, port: u16, target: &str) -> Result<u16, DockerError> {
+        let name = format!("{}-fwd-{role}", self.opts.run_id);
+        let key = format!("{port}/tcp");
+        let body = ContainerCreateBody {
+            image: Some(self.opts.images.socat.clone()),
+            cmd: Some(vec![
+                format!("TCP-LISTEN:{port},fork,reuseaddr"),
+                format!("TCP:{target}:{port},connect-timeout=5"),
+            ]),
+            exposed_ports: Some(vec![key.clone()]),
+            labels: Some(self.labels("forwarder")),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.edge_net.clone()),
+                port_bindings: Some(HashMap::from([(
+                    key.clone(),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: Some(String::new()),
+                    }]),
+                )])),
+                memory: Some(256 * 1024 * 1024),
+                pids_limit: Some(512),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges:true".into()]),
+                log_config: Some(small_logs()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(api(format!("creating container {name}")))?;
+        self.docker
+            .connect_network(
+                &self.internal_net,
+                NetworkConnectRequest {
+                    container: name.clone(),
+                    endpoint_config: None,
+                },
+            )
+            .await
+            .map_err(api(format!("connecting {name} to {}", self.internal_net)))?;
+        self.docker
+            .start_container(&name, None::<StartContainerOptions>)
+            .await
+            .map_err(api(format!("starting container {name}")))?;
+        self.published_port(&name, &key).await
+    }
+
+    async fn published_port(&self, container: &str, key: &str) -> Result<u16, DockerError> {
+        let info = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(api(format!("inspecting {container}")))?;
+        info.network_settings
+            .and_then(|n| n.ports)
+            .and_then(|p| p.get(key).cloned().flatten())
+            .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse().ok()))
+            .ok_or_else(|| DockerError::Other(format!("{container} has no published port for {key}")))
+    }
+
+    fn app_env(&self) -> Vec<String> {
+        let port = self.opts.port;
+        let mut ctx = Context::new(0, "env");
+        ctx.set("port", port.into());
+        let mut env = vec![format!("PORT={port}")];
+        if let Some(pg) = self.pg() {
+            let url = format!(
+                "postgres://{}:{}@{DB_HOST}:5432/{}",
+                pg.user, self.db_password, pg.database
+            );
+            env.extend([
+                format!("DATABASE_URL={url}"),
+                format!("PGHOST={DB_HOST}"),
+                "PGPORT=5432".to_string(),
+                format!("PGUSER={}", pg.user),
+                format!("PGPASSWORD={}", self.db_password),
+                format!("PGDATABASE={}", pg.database),
+            ]);
+            ctx.set("database_url", url.into());
+            ctx.set("db_host", DB_HOST.into());
+            ctx.set("db_port", 5432.into());
+            ctx.set("db_user", pg.user.clone().into());
+            ctx.set("db_password", self.db_password.clone().into());
+            ctx.set("db_name", pg.database.clone().into());
+        }
+        for (name, t) in &self.opts.env {
+            match t.render_string(&mut ctx) {
+                Ok(v) => env.push(format!("{name}={v}")),
+                Err(_) => env.push(format!("{name}=")),
+            }
+        }
+        env
+    }
+
+    /// Creates and starts the submission's container. It does not wait for it to be
+    /// ready: see `wait_ready`.
+    pub async fn start_app(&self) -> Result<(), DockerError> {
+        let limits = self.opts.limits;
+        let body = ContainerCreateBody {
+            image: Some(self.opts.submission_image.clone()),
+            env: Some(self.app_env()),
+            labels: Some(self.labels("submission")),
+            stop_timeout: Some(10),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.internal_net.clone()),
+                memory: Some(limits.memory_bytes),
+                memory_swap: Some(limits.memory_bytes),
+                nano_cpus: Some((limits.cpus * 1e9) as i64),
+                pids_limit: Some(limits.pids),
+                init: Some(true),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges:true".into()]),
+                log_config: Some(small_logs()),
+                ..Default::default()
+            }),
+            networking_config: Some(self.endpoint(&self.internal_net, APP_HOST)),
+            ..Default::default()
+        };
+        self.create_and_start(&self.app, body).await
+    }
+
+    /// The end of the submission's output (stdout and stderr), at most `MAX_LOG_BYTES`.
+    pub async fn logs(&self) -> String {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail("200")
+            .build();
+        let mut stream = self.docker.logs(&self.app, Some(options));
+        let mut out: Vec<u8> = Vec::new();
+        let work = async {
+            while let Some(Ok(chunk)) = stream.next().await {
+                out.extend_from_slice(&chunk.into_bytes());
+                if out.len() > 4 * MAX_LOG_BYTES {
+                    let cut = out.len() - MAX_LOG_BYTES;
+                    out.drain(..cut);
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), work).await;
+        let start = out.len().saturating_sub(MAX_LOG_BYTES);
+        String::from_utf8_lossy(&out[start..]).into_owned()
+    }
+
+    /// Why the submission is not running, if it is not.
+    async fn exit_reason(&self) -> Result<Option<String>, TargetError> {
+        let info = self
+            .docker
+            .inspect_container(&self.app, None)
+            .await
+            .map_err(|e| TargetError::Infrastructure(format!("inspecting the submission: {e}")))?;
+        let Some(state) = info.state else { return Ok(None) };
+        if state.running == Some(true) {
+            return Ok(None);
+        }
+        let code = state.exit_code.unwrap_or(-1);
+        let oom = state.oom_killed == Some(true) || code == 137;
+        let mut reason = format!("the server exited with code {code}");
+        if oom {
+            reason.push_str(&format!(
+                " (killed: out of memory? the limit is {} MiB)",
+                self.opts.limits.memory_bytes / 1024 / 1024
+            ));
+        }
+        Ok(Some(reason))
+    }
+
+    async fn start_again(&self) -> Result<(), TargetError> {
+        self.docker
+            .start_container(&self.app, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| TargetError::Infrastructure(format!("starting the submission again: {e}")))
+    }
+
+    fn run_id(&self) -> &str {
+        &self.opts.run_id
+    }
+}
+
+impl Target for Sandbox {
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", *self.http_port.lock().expect("not poisoned"))
+    }
+
+    fn database_url(&self) -> Option<String> {
+        let pg = self.pg()?;
+        Some(format!(
+            "postgres://{}:{}@127.0.0.1:{}/{}",
+            pg.user, self.db_password, self.db_port?, pg.database
+        ))
+    }
+
+    async fn restart(&self) -> Result<(), TargetError> {
+        let options = StopContainerOptionsBuilder::new().t(10).build();
+        self.docker
+            .stop_container(&self.app, Some(options))
+            .await
+            .map_err(|e| TargetError::Infrastructure(format!("stopping the submission: {e}")))?;
+        self.start_again().await
+    }
+
+    async fn crash(&self) -> Result<(), TargetError> {
+        let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+        self.docker
+            .kill_container(&self.app, Some(options))
+            .await
+            .map_err(|e| TargetError::Infrastructure(format!("killing the submission: {e}")))?;
+        // `kill` returns before the container has stopped.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.exit_reason().await?.is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.start_again().await
+    }
+
+    async fn wait_ready(&self) -> Result<(), TargetError> {
+        let deadline = Instant::now() + self.opts.startup_timeout;
+        loop {
+            if let Some(reason) = self.exit_reason().await? {
+                return Err(TargetError::Submission(format!("{reason} before it answered GET {}", self.opts.health)));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let slice = left.min(Duration::from_secs(1));
+            match wait_ready(&self.prober, || self.base_url(), &self.opts.health, slice).await {
+                Ok(_) => return Ok(()),
+                Err(last) if left <= slice => {
+                    return Err(TargetError::Submission(format!(
+                        "the server did not become ready within {}s: {last}",
+                        self.opts.startup_timeout.as_secs()
+                    )));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("run_id", &self.run_id()).finish()
+    }
+}
+
+fn small_logs() -> HostConfigLogConfig {
+    HostConfigLogConfig {
+        typ: Some("json-file".into()),
+        config: Some(HashMap::from([
+            ("max-size".to_string(), "10m".to_string()),
+            ("max-file".to_string(), "1".to_string()),
+        ])),
+    }
+}
+
+fn random_password() -> String {
+    let bytes: [u8; 12] = rand::rng().random();
+    hex::encode(bytes)
+}

@@ -1,0 +1,244 @@
+//! One grading run: images, build, sandbox, checks, report, cleanup, in that order. It
+//! always returns a report, whatever failed, and always removes what it created.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use harness::result::{ExerciseInfo, Phases, SCHEMA_VERSION};
+use harness::{CheckResult, CheckStatus, Event, Exercise, Failure, Report, RunConfig, RunStatus, Target, TargetError};
+use tokio_util::sync::CancellationToken;
+
+use crate::docker::{self, BuildOutcome, ImageNames, Sandbox, SandboxOptions};
+use crate::ui::Ui;
+
+pub struct GradeOptions {
+    pub exercise: Exercise,
+    pub submission: PathBuf,
+    pub out_dir: PathBuf,
+    pub seed: u64,
+    pub images: ImageNames,
+    pub recipes: PathBuf,
+    pub build_timeout: Duration,
+    pub run_id: String,
+}
+
+/// Why the run stopped before grading; becomes the report's status and reason.
+struct Stop {
+    status: RunStatus,
+    reason: String,
+}
+
+impl Stop {
+    fn error(e: impl std::fmt::Display) -> Stop {
+        Stop {
+            status: RunStatus::Error,
+            reason: e.to_string(),
+        }
+    }
+}
+
+const INTERRUPTED: &str = "interrupted (Ctrl-C or SIGTERM)";
+
+/// Grades one submission. `cancel` ends the run early (Ctrl-C): the report says so.
+pub async fn grade(docker: &Docker, opts: &GradeOptions, ui: &Ui, cancel: &CancellationToken) -> Report {
+    let ex = &opts.exercise;
+    let mut report = Report {
+        schema_version: SCHEMA_VERSION,
+        grader_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_id: opts.run_id.clone(),
+        exercise: ExerciseInfo {
+            name: ex.name.clone(),
+            title: ex.title.clone(),
+            version: ex.version.clone(),
+        },
+        submission: opts.submission.display().to_string(),
+        seed: opts.seed,
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        status: RunStatus::Graded,
+        reason: None,
+        score: 0,
+        max_score: 0,
+        pass_mark: ex.pass_mark,
+        passed: false,
+        phases: Phases::default(),
+        checks: Vec::new(),
+        build_log_tail: None,
+        log_tail: None,
+    };
+    let mut results: Vec<CheckResult> = Vec::new();
+    let outcome = run(docker, opts, ui, cancel, &mut report, &mut results).await;
+    // Teardown, whatever happened above.
+    let teardown = Instant::now();
+    let mut cleaned = docker::clean_run(docker, &opts.run_id).await;
+    if cleaned.is_err() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        cleaned = docker::clean_run(docker, &opts.run_id).await;
+    }
+    report.phases.teardown_ms = Some(ms(teardown));
+    let mut outcome = outcome;
+    if let Err(e) = cleaned
+        && outcome.is_ok()
+    {
+        outcome = Err(Stop::error(format!("cleaning up: {e}")));
+    }
+    if let Err(stop) = outcome {
+        report.status = stop.status;
+        report.reason = Some(stop.reason);
+    }
+    // Every check of the exercise appears in the report, run or not.
+    let not_run = match report.status {
+        RunStatus::Graded => "not run".to_string(),
+        RunStatus::BuildFailed => "not run: the submission did not build".into(),
+        RunStatus::StartFailed => "not run: the submission did not start".into(),
+        RunStatus::Error => format!("not run: {}", report.reason.as_deref().unwrap_or("the grader failed")),
+    };
+    for check in &ex.checks[results.len().min(ex.checks.len())..] {
+        results.push(CheckResult {
+            id: check.id.clone(),
+            title: check.title.clone(),
+            category: check.category.clone(),
+            status: CheckStatus::Skipped,
+            points: check.points,
+            earned: 0,
+            duration_ms: 0,
+            location: check.location.clone(),
+            failure: Some(Failure::message(not_run.clone())),
+        });
+    }
+    report.checks = results;
+    report.tally();
+    report
+}
+
+fn ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+async fn cancellable<T>(cancel: &CancellationToken, work: impl std::future::Future<Output = T>) -> Result<T, Stop> {
+    tokio::select! {
+        r = work => Ok(r),
+        () = cancel.cancelled() => Err(Stop::error(INTERRUPTED)),
+    }
+}
+
+async fn run(
+    docker: &Docker,
+    opts: &GradeOptions,
+    ui: &Ui,
+    cancel: &CancellationToken,
+    report: &mut Report,
+    results: &mut Vec<CheckResult>,
+) -> Result<(), Stop> {
+    let ex = &opts.exercise;
+    let mut progress = |line: &str| ui.step(line);
+    cancellable(
+        cancel,
+        docker::ensure_images(docker, &opts.images, &opts.recipes, ex.postgres.is_some(), &mut progress),
+    )
+    .await?
+    .map_err(Stop::error)?;
+
+    // Build.
+    let tag = submission_tag(&ex.name, &opts.submission);
+    let log_path = opts.out_dir.join("build.log");
+    ui.step(&format!("building {} (log: {})", opts.submission.display(), log_path.display()));
+    let start = Instant::now();
+    let built = cancellable(
+        cancel,
+        docker::build_submission(docker, &opts.submission, &tag, &Default::default(), &log_path, opts.build_timeout),
+    )
+    .await?
+    .map_err(Stop::error)?;
+    report.phases.build_ms = Some(ms(start));
+    if let BuildOutcome::Failed { reason, log_tail } = built {
+        report.build_log_tail = Some(log_tail);
+        return Err(Stop {
+            status: RunStatus::BuildFailed,
+            reason,
+        });
+    }
+
+    // Start.
+    let start = Instant::now();
+    let sandbox_opts = SandboxOptions {
+        run_id: opts.run_id.clone(),
+        images: opts.images.clone(),
+        submission_image: tag,
+        port: ex.submission.port,
+        health: ex.submission.health.clone(),
+        startup_timeout: ex.submission.startup_timeout,
+        env: ex.submission.env.clone(),
+        limits: ex.submission.limits,
+        postgres: ex.postgres.clone(),
+    };
+    let sandbox = cancellable(cancel, Sandbox::start(docker, sandbox_opts, &mut progress))
+        .await?
+        .map_err(Stop::error)?;
+    let outcome = graded(opts, ui, cancel, report, results, &sandbox, start).await;
+    let logs = sandbox.logs().await;
+    let _ = std::fs::write(opts.out_dir.join("submission.log"), &logs);
+    report.log_tail = Some(logs);
+    outcome
+}
+
+async fn graded(
+    opts: &GradeOptions,
+    ui: &Ui,
+    cancel: &CancellationToken,
+    report: &mut Report,
+    results: &mut Vec<CheckResult>,
+    sandbox: &Sandbox,
+    start: Instant,
+) -> Result<(), Stop> {
+    let ex = &opts.exercise;
+    ui.step("starting the submission");
+    cancellable(cancel, sandbox.start_app()).await?.map_err(|e| Stop {
+        status: RunStatus::StartFailed,
+        reason: e.to_string(),
+    })?;
+    let ready = cancellable(cancel, sandbox.wait_ready()).await?;
+    report.phases.start_ms = Some(ms(start));
+    match ready {
+        Ok(()) => ui.step(&format!("ready after {:.1}s; running {} checks", start.elapsed().as_secs_f64(), ex.checks.len())),
+        Err(TargetError::Submission(reason)) => {
+            return Err(Stop {
+                status: RunStatus::StartFailed,
+                reason,
+            });
+        }
+        Err(TargetError::Infrastructure(reason)) => return Err(Stop::error(reason)),
+    }
+    let config = RunConfig {
+        seed: opts.seed,
+        public_base_url: format!("http://localhost:{}", ex.submission.port),
+    };
+    let start = Instant::now();
+    let run = harness::run_checks(ex, sandbox, &config, |event| {
+        if let Event::CheckFinished { result, .. } = event {
+            ui.check(result);
+            results.push(result.clone());
+        }
+    });
+    let outcome = cancellable(cancel, run).await.map(|_| ());
+    report.phases.checks_ms = Some(ms(start));
+    outcome
+}
+
+/// The submission's image name: one per exercise and folder, so a re-grade reuses the
+/// layer cache and replaces the tag instead of piling up images.
+fn submission_tag(exercise: &str, dir: &Path) -> String {
+    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let hash = abs
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("grader-submission/{}:{:016x}", exercise.to_ascii_lowercase(), hash)
+}
+
+/// A fresh run id: `grader-` and 8 hex digits.
+pub fn new_run_id() -> String {
+    use rand::Rng;
+    let n: u32 = rand::rng().random();
+    format!("grader-{n:08x}")
+}

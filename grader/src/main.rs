@@ -1,0 +1,278 @@
+//! `grader`: grades a learner's backend in Docker. This file is the command line only;
+//! the work is in `grade.rs` (one run), `docker/` and the `harness` crate.
+
+mod docker;
+mod exit;
+mod grade;
+mod ui;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use harness::spec::{SPEC_FILE, SpecErrors};
+use tokio_util::sync::CancellationToken;
+
+use crate::docker::ImageNames;
+use crate::ui::Ui;
+
+/// Grades hands-on backend exercises for real: builds a submission, starts it beside a
+/// fresh PostgreSQL, probes it over HTTP and SQL, and writes a scored report.
+#[derive(Debug, Parser)]
+#[command(version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Folder of the bundled exercises [default: ./exercises, else the source tree's]
+    #[arg(long, global = true, env = "GRADER_EXERCISES")]
+    exercises: Option<PathBuf>,
+    /// Folder of the image recipes [default: ./docker, else the source tree's]
+    #[arg(long, global = true, env = "GRADER_RECIPES")]
+    recipes: Option<PathBuf>,
+    /// Never colour the output (NO_COLOR is honoured too)
+    #[arg(long, global = true)]
+    no_color: bool,
+    #[command(flatten)]
+    images: ImageArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ImageArgs {
+    /// The Debian base image learners build FROM
+    #[arg(long, global = true, env = "GRADER_BASE_IMAGE", default_value = "debian:bookworm-slim")]
+    base_image: String,
+    /// The PostgreSQL image (must honour POSTGRES_USER/PASSWORD/DB)
+    #[arg(long, global = true, env = "GRADER_POSTGRES_IMAGE", default_value = "postgres:15-bookworm")]
+    postgres_image: String,
+    /// The port-forwarder image (entrypoint: socat)
+    #[arg(long, global = true, env = "GRADER_SOCAT_IMAGE", default_value = "alpine/socat:latest")]
+    socat_image: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Grade a submission (a folder with a Dockerfile) against an exercise
+    Grade {
+        /// Exercise name (bundled) or path to its folder or spec file
+        exercise: String,
+        /// The submission's folder
+        submission: PathBuf,
+        /// Where to write report.json and the logs [default: grader-out/RUN_ID]
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed for the random test data (printed in every report; replays a run)
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Time limit of the submission's image build, in seconds
+        #[arg(long, default_value_t = 600)]
+        build_timeout: u64,
+    },
+    /// Make sure every image the grader needs exists (use, else pull, else build)
+    Images,
+    /// Remove every container, network and volume a grader run left behind
+    Clean,
+    /// Validate an exercise spec without Docker
+    Check {
+        /// Exercise name (bundled) or path to its folder or spec file
+        exercise: String,
+    },
+    /// List the bundled exercises
+    List,
+}
+
+const EXIT_CODES: &str = "Exit codes:
+  0  graded, and the score reached the pass mark
+  1  graded, and the score is below the pass mark
+  2  the submission could not be built or started
+  3  bad exercise spec or command line
+  4  the grader or Docker failed, or the run was interrupted";
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::BAD_INPUT } else { exit::PASSED });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::GRADER_FAILED);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::GRADER_FAILED)
+        }
+    }
+}
+
+/// A folder given on the command line, else one in the working directory, else the
+/// one in the source tree this binary was built from.
+fn default_dir(given: Option<PathBuf>, name: &str) -> PathBuf {
+    given.unwrap_or_else(|| {
+        let here = PathBuf::from(name);
+        if here.is_dir() {
+            here
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+        }
+    })
+}
+
+fn resolve_exercise(exercises: &Path, arg: &str) -> PathBuf {
+    let path = PathBuf::from(arg);
+    if path.exists() {
+        path
+    } else {
+        exercises.join(arg)
+    }
+}
+
+fn print_spec_errors(errors: &SpecErrors) {
+    eprintln!("{errors}");
+}
+
+async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let exercises = default_dir(cli.exercises.clone(), "exercises");
+    let recipes = default_dir(cli.recipes.clone(), "docker");
+    let images = ImageNames {
+        base: cli.images.base_image.clone(),
+        postgres: cli.images.postgres_image.clone(),
+        socat: cli.images.socat_image.clone(),
+    };
+    let ui = Ui::new(cli.no_color);
+    match cli.command {
+        Command::List => {
+            let mut entries: Vec<_> = std::fs::read_dir(&exercises)
+                .with_context(|| format!("reading {}", exercises.display()))?
+                .filter_map(Result::ok)
+                .filter(|e| e.path().join(SPEC_FILE).is_file())
+                .collect();
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                match harness::load_exercise(&e.path()) {
+                    Ok(ex) => println!(
+                        "{:<16} {} ({} checks, {} points)",
+                        ex.name,
+                        ex.title,
+                        ex.checks.len(),
+                        ex.max_points()
+                    ),
+                    Err(_) => println!("{:<16} (invalid spec: run `grader check`)", e.file_name().to_string_lossy()),
+                }
+            }
+            Ok(exit::PASSED)
+        }
+        Command::Check { exercise } => match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
+            Ok(ex) => {
+                println!(
+                    "ok: {} — {} checks, {} points, pass mark {}%",
+                    ex.name,
+                    ex.checks.len(),
+                    ex.max_points(),
+                    ex.pass_mark
+                );
+                Ok(exit::PASSED)
+            }
+            Err(errors) => {
+                print_spec_errors(&errors);
+                Ok(exit::BAD_INPUT)
+            }
+        },
+        Command::Clean => {
+            let docker = docker::connect().await?;
+            let cleaned = docker::clean_all(&docker).await?;
+            println!(
+                "removed {} container(s), {} network(s), {} volume(s) labelled {}",
+                cleaned.containers,
+                cleaned.networks,
+                cleaned.volumes,
+                docker::RUN_LABEL
+            );
+            Ok(exit::PASSED)
+        }
+        Command::Images => {
+            let docker = docker::connect().await?;
+            docker::ensure_images(&docker, &images, &recipes, true, &mut |l| ui.step(l)).await?;
+            ui.step(&format!("images ready: {}, {}, {}", images.base, images.postgres, images.socat));
+            Ok(exit::PASSED)
+        }
+        Command::Grade {
+            exercise,
+            submission,
+            out,
+            seed,
+            build_timeout,
+        } => {
+            let exercise = match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
+                Ok(ex) => ex,
+                Err(errors) => {
+                    print_spec_errors(&errors);
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            if !submission.is_dir() {
+                eprintln!("error: the submission `{}` is not a folder", submission.display());
+                return Ok(exit::BAD_INPUT);
+            }
+            let run_id = grade::new_run_id();
+            let out_dir = out.unwrap_or_else(|| PathBuf::from("grader-out").join(&run_id));
+            std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+            let seed = seed.unwrap_or_else(rand::random);
+            ui.step(&format!(
+                "grading {} against {} (run {run_id}, seed {seed})",
+                submission.display(),
+                exercise.name
+            ));
+            let docker = docker::connect().await?;
+            let cancel = CancellationToken::new();
+            tokio::spawn(on_signal(cancel.clone()));
+            let opts = grade::GradeOptions {
+                exercise,
+                submission,
+                out_dir: out_dir.clone(),
+                seed,
+                images,
+                recipes,
+                build_timeout: Duration::from_secs(build_timeout),
+                run_id,
+            };
+            let report = grade::grade(&docker, &opts, &ui, &cancel).await;
+            let path = out_dir.join("report.json");
+            let json = serde_json::to_string_pretty(&report)?;
+            std::fs::write(&path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
+            ui.summary(&report, &path.display().to_string());
+            Ok(exit::for_report(&report))
+        }
+    }
+}
+
+/// Cancels the run on Ctrl-C or SIGTERM, so that it cleans up and still reports.
+async fn on_signal(cancel: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                cancel.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    cancel.cancel();
+}

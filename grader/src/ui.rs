@@ -1,0 +1,104 @@
+//! The terminal rendering: progress lines while the run works, then each check and the
+//! score. Colours only on a terminal, never with NO_COLOR.
+
+use std::io::{IsTerminal, Write};
+
+use harness::{CheckResult, CheckStatus, Report, RunStatus};
+
+pub struct Ui {
+    color: bool,
+}
+
+impl Ui {
+    pub fn new(no_color: bool) -> Ui {
+        let color = !no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal();
+        Ui { color }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// A progress line.
+    pub fn step(&self, text: &str) {
+        println!("{} {text}", self.paint("1;34", "==>"));
+        let _ = std::io::stdout().flush();
+    }
+
+    pub fn check(&self, r: &CheckResult) {
+        let (tag, code) = match r.status {
+            CheckStatus::Passed => ("PASS", "1;32"),
+            CheckStatus::Failed => ("FAIL", "1;31"),
+            CheckStatus::Skipped => ("SKIP", "1;33"),
+            CheckStatus::Error => ("ERROR", "1;35"),
+        };
+        let points = format!("{}/{}", r.earned, r.points);
+        let title = if r.status == CheckStatus::Passed {
+            r.title.clone()
+        } else {
+            r.failure.as_ref().map_or(r.title.clone(), |f| f.message.clone())
+        };
+        println!("  {} {:<20} {:>5}  {}", self.paint(code, &format!("{tag:<5}")), r.id, points, title);
+        if let Some(f) = &r.failure
+            && r.status != CheckStatus::Skipped
+        {
+            let pad = "                ";
+            let dim = |s: &str| self.paint("2", s);
+            println!("{pad}{} {} — {}", dim("check:"), r.title, dim(&format!("step {} at {}", f.step, f.location)));
+            if let Some(e) = &f.expected {
+                println!("{pad}{} {e}", dim("expected:"));
+            }
+            if let Some(a) = &f.actual {
+                println!("{pad}{} {a}", dim("actual:  "));
+            }
+            if let Some(req) = &f.request {
+                println!("{pad}{} {req}", dim("request: "));
+            }
+            if let Some(resp) = &f.response {
+                let mut lines = resp.lines();
+                if let Some(first) = lines.next() {
+                    println!("{pad}{} {first}", dim("response:"));
+                }
+                for line in lines.take(12) {
+                    println!("{pad}          {line}");
+                }
+            }
+        }
+        let _ = std::io::stdout().flush();
+    }
+
+    pub fn summary(&self, report: &Report, report_path: &str) {
+        println!();
+        match report.status {
+            RunStatus::Graded => {}
+            RunStatus::BuildFailed => println!("{} {}", self.paint("1;31", "The submission did not build:"), report.reason.as_deref().unwrap_or("")),
+            RunStatus::StartFailed => println!("{} {}", self.paint("1;31", "The submission did not start:"), report.reason.as_deref().unwrap_or("")),
+            RunStatus::Error => println!("{} {}", self.paint("1;35", "The grader failed:"), report.reason.as_deref().unwrap_or("")),
+        }
+        let tail = report.build_log_tail.as_deref().or(if report.status == RunStatus::StartFailed { report.log_tail.as_deref() } else { None });
+        if let Some(tail) = tail.filter(|t| !t.trim().is_empty()) {
+            println!("{}", self.paint("2", "--- last lines of the log ---"));
+            let lines: Vec<&str> = tail.lines().collect();
+            for line in &lines[lines.len().saturating_sub(20)..] {
+                println!("  {line}");
+            }
+            println!("{}", self.paint("2", "---"));
+        }
+        let verdict = if report.passed { self.paint("1;32", "PASSED") } else { self.paint("1;31", "NOT PASSED") };
+        println!(
+            "Score: {}/{} ({:.1}%), pass mark {}% — {verdict}",
+            report.score,
+            report.max_score,
+            report.percent(),
+            report.pass_mark
+        );
+        println!("Seed: {} (replay the same data with --seed {})", report.seed, report.seed);
+        println!("Report: {report_path}");
+    }
+}

@@ -1,0 +1,268 @@
+//! Evaluates assertions against values taken from a response or a query result, and
+//! says what differed in the typed `actual: int <200>` / `expected: int <201>` form.
+
+use std::cmp::Ordering;
+
+use serde_json::Value;
+
+use crate::spec::{JsonType, Predicate, SortOrder};
+use crate::template::{Context, RenderError, value_to_text};
+
+/// What an assertion found, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mismatch {
+    pub message: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+}
+
+impl Mismatch {
+    fn new(message: String, expected: String, actual: String) -> Mismatch {
+        Mismatch {
+            message,
+            expected: Some(expected),
+            actual: Some(actual),
+        }
+    }
+}
+
+impl From<RenderError> for Mismatch {
+    fn from(e: RenderError) -> Self {
+        Mismatch {
+            message: e.0,
+            expected: None,
+            actual: None,
+        }
+    }
+}
+
+/// A value with its type, as shown to learners: `int <3>`, `string <"a">`.
+pub(crate) fn typed(value: &Value) -> String {
+    let text = value.to_string();
+    let text = if text.chars().count() > 300 {
+        let cut: String = text.chars().take(300).collect();
+        format!("{cut}...")
+    } else {
+        text
+    };
+    match JsonType::of(value) {
+        JsonType::Null => "null".into(),
+        JsonType::Integer => format!("int <{text}>"),
+        JsonType::Number => format!("float <{text}>"),
+        t => format!("{} <{text}>", t.name()),
+    }
+}
+
+fn typed_nodes(nodes: &[Value]) -> String {
+    match nodes {
+        [] => "nothing".into(),
+        [one] => typed(one),
+        many => format!("{} values: {}", many.len(), typed(&Value::Array(many.to_vec()))),
+    }
+}
+
+/// JSON equality where 1 and 1.0 are the same number.
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// Checks every predicate against the nodes found at `subject` (a JSONPath or a header
+/// name). Several nodes are compared as one array.
+pub(crate) fn check(subject: &str, nodes: &[Value], predicates: &[Predicate], ctx: &mut Context) -> Result<(), Mismatch> {
+    for p in predicates {
+        check_one(subject, nodes, p, ctx)?;
+    }
+    Ok(())
+}
+
+fn list_of(nodes: &[Value]) -> Vec<Value> {
+    match nodes {
+        [Value::Array(items)] => items.clone(),
+        _ => nodes.to_vec(),
+    }
+}
+
+fn check_one(subject: &str, nodes: &[Value], p: &Predicate, ctx: &mut Context) -> Result<(), Mismatch> {
+    match p {
+        Predicate::Exists(want) => {
+            if nodes.is_empty() == *want {
+                let (e, a) = if *want {
+                    ("a value".into(), "nothing".into())
+                } else {
+                    ("nothing".into(), typed_nodes(nodes))
+                };
+                let msg = if *want {
+                    format!("{subject} is missing")
+                } else {
+                    format!("{subject} should be absent")
+                };
+                return Err(Mismatch::new(msg, e, a));
+            }
+            return Ok(());
+        }
+        Predicate::Count(n) => {
+            let count = list_of(nodes).len() as u64;
+            if count != *n {
+                return Err(Mismatch::new(
+                    format!("{subject} has {count} item(s), expected {n}"),
+                    format!("count <{n}>"),
+                    format!("count <{count}>"),
+                ));
+            }
+            return Ok(());
+        }
+        Predicate::Sorted(order) => {
+            let list = list_of(nodes);
+            for w in list.windows(2) {
+                let ord = compare(&w[0], &w[1]);
+                let bad = match (ord, order) {
+                    (None, _) => true,
+                    (Some(Ordering::Greater), SortOrder::Asc) => true,
+                    (Some(Ordering::Less), SortOrder::Desc) => true,
+                    _ => false,
+                };
+                if bad {
+                    let dir = if *order == SortOrder::Asc { "ascending" } else { "descending" };
+                    return Err(Mismatch::new(
+                        format!("{subject} is not in {dir} order: {} comes before {}", w[0], w[1]),
+                        format!("{dir} order"),
+                        typed(&Value::Array(list.clone())),
+                    ));
+                }
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
+    let actual = match nodes {
+        [] => {
+            return Err(Mismatch::new(
+                format!("{subject} is missing"),
+                describe(p, ctx)?,
+                "nothing".into(),
+            ));
+        }
+        [one] => one.clone(),
+        many => Value::Array(many.to_vec()),
+    };
+    let ok = match p {
+        Predicate::Equals(tv) => json_eq(&actual, &tv.render(ctx)?),
+        Predicate::NotEquals(tv) => !json_eq(&actual, &tv.render(ctx)?),
+        Predicate::Matches(re) => match &actual {
+            Value::String(s) => re.is_match(s),
+            Value::Number(_) | Value::Bool(_) => re.is_match(&actual.to_string()),
+            _ => false,
+        },
+        Predicate::Contains(tv) | Predicate::NotContains(tv) => {
+            let want = tv.render(ctx)?;
+            let found = match &actual {
+                Value::String(s) => s.contains(&value_to_text(&want)),
+                Value::Array(items) => items.iter().any(|i| json_eq(i, &want)),
+                _ => false,
+            };
+            found == matches!(p, Predicate::Contains(_))
+        }
+        Predicate::Type(t) => t.accepts(&actual),
+        Predicate::Gt(n) | Predicate::Ge(n) | Predicate::Lt(n) | Predicate::Le(n) => {
+            match actual.as_f64() {
+                Some(a) => match p {
+                    Predicate::Gt(_) => a > *n,
+                    Predicate::Ge(_) => a >= *n,
+                    Predicate::Lt(_) => a < *n,
+                    _ => a <= *n,
+                },
+                None => false,
+            }
+        }
+        Predicate::Exists(_) | Predicate::Count(_) | Predicate::Sorted(_) => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = describe(p, ctx)?;
+    Err(Mismatch::new(
+        format!("{subject}: expected {expected}, got {}", typed(&actual)),
+        expected,
+        typed(&actual),
+    ))
+}
+
+/// The expectation in words, e.g. `int <201>` or `matches /^\d+$/`.
+fn describe(p: &Predicate, ctx: &mut Context) -> Result<String, RenderError> {
+    Ok(match p {
+        Predicate::Equals(tv) => typed(&tv.render(ctx)?),
+        Predicate::NotEquals(tv) => format!("not {}", typed(&tv.render(ctx)?)),
+        Predicate::Matches(re) => format!("a match of /{}/", re.as_str()),
+        Predicate::Contains(tv) => format!("something containing {}", typed(&tv.render(ctx)?)),
+        Predicate::NotContains(tv) => format!("nothing containing {}", typed(&tv.render(ctx)?)),
+        Predicate::Type(t) => format!("a value of type {}", t.name()),
+        Predicate::Exists(true) => "a value".into(),
+        Predicate::Exists(false) => "nothing".into(),
+        Predicate::Count(n) => format!("count <{n}>"),
+        Predicate::Gt(n) => format!("a number > {n}"),
+        Predicate::Ge(n) => format!("a number >= {n}"),
+        Predicate::Lt(n) => format!("a number < {n}"),
+        Predicate::Le(n) => format!("a number <= {n}"),
+        Predicate::Sorted(SortOrder::Asc) => "ascending order".into(),
+        Predicate::Sorted(SortOrder::Desc) => "descending order".into(),
+    })
+}
+
+fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64()?.partial_cmp(&y.as_f64()?),
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::TValue;
+    use serde_json::json;
+
+    fn ctx() -> Context {
+        Context::new(0, "t")
+    }
+
+    #[test]
+    fn equals_shows_types() {
+        let p = [Predicate::Equals(TValue::Lit(json!(201)))];
+        let err = check("status", &[json!(200)], &p, &mut ctx()).unwrap_err();
+        assert_eq!(err.expected.as_deref(), Some("int <201>"));
+        assert_eq!(err.actual.as_deref(), Some("int <200>"));
+        assert!(check("status", &[json!(201.0)], &p, &mut ctx()).is_ok());
+    }
+
+    #[test]
+    fn count_and_sorted_use_the_array() {
+        let nodes = [json!([1, 2, 5])];
+        assert!(check("$", &nodes, &[Predicate::Count(3)], &mut ctx()).is_ok());
+        assert!(check("$", &nodes, &[Predicate::Sorted(SortOrder::Asc)], &mut ctx()).is_ok());
+        let err = check("$", &nodes, &[Predicate::Sorted(SortOrder::Desc)], &mut ctx()).unwrap_err();
+        assert!(err.message.contains("descending"), "{}", err.message);
+        let many = [json!(3), json!(1)];
+        assert!(check("$[*].id", &many, &[Predicate::Sorted(SortOrder::Asc)], &mut ctx()).is_err());
+        assert!(check("$[*].id", &many, &[Predicate::Count(2)], &mut ctx()).is_ok());
+    }
+
+    #[test]
+    fn missing_value_is_reported() {
+        let err = check("$.id", &[], &[Predicate::Type(JsonType::Integer)], &mut ctx()).unwrap_err();
+        assert_eq!(err.message, "$.id is missing");
+        assert!(check("$.x", &[], &[Predicate::Exists(false)], &mut ctx()).is_ok());
+    }
+}

@@ -1,0 +1,244 @@
+//! The functional HTTP prober: one request at a time (or a few at once), with a timeout
+//! on every call and a cap on what it reads, because the server is untrusted.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// The most of a response body the prober reads.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A request, fully rendered.
+#[derive(Debug, Clone)]
+pub struct ProbeRequest {
+    pub method: Method,
+    /// Path and query, e.g. `/todos?limit=2`.
+    pub path_and_query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Bytes>,
+    pub timeout: Duration,
+}
+
+/// A response, read in full (up to `MAX_BODY_BYTES`).
+#[derive(Debug, Clone)]
+pub struct ProbeResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub elapsed: Duration,
+}
+
+impl ProbeResponse {
+    /// Status line, headers and the start of the body, for a learner to read.
+    pub fn excerpt(&self, max_body: usize) -> String {
+        let mut out = format!("HTTP {}\n", self.status);
+        for (name, value) in &self.headers {
+            out.push_str(&format!("{}: {}\n", name, String::from_utf8_lossy(value.as_bytes())));
+        }
+        if !self.body.is_empty() {
+            out.push('\n');
+            out.push_str(&excerpt_text(&self.body, max_body));
+        }
+        out
+    }
+}
+
+/// The start of some bytes as text, with a note of how much was left out.
+pub fn excerpt_text(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned();
+    if bytes.len() > max {
+        format!("{text}... ({} more bytes)", bytes.len() - max)
+    } else {
+        text
+    }
+}
+
+/// Why a request got no usable response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("no response within {0:?}")]
+    Timeout(Duration),
+    #[error("connection refused: nothing is listening (did the server stop or crash?)")]
+    Refused,
+    #[error("the server closed the connection without a complete response ({0})")]
+    Closed(String),
+    #[error("the response body is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// An HTTP/1.1 client for probes. It keeps no idle connections, so a restarted server
+/// never sees a stale one.
+#[derive(Clone)]
+pub struct Prober {
+    client: HyperClient<HttpConnector, Full<Bytes>>,
+}
+
+impl Default for Prober {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Prober {
+    pub fn new() -> Prober {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        let client = HyperClient::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(0)
+            .http1_max_headers(200)
+            .build(connector);
+        Prober { client }
+    }
+
+    /// Sends `req` to `base_url` (e.g. `http://127.0.0.1:8080`).
+    pub async fn send(&self, base_url: &str, req: &ProbeRequest) -> Result<ProbeResponse, ProbeError> {
+        let uri = format!("{}{}", base_url.trim_end_matches('/'), req.path_and_query);
+        let mut builder = Request::builder().method(req.method.clone()).uri(&uri);
+        for (name, value) in &req.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let body = req.body.clone().unwrap_or_default();
+        let request = builder
+            .body(Full::new(body))
+            .map_err(|e| ProbeError::BadRequest(e.to_string()))?;
+        let start = Instant::now();
+        let work = async {
+            let response = self.client.request(request).await.map_err(classify)?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|e| {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                        ProbeError::TooLarge
+                    } else {
+                        ProbeError::Closed(e.to_string())
+                    }
+                })?
+                .to_bytes();
+            Ok(ProbeResponse {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body,
+                elapsed: start.elapsed(),
+            })
+        };
+        tokio::time::timeout(req.timeout, work)
+            .await
+            .unwrap_or(Err(ProbeError::Timeout(req.timeout)))
+    }
+}
+
+fn classify(err: hyper_util::client::legacy::Error) -> ProbeError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut text = err.to_string();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => ProbeError::Refused,
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+                    ProbeError::Closed("connection reset".into())
+                }
+                std::io::ErrorKind::TimedOut => ProbeError::Other("connect timed out".into()),
+                _ => ProbeError::Other(io.to_string()),
+            };
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_closed() || h.is_canceled() {
+                return ProbeError::Closed(h.to_string());
+            }
+            text = h.to_string();
+        }
+        source = e.source();
+    }
+    ProbeError::Other(text)
+}
+
+/// The request as a curl command, aimed at `base` (what the learner runs locally).
+pub fn curl_command(base: &str, req: &ProbeRequest) -> String {
+    let mut cmd = String::from("curl -i");
+    if req.method != Method::GET || req.body.is_some() && req.method == Method::GET {
+        cmd.push_str(&format!(" -X {}", req.method));
+    }
+    cmd.push(' ');
+    cmd.push_str(&shell_quote(&format!("{}{}", base.trim_end_matches('/'), req.path_and_query)));
+    for (name, value) in &req.headers {
+        cmd.push_str(" -H ");
+        cmd.push_str(&shell_quote(&format!("{name}: {value}")));
+    }
+    if let Some(body) = &req.body {
+        cmd.push_str(" --data-raw ");
+        cmd.push_str(&shell_quote(&excerpt_text(body, 4096)));
+    }
+    cmd
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/:.-_=?&,%+@".contains(c)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Percent-encodes a query-string component.
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Polls `health` until it answers 2xx or `timeout` passes. Returns the last problem
+/// seen when it gives up.
+pub async fn wait_ready(
+    prober: &Prober,
+    base_url: impl Fn() -> String,
+    health: &str,
+    timeout: Duration,
+) -> Result<Duration, String> {
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    let mut last = String::from("no answer yet");
+    loop {
+        let left = timeout.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return Err(format!(
+                "GET {health} did not answer 2xx within {}s (last: {last})",
+                timeout.as_secs()
+            ));
+        }
+        let req = ProbeRequest {
+            method: Method::GET,
+            path_and_query: health.to_string(),
+            headers: Vec::new(),
+            body: None,
+            timeout: left.min(Duration::from_secs(2)),
+        };
+        match prober.send(&base_url(), &req).await {
+            Ok(r) if (200..300).contains(&r.status) => return Ok(start.elapsed()),
+            Ok(r) => last = format!("status {}", r.status),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+pub(crate) fn has_header(headers: &[(String, String)], name: &str) -> bool {
+    headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+}

@@ -1,0 +1,17 @@
+//! The probe engine of `grader`: exercise specs (parse), checks run against a `Target`
+//! (run), and the result types every report renders (report). Nothing here knows
+//! about Docker, so it runs against any URL and is tested with in-process servers.
+
+mod assert;
+pub mod http;
+pub mod result;
+mod runner;
+pub mod spec;
+pub mod sql;
+pub mod target;
+pub mod template;
+
+pub use result::{CheckResult, CheckStatus, Failure, Report, RunStatus};
+pub use runner::{Event, RunConfig, run_checks};
+pub use spec::{Exercise, load_exercise};
+pub use target::{Target, TargetError};

@@ -1,0 +1,149 @@
+//! The results of a grading run: the JSON report is a contract (see `SCHEMA_VERSION`),
+//! every renderer reads this one value.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any change that could break a reader of the JSON report.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Passed,
+    /// The submission did not behave as the check requires.
+    Failed,
+    /// Not run: the reason is in the failure message.
+    Skipped,
+    /// The grader or Docker failed while running the check: not the submission's fault.
+    Error,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckResult {
+    pub id: String,
+    pub title: String,
+    pub category: String,
+    pub status: CheckStatus,
+    /// Points this check is worth.
+    pub points: u32,
+    /// Points earned (all or nothing for now).
+    pub earned: u32,
+    pub duration_ms: u64,
+    /// Where the check is defined (`file:line`).
+    pub location: String,
+    pub failure: Option<Failure>,
+}
+
+/// Why a check did not pass, told so that a learner knows what to change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Failure {
+    /// The 1-based number of the step that failed (0: not a step's fault).
+    pub step: usize,
+    /// Where the step is defined (`file:line`).
+    pub location: String,
+    /// One line: what went wrong.
+    pub message: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    /// The request as a curl command the learner can paste.
+    pub request: Option<String>,
+    /// The start of the response (status line, headers, body), capped.
+    pub response: Option<String>,
+}
+
+impl Failure {
+    pub fn message(message: impl Into<String>) -> Failure {
+        Failure {
+            step: 0,
+            location: String::new(),
+            message: message.into(),
+            expected: None,
+            actual: None,
+            request: None,
+            response: None,
+        }
+    }
+}
+
+/// How the run as a whole ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// The checks ran; the score says how well.
+    Graded,
+    /// The submission's image could not be built.
+    BuildFailed,
+    /// The submission did not start or never answered its health check.
+    StartFailed,
+    /// The grader or Docker failed.
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExerciseInfo {
+    pub name: String,
+    pub title: String,
+    pub version: String,
+}
+
+/// Milliseconds spent in each phase (absent: the phase did not run).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phases {
+    pub build_ms: Option<u64>,
+    pub start_ms: Option<u64>,
+    pub checks_ms: Option<u64>,
+    pub teardown_ms: Option<u64>,
+}
+
+/// The whole report of one grading run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub schema_version: u32,
+    pub grader_version: String,
+    pub run_id: String,
+    pub exercise: ExerciseInfo,
+    /// The submission folder as given on the command line.
+    pub submission: String,
+    /// Random data is drawn from this seed: `--seed` replays the run exactly.
+    pub seed: u64,
+    /// RFC 3339.
+    pub started_at: String,
+    pub status: RunStatus,
+    /// For a run that was not graded: why, in one line.
+    pub reason: Option<String>,
+    pub score: u32,
+    pub max_score: u32,
+    /// Percentage needed to pass.
+    pub pass_mark: f64,
+    pub passed: bool,
+    pub phases: Phases,
+    pub checks: Vec<CheckResult>,
+    /// The end of the build log when the build failed.
+    pub build_log_tail: Option<String>,
+    /// The end of the submission's output.
+    pub log_tail: Option<String>,
+}
+
+impl Report {
+    /// Score as a percentage of the maximum (100 when there is nothing to score).
+    pub fn percent(&self) -> f64 {
+        if self.max_score == 0 {
+            100.0
+        } else {
+            f64::from(self.score) * 100.0 / f64::from(self.max_score)
+        }
+    }
+
+    /// Sets `score` and `passed` from the checks.
+    pub fn tally(&mut self) {
+        self.score = self.checks.iter().map(|c| c.earned).sum();
+        self.max_score = self.checks.iter().map(|c| c.points).sum();
+        self.passed = self.status == RunStatus::Graded && self.percent() + 1e-9 >= self.pass_mark;
+    }
+}

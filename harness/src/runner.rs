@@ -1,0 +1,470 @@
+//! Runs an exercise's checks against a target, one check after another, and reports
+//! each as an event. The runner never prints: the caller renders events as it likes.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::future::join_all;
+use serde_json::Value;
+
+use crate::assert::{self, Mismatch, typed};
+use crate::http::{self, ProbeRequest, ProbeResponse, Prober, curl_command, encode_component};
+use crate::result::{CheckResult, CheckStatus, Failure};
+use crate::spec::{Body, Capture, CaptureSource, Check, Exercise, Expect, HttpStep, SqlStep, StepKind};
+use crate::sql::SqlProbe;
+use crate::target::{Target, TargetError};
+use crate::template::{Context, RenderError};
+
+/// How much of a response body a failure shows.
+const EXCERPT_BYTES: usize = 2048;
+
+/// Settings of one run.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Seed of all random data.
+    pub seed: u64,
+    /// The base URL printed in curl commands: where the learner runs the server
+    /// (e.g. `http://localhost:8080`), not where the grader reached it.
+    pub public_base_url: String,
+}
+
+/// What the runner reports while it works.
+#[derive(Debug)]
+pub enum Event<'a> {
+    CheckStarted { index: usize, total: usize, check: &'a Check },
+    CheckFinished { index: usize, total: usize, result: &'a CheckResult },
+}
+
+/// A step that did not pass.
+struct StepFail {
+    failure: Failure,
+    /// The grader or Docker failed, not the submission.
+    infrastructure: bool,
+}
+
+impl StepFail {
+    fn new(message: impl Into<String>) -> StepFail {
+        StepFail {
+            failure: Failure::message(message),
+            infrastructure: false,
+        }
+    }
+
+    fn mismatch(m: Mismatch) -> StepFail {
+        let mut f = StepFail::new(m.message);
+        f.failure.expected = m.expected;
+        f.failure.actual = m.actual;
+        f
+    }
+}
+
+impl From<RenderError> for StepFail {
+    fn from(e: RenderError) -> Self {
+        StepFail::new(e.0)
+    }
+}
+
+/// Runs every check of `exercise` in order against `target`.
+pub async fn run_checks<T: Target>(
+    exercise: &Exercise,
+    target: &T,
+    config: &RunConfig,
+    mut on_event: impl FnMut(Event<'_>),
+) -> Vec<CheckResult> {
+    let mut runner = Runner {
+        target,
+        config,
+        prober: Prober::new(),
+        sql: None,
+    };
+    let total = exercise.checks.len();
+    let mut results = Vec::with_capacity(total);
+    for (index, check) in exercise.checks.iter().enumerate() {
+        on_event(Event::CheckStarted { index, total, check });
+        let result = runner.check(check).await;
+        on_event(Event::CheckFinished {
+            index,
+            total,
+            result: &result,
+        });
+        results.push(result);
+    }
+    if let Some(sql) = &runner.sql {
+        sql.close().await;
+    }
+    results
+}
+
+struct Runner<'a, T> {
+    target: &'a T,
+    config: &'a RunConfig,
+    prober: Prober,
+    sql: Option<SqlProbe>,
+}
+
+impl<T: Target> Runner<'_, T> {
+    async fn check(&mut self, check: &Check) -> CheckResult {
+        let start = Instant::now();
+        let timeout = check.timeout;
+        let outcome = match tokio::time::timeout(timeout, self.steps(check)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(StepFail::new(format!(
+                "the check did not finish within {}s (is the server hanging?)",
+                timeout.as_secs_f64()
+            ))),
+        };
+        let (status, failure) = match outcome {
+            Ok(()) => (CheckStatus::Passed, None),
+            Err(f) if f.infrastructure => (CheckStatus::Error, Some(f.failure)),
+            Err(f) => (CheckStatus::Failed, Some(f.failure)),
+        };
+        CheckResult {
+            id: check.id.clone(),
+            title: check.title.clone(),
+            category: check.category.clone(),
+            status,
+            points: check.points,
+            earned: if status == CheckStatus::Passed { check.points } else { 0 },
+            duration_ms: start.elapsed().as_millis() as u64,
+            location: check.location.clone(),
+            failure,
+        }
+    }
+
+    async fn steps(&mut self, check: &Check) -> Result<(), StepFail> {
+        let mut ctx = Context::new(self.config.seed, &check.id);
+        for (name, value) in &check.vars {
+            let v = value.render(&mut ctx)?;
+            ctx.set(name, v);
+        }
+        for (i, step) in check.steps.iter().enumerate() {
+            let outcome = match &step.kind {
+                StepKind::Http(h) => self.http(h, &mut ctx).await,
+                StepKind::Sql(s) => self.sql(s, &mut ctx).await,
+                StepKind::Restart => self.lifecycle("restart", self.target.restart()).await,
+                StepKind::Crash => self.lifecycle("crash", self.target.crash()).await,
+                StepKind::WaitReady => self.lifecycle("wait_ready", async { Ok(()) }).await,
+            };
+            if let Err(mut f) = outcome {
+                f.failure.step = i + 1;
+                f.failure.location = step.location.clone();
+                return Err(f);
+            }
+        }
+        Ok(())
+    }
+
+    async fn lifecycle(
+        &self,
+        what: &str,
+        op: impl std::future::Future<Output = Result<(), TargetError>>,
+    ) -> Result<(), StepFail> {
+        let result = match op.await {
+            Ok(()) => self.target.wait_ready().await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| {
+            let infrastructure = matches!(e, TargetError::Infrastructure(_));
+            let message = match what {
+                "restart" => format!("after a graceful restart (SIGTERM, then start): {e}"),
+                "crash" => format!("after a crash (SIGKILL, then start): {e}"),
+                _ => e.to_string(),
+            };
+            StepFail {
+                failure: Failure::message(message),
+                infrastructure,
+            }
+        })
+    }
+
+    fn render_request(&self, step: &HttpStep, ctx: &mut Context) -> Result<ProbeRequest, RenderError> {
+        let mut path = step.path.render_string(ctx)?;
+        let mut pairs = Vec::new();
+        for (k, t) in &step.query {
+            pairs.push(format!("{}={}", encode_component(k), encode_component(&t.render_string(ctx)?)));
+        }
+        if !pairs.is_empty() {
+            path.push(if path.contains('?') { '&' } else { '?' });
+            path.push_str(&pairs.join("&"));
+        }
+        let mut headers = Vec::new();
+        for (k, t) in &step.headers {
+            headers.push((k.clone(), t.render_string(ctx)?));
+        }
+        let body = match &step.body {
+            None => None,
+            Some(Body::Json(tv)) => {
+                if !http::has_header(&headers, "content-type") {
+                    headers.push(("Content-Type".into(), "application/json".into()));
+                }
+                Some(Bytes::from(tv.render(ctx)?.to_string()))
+            }
+            Some(Body::Raw(t)) => Some(Bytes::from(t.render_string(ctx)?)),
+        };
+        Ok(ProbeRequest {
+            method: step.method.clone(),
+            path_and_query: path,
+            headers,
+            body,
+            timeout: step.timeout,
+        })
+    }
+
+    async fn http(&self, step: &HttpStep, ctx: &mut Context) -> Result<(), StepFail> {
+        let items = match &step.for_each {
+            None => vec![None],
+            Some(var) => match ctx.get(var) {
+                Some(Value::Array(items)) => items.iter().cloned().map(Some).collect(),
+                Some(other) => {
+                    return Err(StepFail::new(format!(
+                        "`for_each = \"{var}\"` needs a list, but `{var}` holds {}",
+                        typed(other)
+                    )));
+                }
+                None => return Err(StepFail::new(format!("variable `{var}` has no value"))),
+            },
+        };
+        for item in items {
+            if let Some(item) = item {
+                ctx.set("item", item);
+            }
+            if step.concurrent > 1 {
+                self.http_concurrent(step, ctx).await?;
+            } else {
+                let req = self.render_request(step, ctx)?;
+                let resp = self.send(&req).await?;
+                let json = self.expect_response(&step.expect, &resp, ctx).map_err(|m| self.fail_with(m, &req, Some(&resp)))?;
+                for c in &step.captures {
+                    let v = capture(c, &resp, json.as_ref()).map_err(|m| self.fail_with(m, &req, Some(&resp)))?;
+                    ctx.set(&c.name, v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&self, req: &ProbeRequest) -> Result<ProbeResponse, StepFail> {
+        let base = self.target.base_url();
+        self.prober.send(&base, req).await.map_err(|e| {
+            let mut f = StepFail::new(format!("{} {}: {e}", req.method, req.path_and_query));
+            f.failure.request = Some(curl_command(&self.config.public_base_url, req));
+            f
+        })
+    }
+
+    fn fail_with(&self, m: Mismatch, req: &ProbeRequest, resp: Option<&ProbeResponse>) -> StepFail {
+        let mut f = StepFail::mismatch(m);
+        f.failure.message = format!("{} {}: {}", req.method, req.path_and_query, f.failure.message);
+        f.failure.request = Some(curl_command(&self.config.public_base_url, req));
+        f.failure.response = resp.map(|r| r.excerpt(EXCERPT_BYTES));
+        f
+    }
+
+    async fn http_concurrent(&self, step: &HttpStep, ctx: &mut Context) -> Result<(), StepFail> {
+        let n = step.concurrent as usize;
+        let mut requests = Vec::with_capacity(n);
+        for i in 0..n {
+            ctx.set("i", Value::from(i));
+            requests.push(self.render_request(step, ctx)?);
+        }
+        let base = self.target.base_url();
+        let responses = join_all(requests.iter().map(|r| self.prober.send(&base, r))).await;
+        let mut jsons = Vec::with_capacity(n);
+        let mut first_fail: Option<StepFail> = None;
+        let mut failed = 0;
+        for (i, (req, resp)) in requests.iter().zip(&responses).enumerate() {
+            let outcome = match resp {
+                Err(e) => Err(StepFail::new(format!("{} {}: {e}", req.method, req.path_and_query))),
+                Ok(resp) => self
+                    .expect_response(&step.expect, resp, ctx)
+                    .map_err(|m| self.fail_with(m, req, Some(resp))),
+            };
+            match outcome {
+                Ok(json) => jsons.push(json),
+                Err(mut f) => {
+                    failed += 1;
+                    jsons.push(None);
+                    if first_fail.is_none() {
+                        f.failure.request = Some(curl_command(&self.config.public_base_url, req));
+                        f.failure.message = format!("request {} of {n} sent at once: {}", i + 1, f.failure.message);
+                        first_fail = Some(f);
+                    }
+                }
+            }
+        }
+        if let Some(mut f) = first_fail {
+            f.failure.message = format!("{failed} of {n} concurrent requests failed; {}", f.failure.message);
+            return Err(f);
+        }
+        if let Some(q) = &step.expect.distinct {
+            let mut seen: Vec<Value> = Vec::new();
+            for json in jsons.iter().flatten() {
+                let nodes: Vec<Value> = q.path.query(json).all().into_iter().cloned().collect();
+                let v = match nodes.as_slice() {
+                    [one] => one.clone(),
+                    _ => Value::Array(nodes),
+                };
+                if let Some(dup) = seen.iter().find(|s| assert::json_eq(s, &v)) {
+                    return Err(StepFail::mismatch(Mismatch {
+                        message: format!(
+                            "{n} concurrent requests: two responses share {} = {} (each must be distinct)",
+                            q.src,
+                            typed(dup)
+                        ),
+                        expected: Some(format!("{n} distinct values")),
+                        actual: Some(format!("{} at least twice", typed(dup))),
+                    }));
+                }
+                seen.push(v);
+            }
+        }
+        for c in &step.captures {
+            let mut values = Vec::with_capacity(n);
+            for (resp, json) in responses.iter().zip(&jsons) {
+                let Ok(resp) = resp else { continue };
+                values.push(capture(c, resp, json.as_ref()).map_err(StepFail::mismatch)?);
+            }
+            ctx.set(&c.name, Value::Array(values));
+        }
+        Ok(())
+    }
+
+    /// Checks a response; returns its body as JSON when it was parsed.
+    fn expect_response(&self, expect: &Expect, resp: &ProbeResponse, ctx: &mut Context) -> Result<Option<Value>, Mismatch> {
+        if let Some(status) = &expect.status
+            && !status.matches(resp.status)
+        {
+            return Err(Mismatch {
+                message: format!("status {} where {status} was expected", resp.status),
+                expected: Some(format!("status <{status}>")),
+                actual: Some(format!("status <{}>", resp.status)),
+            });
+        }
+        for h in &expect.headers {
+            let values: Vec<Value> = resp
+                .headers
+                .get_all(h.name.as_str())
+                .iter()
+                .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            assert::check(&format!("header {}", h.name), &values, &h.predicates, ctx)?;
+        }
+        let needs_json = !expect.jsonpath.is_empty() || expect.distinct.is_some();
+        let json = if needs_json { Some(parse_json(&resp.body)?) } else { parse_json(&resp.body).ok() };
+        if let Some(json) = &json {
+            for a in &expect.jsonpath {
+                let nodes: Vec<Value> = a.query.path.query(json).all().into_iter().cloned().collect();
+                assert::check(&a.query.src, &nodes, &a.predicates, ctx)?;
+            }
+        }
+        Ok(json)
+    }
+
+    async fn sql(&mut self, step: &SqlStep, ctx: &mut Context) -> Result<(), StepFail> {
+        let mut params = Vec::with_capacity(step.params.len());
+        for p in &step.params {
+            params.push(p.render(ctx)?);
+        }
+        let shown = if params.is_empty() {
+            step.query.clone()
+        } else {
+            format!("{}  -- params: {}", step.query, Value::Array(params.clone()))
+        };
+        let with_query = |mut f: StepFail| {
+            f.failure.request = Some(shown.clone());
+            f
+        };
+        if self.sql.is_none() {
+            let url = self.target.database_url().ok_or_else(|| StepFail {
+                failure: Failure::message("this exercise has no database service for SQL steps"),
+                infrastructure: true,
+            })?;
+            self.sql = Some(SqlProbe::connect_lazy(&url).map_err(|e| StepFail {
+                failure: Failure::message(e.message),
+                infrastructure: true,
+            })?);
+        }
+        let probe = self.sql.as_ref().expect("just set");
+        let rows = probe.rows(&step.query, &params, step.timeout).await.map_err(|e| {
+            with_query(StepFail {
+                failure: Failure::message(format!("the query failed: {}", e.message)),
+                infrastructure: e.infrastructure,
+            })
+        })?;
+        let count = rows.as_array().map_or(0, Vec::len) as u64;
+        let fail = |m: Mismatch| {
+            let mut f = with_query(StepFail::mismatch(m));
+            f.failure.response = Some(crate::http::excerpt_text(rows.to_string().as_bytes(), EXCERPT_BYTES));
+            f
+        };
+        if let Some(want) = step.expect.rows
+            && want != count
+        {
+            return Err(fail(Mismatch {
+                message: format!("the query returned {count} row(s), expected {want}"),
+                expected: Some(format!("rows <{want}>")),
+                actual: Some(format!("rows <{count}>")),
+            }));
+        }
+        for a in &step.expect.jsonpath {
+            let nodes: Vec<Value> = a.query.path.query(&rows).all().into_iter().cloned().collect();
+            assert::check(&a.query.src, &nodes, &a.predicates, ctx).map_err(fail)?;
+        }
+        for c in &step.captures {
+            let CaptureSource::JsonPath(q) = &c.source else {
+                return Err(StepFail::new("a SQL step captures with JSONPath, not headers"));
+            };
+            let v = capture_json(&c.name, q, &rows).map_err(fail)?;
+            ctx.set(&c.name, v);
+        }
+        Ok(())
+    }
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, Mismatch> {
+    serde_json::from_slice(body).map_err(|e| Mismatch {
+        message: format!("the response body is not JSON ({e})"),
+        expected: Some("a JSON body".into()),
+        actual: Some(if body.is_empty() {
+            "an empty body".into()
+        } else {
+            http::excerpt_text(body, 200)
+        }),
+    })
+}
+
+fn capture(c: &Capture, resp: &ProbeResponse, json: Option<&Value>) -> Result<Value, Mismatch> {
+    match &c.source {
+        CaptureSource::Header(name) => resp
+            .headers
+            .get(name.as_str())
+            .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .ok_or_else(|| Mismatch {
+                message: format!("cannot capture `{}`: the response has no {name} header", c.name),
+                expected: Some(format!("a {name} header")),
+                actual: Some("nothing".into()),
+            }),
+        CaptureSource::JsonPath(q) => match json {
+            Some(json) => capture_json(&c.name, q, json),
+            None => Err(parse_json(&resp.body).err().unwrap_or(Mismatch {
+                message: "the response body is not JSON".into(),
+                expected: None,
+                actual: None,
+            })),
+        },
+    }
+}
+
+fn capture_json(name: &str, q: &crate::spec::Query, json: &Value) -> Result<Value, Mismatch> {
+    let nodes: Vec<Value> = q.path.query(json).all().into_iter().cloned().collect();
+    match nodes.len() {
+        0 => Err(Mismatch {
+            message: format!("cannot capture `{name}`: nothing at {}", q.src),
+            expected: Some(format!("a value at {}", q.src)),
+            actual: Some("nothing".into()),
+        }),
+        1 => Ok(nodes.into_iter().next().expect("one node")),
+        _ => Ok(Value::Array(nodes)),
+    }
+}
+

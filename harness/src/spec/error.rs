@@ -1,0 +1,145 @@
+//! Errors in an exercise spec, rendered like rustc: `--> file:line:col`, the line, a caret.
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A problem with an exercise spec. Always points at a file, and where it can, at a
+/// line and column inside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+    /// The offending source line, if known.
+    pub source_line: Option<String>,
+    /// How many characters the caret underlines.
+    pub width: usize,
+    pub help: Option<String>,
+}
+
+impl SpecError {
+    /// An error about a whole file (it cannot be read, it is missing...).
+    pub fn file(file: &Path, message: impl Into<String>) -> Self {
+        SpecError {
+            file: file.to_path_buf(),
+            line: 0,
+            col: 0,
+            message: message.into(),
+            source_line: None,
+            width: 0,
+            help: None,
+        }
+    }
+
+    /// An error at a byte span of a source text.
+    pub fn at(file: &Path, src: &str, span: Range<usize>, message: impl Into<String>) -> Self {
+        let start = span.start.min(src.len());
+        let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
+        let line = src[..start].matches('\n').count() + 1;
+        let col = src[line_start..start].chars().count() + 1;
+        let end = span.end.clamp(start, line_end);
+        let width = src[start..end].chars().count().max(1);
+        SpecError {
+            file: file.to_path_buf(),
+            line,
+            col,
+            message: message.into(),
+            source_line: Some(src[line_start..line_end].trim_end_matches('\r').to_string()),
+            width,
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// `file:line:col`, or just the file when no position is known.
+    pub fn location(&self) -> String {
+        if self.line == 0 {
+            self.file.display().to_string()
+        } else {
+            format!("{}:{}:{}", self.file.display(), self.line, self.col)
+        }
+    }
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        write!(f, "  --> {}", self.location())?;
+        if let Some(src) = &self.source_line {
+            let num = self.line.to_string();
+            let pad = " ".repeat(num.len());
+            write!(f, "\n{pad} |\n{num} | {src}\n{pad} | ")?;
+            let lead: String = src
+                .chars()
+                .take(self.col.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            write!(f, "{lead}{}", "^".repeat(self.width))?;
+        }
+        if let Some(help) = &self.help {
+            write!(f, "\n  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Adds a "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" and
+/// "unknown variant" messages.
+pub(crate) fn suggest_for_serde_message(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (word, tail) = rest.split_once('`')?;
+    let names: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+    did_you_mean(word, names).map(|c| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_caret_under_span() {
+        let src = "a = 1\nstauts = 201\n";
+        let err = SpecError::at(Path::new("spec.toml"), src, 6..12, "unknown field `stauts`");
+        let text = err.to_string();
+        assert!(text.contains("--> spec.toml:2:1"), "{text}");
+        assert!(text.contains("2 | stauts = 201"), "{text}");
+        assert!(text.contains("  | ^^^^^^"), "{text}");
+    }
+
+    #[test]
+    fn suggests_close_field() {
+        let msg = "unknown field `stauts`, expected one of `status`, `headers`, `jsonpath`";
+        assert_eq!(
+            suggest_for_serde_message(msg).as_deref(),
+            Some("did you mean `status`?")
+        );
+        assert_eq!(
+            suggest_for_serde_message("unknown field `zzz`, expected `status`"),
+            None
+        );
+    }
+}

@@ -1,0 +1,797 @@
+//! Reads a spec file and validates it into an `Exercise`, collecting every error with
+//! its position rather than stopping at the first.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use regex::Regex;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+use toml::Spanned;
+
+use super::error::{SpecError, did_you_mean, suggest_for_serde_message};
+use super::model::*;
+use super::raw::*;
+use crate::template::Template;
+
+/// The file name of an exercise's spec inside its folder.
+pub const SPEC_FILE: &str = "spec.toml";
+
+/// Every problem found in a spec, in file order.
+#[derive(Debug, Clone)]
+pub struct SpecErrors(pub Vec<SpecError>);
+
+impl std::fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "{e}")?;
+        }
+        let n = self.0.len();
+        write!(f, "{n} error{} in the exercise spec", if n == 1 { "" } else { "s" })
+    }
+}
+
+impl std::error::Error for SpecErrors {}
+
+/// Loads an exercise from its folder (containing `spec.toml`) or from a spec file.
+pub fn load_exercise(path: &Path) -> Result<Exercise, SpecErrors> {
+    let file = if path.is_dir() {
+        path.join(SPEC_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let src = std::fs::read_to_string(&file).map_err(|e| {
+        let msg = if e.kind() == std::io::ErrorKind::NotFound {
+            format!("no exercise spec here ({e})")
+        } else {
+            format!("cannot read the exercise spec: {e}")
+        };
+        SpecErrors(vec![SpecError::file(&file, msg)])
+    })?;
+    parse_exercise(&file, &src)
+}
+
+/// Parses and validates a spec's text; `file` is used for error messages and to find
+/// the files the spec names.
+pub fn parse_exercise(file: &Path, src: &str) -> Result<Exercise, SpecErrors> {
+    let raw: RawSpec = toml::from_str(src).map_err(|e| {
+        let message = e.message().to_string();
+        let span = e.span().unwrap_or(0..0);
+        let mut err = SpecError::at(file, src, span, message.clone());
+        if let Some(help) = suggest_for_serde_message(&message) {
+            err = err.with_help(help);
+        }
+        SpecErrors(vec![err])
+    })?;
+    let mut v = Validator {
+        file,
+        src,
+        errors: Vec::new(),
+    };
+    let exercise = v.exercise(raw);
+    if v.errors.is_empty() {
+        Ok(exercise)
+    } else {
+        Err(SpecErrors(v.errors))
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    src: &'a str,
+    errors: Vec<SpecError>,
+}
+
+const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_SQL_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_CONCURRENT: i64 = 1000;
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut SpecError {
+        let err = SpecError::at(self.file, self.src, span, message);
+        self.errors.push(err);
+        self.errors.last_mut().expect("just pushed")
+    }
+
+    fn location(&self, span: &Range<usize>) -> String {
+        let line = self.src[..span.start.min(self.src.len())].matches('\n').count() + 1;
+        format!("{}:{}", self.file.display(), line)
+    }
+
+    fn exercise(&mut self, raw: RawSpec) -> Exercise {
+        let dir = self
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let name = raw.exercise.name.get_ref().clone();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            self.error(
+                raw.exercise.name.span(),
+                "the exercise name must be letters, digits, `-` or `_`",
+            );
+        }
+        let readme = raw.exercise.readme.as_ref().map(|r| {
+            let path = dir.join(r.get_ref());
+            if !path.is_file() {
+                self.error(r.span(), format!("the README `{}` does not exist", path.display()));
+            }
+            path
+        });
+        let submission = self.submission(raw.submission);
+        let postgres = raw.services.postgres.map(|p| PostgresService {
+            user: p.user.unwrap_or_else(|| "grader".into()),
+            database: p.database.unwrap_or_else(|| "app".into()),
+        });
+        let pass_mark = match raw.scoring.pass_mark {
+            Some(p) if !(0.0..=100.0).contains(p.get_ref()) => {
+                self.error(p.span(), "`pass_mark` is a percentage: expected 0 to 100");
+                100.0
+            }
+            Some(p) => *p.get_ref(),
+            None => 100.0,
+        };
+        let mut seen = HashSet::new();
+        let mut checks = Vec::new();
+        for check in raw.checks {
+            let span = check.span();
+            let check = check.into_inner();
+            if !seen.insert(check.id.get_ref().clone()) {
+                self.error(
+                    check.id.span(),
+                    format!("a check with id `{}` already exists", check.id.get_ref()),
+                );
+            }
+            if let Some(c) = self.check(check, span) {
+                checks.push(c);
+            }
+        }
+        if checks.is_empty() && self.errors.is_empty() {
+            self.errors.push(SpecError::file(
+                self.file,
+                "the exercise has no checks: add at least one `[[checks]]`",
+            ));
+        }
+        Exercise {
+            name,
+            title: raw.exercise.title,
+            version: raw.exercise.version.unwrap_or_else(|| "1".into()),
+            description: raw.exercise.description.unwrap_or_default(),
+            dir,
+            spec_path: self.file.to_path_buf(),
+            readme,
+            submission,
+            postgres,
+            pass_mark,
+            checks,
+        }
+    }
+
+    fn submission(&mut self, raw: RawSubmission) -> SubmissionContract {
+        let health = match raw.health {
+            Some(h) if !h.get_ref().starts_with('/') => {
+                self.error(h.span(), "the health path must start with `/`");
+                h.into_inner()
+            }
+            Some(h) => h.into_inner(),
+            None => "/health".into(),
+        };
+        let startup_timeout = self
+            .duration(raw.startup_timeout.as_ref())
+            .unwrap_or(Duration::from_secs(60));
+        let mut env = Vec::new();
+        for (name, value) in raw.env {
+            if let Some(t) = self.template(&value) {
+                for var in t.variables() {
+                    if !ENV_VARIABLES.contains(&var) {
+                        let help = did_you_mean(var, ENV_VARIABLES.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| format!("known: {}", ENV_VARIABLES.join(", ")));
+                        self.error(value.span(), format!("unknown variable `{var}` in `env`"))
+                            .help = Some(help);
+                    }
+                }
+                env.push((name, t));
+            }
+        }
+        let mut limits = Limits::default();
+        if let Some(m) = &raw.limits.memory {
+            match parse_bytes(m.get_ref()) {
+                Some(b) if b >= 16 * 1024 * 1024 => limits.memory_bytes = b,
+                Some(_) => {
+                    self.error(m.span(), "`memory` must be at least 16MiB");
+                }
+                None => {
+                    self.error(m.span(), "expected a size such as \"512MiB\" or \"1GiB\"");
+                }
+            }
+        }
+        if let Some(c) = &raw.limits.cpus {
+            if *c.get_ref() > 0.0 && *c.get_ref() <= 64.0 {
+                limits.cpus = *c.get_ref();
+            } else {
+                self.error(c.span(), "`cpus` must be above 0 (e.g. 0.5, 1, 2)");
+            }
+        }
+        if let Some(p) = &raw.limits.pids {
+            if *p.get_ref() >= 8 {
+                limits.pids = *p.get_ref();
+            } else {
+                self.error(p.span(), "`pids` must be at least 8");
+            }
+        }
+        SubmissionContract {
+            port: raw.port.unwrap_or(8080),
+            health,
+            startup_timeout,
+            env,
+            limits,
+        }
+    }
+
+    fn duration(&mut self, raw: Option<&Spanned<String>>) -> Option<Duration> {
+        let raw = raw?;
+        match parse_duration(raw.get_ref()) {
+            Some(d) => Some(d),
+            None => {
+                self.error(raw.span(), "expected a duration such as \"500ms\", \"10s\" or \"2m\"");
+                None
+            }
+        }
+    }
+
+    fn template(&mut self, s: &Spanned<String>) -> Option<Template> {
+        match Template::parse(s.get_ref()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                // +1 skips the opening quote of the TOML string.
+                let start = s.span().start + 1 + e.offset;
+                let err = self.error(start..start + 2, e.message);
+                err.help = e.help;
+                None
+            }
+        }
+    }
+
+    fn tvalue(&mut self, v: &toml::Value, span: Range<usize>) -> Option<TValue> {
+        Some(match v {
+            toml::Value::String(s) => match Template::parse(s) {
+                Ok(t) => TValue::Str(t),
+                Err(e) => {
+                    self.error(span, e.message).help = e.help;
+                    return None;
+                }
+            },
+            toml::Value::Integer(i) => TValue::Lit(Value::from(*i)),
+            toml::Value::Float(f) => TValue::Lit(Value::from(*f)),
+            toml::Value::Boolean(b) => TValue::Lit(Value::Bool(*b)),
+            toml::Value::Datetime(d) => TValue::Lit(Value::String(d.to_string())),
+            toml::Value::Array(items) => TValue::Array(
+                items
+                    .iter()
+                    .map(|i| self.tvalue(i, span.clone()))
+                    .collect::<Option<_>>()?,
+            ),
+            toml::Value::Table(t) => TValue::Object(
+                t.iter()
+                    .map(|(k, v)| Some((k.clone(), self.tvalue(v, span.clone())?)))
+                    .collect::<Option<_>>()?,
+            ),
+        })
+    }
+
+    fn check(&mut self, raw: RawCheck, span: Range<usize>) -> Option<Check> {
+        let errors_before = self.errors.len();
+        let id = raw.id.get_ref().clone();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            self.error(raw.id.span(), "a check id must be letters, digits, `-` or `_`");
+        }
+        let category = raw.category.get_ref().clone();
+        if category.is_empty() {
+            self.error(raw.category.span(), "the category must not be empty");
+        }
+        let points = match u32::try_from(*raw.points.get_ref()) {
+            Ok(p) if p <= 10_000 => p,
+            _ => {
+                self.error(raw.points.span(), "`points` must be a whole number from 0 to 10000");
+                0
+            }
+        };
+        let timeout = self.duration(raw.timeout.as_ref()).unwrap_or(DEFAULT_CHECK_TIMEOUT);
+        let mut scope: Vec<String> = Vec::new();
+        let mut vars = Vec::new();
+        for (name, value) in &raw.vars {
+            if let Some(tv) = self.tvalue(value.get_ref(), value.span()) {
+                self.check_scope(&tv, &scope, value.span());
+                vars.push((name.clone(), tv));
+                scope.push(name.clone());
+            }
+        }
+        if raw.steps.is_empty() {
+            self.error(raw.id.span(), format!("check `{id}` has no steps: add `[[checks.steps]]`"));
+        }
+        let mut steps = Vec::new();
+        for step in raw.steps {
+            let span = step.span();
+            if let Some(s) = self.step(step.into_inner(), span, &mut scope) {
+                steps.push(s);
+            }
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(Check {
+            id,
+            title: raw.title,
+            category,
+            points,
+            timeout,
+            vars,
+            steps,
+            location: self.location(&span),
+        })
+    }
+
+    /// Reports variables that no earlier var or capture defines.
+    fn check_scope(&mut self, tv: &TValue, scope: &[String], span: Range<usize>) {
+        let mut used = Vec::new();
+        tv.variables(&mut used);
+        for var in used {
+            if !scope.iter().any(|s| *s == var) {
+                let help = did_you_mean(&var, scope.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| {
+                        "define it in the check's `vars` or capture it in an earlier step".into()
+                    });
+                self.error(span.clone(), format!("unknown variable `{var}`")).help = Some(help);
+            }
+        }
+    }
+
+    fn template_in_scope(&mut self, s: &Spanned<String>, scope: &[String]) -> Option<Template> {
+        let t = self.template(s)?;
+        self.check_scope(&TValue::Str(t.clone()), scope, s.span());
+        Some(t)
+    }
+
+    fn step(&mut self, raw: RawStep, span: Range<usize>, scope: &mut Vec<String>) -> Option<Step> {
+        let kinds: Vec<&str> = [
+            raw.http.as_ref().map(|_| "http"),
+            raw.sql.as_ref().map(|_| "sql"),
+            raw.action.as_ref().map(|_| "action"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if kinds.len() != 1 {
+            let what = if kinds.is_empty() {
+                "a step needs one of `http`, `sql` or `action`".to_string()
+            } else {
+                format!("a step has exactly one of `http`, `sql` or `action`, not {}", kinds.join(" and "))
+            };
+            self.error(span, what);
+            return None;
+        }
+        let location = self.location(&span);
+        let kind = if let Some(http) = &raw.http {
+            StepKind::Http(Box::new(self.http_step(&raw, http, scope)?))
+        } else if let Some(sql) = &raw.sql {
+            StepKind::Sql(Box::new(self.sql_step(&raw, sql, span.clone(), scope)?))
+        } else {
+            let action = raw.action.as_ref().expect("one kind is set");
+            self.reject_fields(&raw, "action", span.clone());
+            match action.get_ref().as_str() {
+                "restart" => StepKind::Restart,
+                "crash" => StepKind::Crash,
+                "wait_ready" => StepKind::WaitReady,
+                other => {
+                    let names = ["restart", "crash", "wait_ready"];
+                    let help = did_you_mean(other, names)
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| "expected `restart`, `crash` or `wait_ready`".into());
+                    self.error(action.span(), format!("unknown action `{other}`")).help = Some(help);
+                    return None;
+                }
+            }
+        };
+        Some(Step { location, kind })
+    }
+
+    /// Fields that only make sense for another kind of step.
+    fn reject_fields(&mut self, raw: &RawStep, kind: &str, span: Range<usize>) {
+        let mut wrong = Vec::new();
+        let is_http = kind == "http";
+        let is_sql = kind == "sql";
+        if !is_http {
+            if !raw.query.is_empty() {
+                wrong.push("query");
+            }
+            if !raw.headers.is_empty() {
+                wrong.push("headers");
+            }
+            if raw.json.is_some() {
+                wrong.push("json");
+            }
+            if raw.body.is_some() {
+                wrong.push("body");
+            }
+            if raw.concurrent.is_some() {
+                wrong.push("concurrent");
+            }
+            if raw.for_each.is_some() {
+                wrong.push("for_each");
+            }
+        }
+        if !is_sql && !raw.params.is_empty() {
+            wrong.push("params");
+        }
+        if !is_http && !is_sql {
+            if raw.expect.is_some() {
+                wrong.push("expect");
+            }
+            if !raw.capture.is_empty() {
+                wrong.push("capture");
+            }
+            if raw.timeout.is_some() {
+                wrong.push("timeout");
+            }
+        }
+        for field in wrong {
+            self.error(span.clone(), format!("`{field}` does not belong in a `{kind}` step"));
+        }
+    }
+
+    fn http_step(&mut self, raw: &RawStep, http: &Spanned<String>, scope: &mut Vec<String>) -> Option<HttpStep> {
+        self.reject_fields(raw, "http", http.span());
+        let text = http.get_ref().trim();
+        let Some((method, path)) = text.split_once(char::is_whitespace) else {
+            self.error(http.span(), "expected `METHOD /path`, e.g. \"GET /todos\"");
+            return None;
+        };
+        let method = match http::Method::from_bytes(method.as_bytes()) {
+            Ok(m) if method.chars().all(|c| c.is_ascii_uppercase()) => m,
+            _ => {
+                self.error(http.span(), format!("`{method}` is not an HTTP method (GET, POST, PUT, PATCH, DELETE...)"));
+                return None;
+            }
+        };
+        let path = path.trim();
+        if !path.starts_with('/') && !path.starts_with("{{") {
+            self.error(http.span(), "the path must start with `/`");
+        }
+        let mut local = scope.clone();
+        let for_each = raw.for_each.as_ref().map(|f| {
+            if !scope.contains(f.get_ref()) {
+                self.error(f.span(), format!("`for_each` names `{}`, which is not defined before this step", f.get_ref()));
+            }
+            local.push("item".into());
+            f.get_ref().clone()
+        });
+        let concurrent = match &raw.concurrent {
+            Some(c) if (2..=MAX_CONCURRENT).contains(c.get_ref()) => {
+                local.push("i".into());
+                *c.get_ref() as u32
+            }
+            Some(c) => {
+                self.error(c.span(), format!("`concurrent` must be 2 to {MAX_CONCURRENT}"));
+                1
+            }
+            None => 1,
+        };
+        let path_span = http.span();
+        let path_t = self.template(&Spanned::new(path_span.clone(), path.to_string()));
+        if let Some(t) = &path_t {
+            self.check_scope(&TValue::Str(t.clone()), &local, path_span);
+        }
+        let query = self.template_map(&raw.query, &local);
+        let headers = self.template_map(&raw.headers, &local);
+        let body = match (&raw.json, &raw.body) {
+            (Some(_), Some(b)) => {
+                self.error(b.span(), "a step sends either `json` or `body`, not both");
+                None
+            }
+            (Some(j), None) => {
+                let tv = self.tvalue(j.get_ref(), j.span())?;
+                self.check_scope(&tv, &local, j.span());
+                Some(Body::Json(tv))
+            }
+            (None, Some(b)) => Some(Body::Raw(self.template_in_scope(b, &local)?)),
+            (None, None) => None,
+        };
+        let timeout = self.duration(raw.timeout.as_ref()).unwrap_or(DEFAULT_HTTP_TIMEOUT);
+        let expect = self.expect(raw.expect.as_ref(), &local, true, concurrent > 1);
+        let captures = self.captures(&raw.capture);
+        scope.extend(captures.iter().map(|c| c.name.clone()));
+        Some(HttpStep {
+            method,
+            path: path_t?,
+            query,
+            headers,
+            body,
+            timeout,
+            concurrent,
+            for_each,
+            expect,
+            captures,
+        })
+    }
+
+    fn template_map(&mut self, map: &IndexMap<String, Spanned<String>>, scope: &[String]) -> Vec<(String, Template)> {
+        map.iter()
+            .filter_map(|(k, v)| Some((k.clone(), self.template_in_scope(v, scope)?)))
+            .collect()
+    }
+
+    fn sql_step(&mut self, raw: &RawStep, sql: &Spanned<String>, span: Range<usize>, scope: &mut Vec<String>) -> Option<SqlStep> {
+        self.reject_fields(raw, "sql", span);
+        if sql.get_ref().contains("{{") {
+            self.error(
+                sql.span(),
+                "SQL text is not a template: pass values as `params` and write $1, $2... in the query",
+            );
+        }
+        let mut params = Vec::new();
+        for p in &raw.params {
+            let tv = self.tvalue(p.get_ref(), p.span())?;
+            self.check_scope(&tv, scope, p.span());
+            params.push(tv);
+        }
+        let timeout = self.duration(raw.timeout.as_ref()).unwrap_or(DEFAULT_SQL_TIMEOUT);
+        let expect = self.expect(raw.expect.as_ref(), scope, false, false);
+        let captures = self.captures(&raw.capture);
+        scope.extend(captures.iter().map(|c| c.name.clone()));
+        Some(SqlStep {
+            query: sql.get_ref().trim().trim_end_matches(';').to_string(),
+            params,
+            timeout,
+            expect,
+            captures,
+        })
+    }
+
+    fn query(&mut self, src: &str, span: Range<usize>) -> Option<Query> {
+        match JsonPath::parse(src) {
+            Ok(path) => Some(Query {
+                src: src.to_string(),
+                path,
+            }),
+            Err(e) => {
+                self.error(span, format!("`{src}` is not a valid JSONPath: {e}"))
+                    .help = Some("JSONPath starts with `$`, e.g. \"$.id\" or \"$[0].title\"".into());
+                None
+            }
+        }
+    }
+
+    fn expect(&mut self, raw: Option<&RawExpect>, scope: &[String], http: bool, concurrent: bool) -> Expect {
+        let Some(raw) = raw else {
+            return Expect::default();
+        };
+        let mut expect = Expect::default();
+        if let Some(status) = &raw.status {
+            if !http {
+                self.error(status.span(), "`expect.status` is for `http` steps");
+            }
+            expect.status = self.status(status);
+        }
+        if !http && !raw.headers.is_empty() {
+            self.errors.push(SpecError::file(self.file, "`expect.headers` is for `http` steps"));
+        }
+        for (name, value) in &raw.headers {
+            let predicates = self.predicates(value, scope);
+            expect.headers.push(HeaderAssert {
+                name: name.clone(),
+                predicates,
+            });
+        }
+        for (path, value) in &raw.jsonpath {
+            let Some(query) = self.query(path, value.span()) else {
+                continue;
+            };
+            let predicates = self.predicates(value, scope);
+            expect.jsonpath.push(JsonAssert { query, predicates });
+        }
+        if let Some(rows) = &raw.rows {
+            if http {
+                self.error(rows.span(), "`expect.rows` is for `sql` steps");
+            }
+            match u64::try_from(*rows.get_ref()) {
+                Ok(r) => expect.rows = Some(r),
+                Err(_) => {
+                    self.error(rows.span(), "`rows` must be 0 or more");
+                }
+            }
+        }
+        if let Some(d) = &raw.distinct {
+            if !concurrent {
+                self.error(d.span(), "`expect.distinct` compares the responses of a `concurrent` step");
+            }
+            expect.distinct = self.query(d.get_ref(), d.span());
+        }
+        expect
+    }
+
+    fn status(&mut self, status: &Spanned<toml::Value>) -> Option<StatusExpect> {
+        let valid = |n: i64| u16::try_from(n).ok().filter(|n| (100..=599).contains(n));
+        let result = match status.get_ref() {
+            toml::Value::Integer(n) => valid(*n).map(StatusExpect::Exact),
+            toml::Value::String(s) => {
+                let b = s.as_bytes();
+                (b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && &s[1..] == "xx")
+                    .then(|| StatusExpect::Class(u16::from(b[0] - b'0')))
+            }
+            toml::Value::Array(items) if !items.is_empty() => items
+                .iter()
+                .map(|i| i.as_integer().and_then(valid))
+                .collect::<Option<Vec<_>>>()
+                .map(StatusExpect::OneOf),
+            _ => None,
+        };
+        if result.is_none() {
+            self.error(status.span(), "expected a status code (201), a class (\"2xx\") or a list ([200, 204])");
+        }
+        result
+    }
+
+    fn predicates(&mut self, value: &Spanned<toml::Value>, scope: &[String]) -> Vec<Predicate> {
+        let span = value.span();
+        let table = match value.get_ref() {
+            toml::Value::Table(t) => t,
+            other => {
+                // A plain value means "equals".
+                return self
+                    .tvalue(other, span.clone())
+                    .map(|tv| {
+                        self.check_scope(&tv, scope, span.clone());
+                        vec![Predicate::Equals(tv)]
+                    })
+                    .unwrap_or_default();
+            }
+        };
+        const NAMES: &[&str] = &[
+            "equals", "not_equals", "matches", "contains", "not_contains", "type", "exists",
+            "count", "gt", "ge", "lt", "le", "sorted",
+        ];
+        let mut out = Vec::new();
+        if table.is_empty() {
+            self.error(span.clone(), format!("an empty assertion: use one of {}", NAMES.join(", ")));
+        }
+        for (key, v) in table {
+            let number = |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+            let pred = match key.as_str() {
+                "equals" | "not_equals" | "contains" | "not_contains" => {
+                    let Some(tv) = self.tvalue(v, span.clone()) else { continue };
+                    self.check_scope(&tv, scope, span.clone());
+                    match key.as_str() {
+                        "equals" => Predicate::Equals(tv),
+                        "not_equals" => Predicate::NotEquals(tv),
+                        "contains" => Predicate::Contains(tv),
+                        _ => Predicate::NotContains(tv),
+                    }
+                }
+                "matches" => match v.as_str().map(Regex::new) {
+                    Some(Ok(re)) => Predicate::Matches(re),
+                    Some(Err(e)) => {
+                        self.error(span.clone(), format!("bad regex: {e}"));
+                        continue;
+                    }
+                    None => {
+                        self.error(span.clone(), "`matches` takes a regex string");
+                        continue;
+                    }
+                },
+                "type" => match v.as_str().and_then(JsonType::parse) {
+                    Some(t) => Predicate::Type(t),
+                    None => {
+                        let given = v.as_str().unwrap_or("");
+                        let help = did_you_mean(given, JsonType::NAMES.iter().copied())
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| format!("types: {}", JsonType::NAMES.join(", ")));
+                        self.error(span.clone(), "`type` names a JSON type").help = Some(help);
+                        continue;
+                    }
+                },
+                "exists" => match v.as_bool() {
+                    Some(b) => Predicate::Exists(b),
+                    None => {
+                        self.error(span.clone(), "`exists` takes true or false");
+                        continue;
+                    }
+                },
+                "count" => match v.as_integer().and_then(|i| u64::try_from(i).ok()) {
+                    Some(n) => Predicate::Count(n),
+                    None => {
+                        self.error(span.clone(), "`count` takes a whole number");
+                        continue;
+                    }
+                },
+                "gt" | "ge" | "lt" | "le" => match number(v) {
+                    Some(n) => match key.as_str() {
+                        "gt" => Predicate::Gt(n),
+                        "ge" => Predicate::Ge(n),
+                        "lt" => Predicate::Lt(n),
+                        _ => Predicate::Le(n),
+                    },
+                    None => {
+                        self.error(span.clone(), format!("`{key}` takes a number"));
+                        continue;
+                    }
+                },
+                "sorted" => match v.as_str() {
+                    Some("asc") => Predicate::Sorted(SortOrder::Asc),
+                    Some("desc") => Predicate::Sorted(SortOrder::Desc),
+                    _ => {
+                        self.error(span.clone(), "`sorted` takes \"asc\" or \"desc\"");
+                        continue;
+                    }
+                },
+                other => {
+                    let help = did_you_mean(other, NAMES.iter().copied())
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| format!("assertions: {}", NAMES.join(", ")));
+                    self.error(span.clone(), format!("unknown assertion `{other}`")).help = Some(help);
+                    continue;
+                }
+            };
+            out.push(pred);
+        }
+        out
+    }
+
+    fn captures(&mut self, raw: &IndexMap<String, Spanned<RawCapture>>) -> Vec<Capture> {
+        let mut out = Vec::new();
+        for (name, c) in raw {
+            let source = match c.get_ref() {
+                RawCapture::JsonPath(p) => match self.query(p, c.span()) {
+                    Some(q) => CaptureSource::JsonPath(q),
+                    None => continue,
+                },
+                RawCapture::Header { header } => CaptureSource::Header(header.clone()),
+            };
+            out.push(Capture {
+                name: name.clone(),
+                source,
+            });
+        }
+        out
+    }
+}
+
+/// "500ms", "10s", "2m", "1h".
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0 && secs < 86_400.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// "512MiB", "1GiB", "256MB", "64k".
+pub fn parse_bytes(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().ok()?;
+    let mult: i64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}

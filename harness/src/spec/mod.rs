@@ -1,0 +1,11 @@
+//! Exercise specs: the TOML format, its validation, and the model the runner executes.
+
+mod error;
+mod load;
+mod model;
+mod raw;
+
+pub(crate) use error::did_you_mean;
+pub use error::SpecError;
+pub use load::{SPEC_FILE, SpecErrors, load_exercise, parse_bytes, parse_duration, parse_exercise};
+pub use model::*;

@@ -1,0 +1,355 @@
+//! The validated exercise: what the runner executes. Built by `load.rs` from the TOML.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use regex::Regex;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+
+use crate::template::Template;
+
+/// An exercise, loaded and validated.
+#[derive(Debug, Clone)]
+pub struct Exercise {
+    pub name: String,
+    pub title: String,
+    pub version: String,
+    pub description: String,
+    /// The folder the spec lives in.
+    pub dir: PathBuf,
+    /// The spec file, as given (for error messages and reports).
+    pub spec_path: PathBuf,
+    /// The learner README, if the spec names one.
+    pub readme: Option<PathBuf>,
+    pub submission: SubmissionContract,
+    pub postgres: Option<PostgresService>,
+    /// Percentage of the maximum score needed to pass.
+    pub pass_mark: f64,
+    pub checks: Vec<Check>,
+}
+
+impl Exercise {
+    pub fn max_points(&self) -> u32 {
+        self.checks.iter().map(|c| c.points).sum()
+    }
+}
+
+/// What the submission must do to be graded: listen on `port`, answer `health`.
+#[derive(Debug, Clone)]
+pub struct SubmissionContract {
+    pub port: u16,
+    pub health: String,
+    pub startup_timeout: Duration,
+    /// Extra environment, rendered with the run's values (see `ENV_VARIABLES`).
+    pub env: Vec<(String, Template)>,
+    pub limits: Limits,
+}
+
+/// Names an `env` template may use.
+pub const ENV_VARIABLES: &[&str] = &[
+    "database_url",
+    "db_host",
+    "db_port",
+    "db_user",
+    "db_password",
+    "db_name",
+    "port",
+];
+
+/// Resource limits of the submission's container.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub memory_bytes: i64,
+    pub cpus: f64,
+    pub pids: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 512 * 1024 * 1024,
+            cpus: 1.0,
+            pids: 256,
+        }
+    }
+}
+
+/// A PostgreSQL database for the submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresService {
+    pub database: String,
+    pub user: String,
+}
+
+/// One scored check: a sequence of steps that must all pass.
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub id: String,
+    pub title: String,
+    pub category: String,
+    pub points: u32,
+    pub timeout: Duration,
+    pub vars: Vec<(String, TValue)>,
+    pub steps: Vec<Step>,
+    /// `file:line` of the check in the spec.
+    pub location: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// `file:line` of the step in the spec.
+    pub location: String,
+    pub kind: StepKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    Http(Box<HttpStep>),
+    Sql(Box<SqlStep>),
+    /// Graceful stop, start, wait until ready.
+    Restart,
+    /// SIGKILL, start, wait until ready.
+    Crash,
+    /// Poll the health endpoint until it answers 2xx.
+    WaitReady,
+}
+
+impl StepKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Http(_) => "http",
+            StepKind::Sql(_) => "sql",
+            StepKind::Restart => "restart",
+            StepKind::Crash => "crash",
+            StepKind::WaitReady => "wait_ready",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpStep {
+    pub method: http::Method,
+    pub path: Template,
+    pub query: Vec<(String, Template)>,
+    pub headers: Vec<(String, Template)>,
+    pub body: Option<Body>,
+    pub timeout: Duration,
+    /// How many copies to send at once (1: a plain request).
+    pub concurrent: u32,
+    /// Repeat the step for each element of this list variable, bound to `item`.
+    pub for_each: Option<String>,
+    pub expect: Expect,
+    pub captures: Vec<Capture>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    Json(TValue),
+    Raw(Template),
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlStep {
+    pub query: String,
+    pub params: Vec<TValue>,
+    pub timeout: Duration,
+    pub expect: Expect,
+    pub captures: Vec<Capture>,
+}
+
+/// What a step's response (or query result) must satisfy.
+#[derive(Debug, Clone, Default)]
+pub struct Expect {
+    pub status: Option<StatusExpect>,
+    pub headers: Vec<HeaderAssert>,
+    pub jsonpath: Vec<JsonAssert>,
+    pub rows: Option<u64>,
+    /// A JSONPath whose values must all differ across a concurrent step's responses.
+    pub distinct: Option<Query>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusExpect {
+    Exact(u16),
+    /// `2xx`: the first digit.
+    Class(u16),
+    OneOf(Vec<u16>),
+}
+
+impl StatusExpect {
+    pub fn matches(&self, status: u16) -> bool {
+        match self {
+            StatusExpect::Exact(s) => *s == status,
+            StatusExpect::Class(c) => status / 100 == *c,
+            StatusExpect::OneOf(list) => list.contains(&status),
+        }
+    }
+}
+
+impl std::fmt::Display for StatusExpect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusExpect::Exact(s) => write!(f, "{s}"),
+            StatusExpect::Class(c) => write!(f, "{c}xx"),
+            StatusExpect::OneOf(list) => {
+                let list: Vec<String> = list.iter().map(u16::to_string).collect();
+                write!(f, "one of {}", list.join(", "))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HeaderAssert {
+    pub name: String,
+    pub predicates: Vec<Predicate>,
+}
+
+#[derive(Debug, Clone)]
+pub struct JsonAssert {
+    pub query: Query,
+    pub predicates: Vec<Predicate>,
+}
+
+/// A compiled JSONPath with its source text.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub src: String,
+    pub path: JsonPath,
+}
+
+#[derive(Debug, Clone)]
+pub enum Predicate {
+    Equals(TValue),
+    NotEquals(TValue),
+    Matches(Regex),
+    Contains(TValue),
+    NotContains(TValue),
+    Type(JsonType),
+    Exists(bool),
+    Count(u64),
+    Gt(f64),
+    Ge(f64),
+    Lt(f64),
+    Le(f64),
+    Sorted(SortOrder),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Null,
+    Array,
+    Object,
+}
+
+impl JsonType {
+    pub const NAMES: &'static [&'static str] = &[
+        "string", "integer", "number", "boolean", "null", "array", "object",
+    ];
+
+    pub fn parse(name: &str) -> Option<JsonType> {
+        Some(match name {
+            "string" => JsonType::String,
+            "integer" => JsonType::Integer,
+            "number" => JsonType::Number,
+            "boolean" => JsonType::Boolean,
+            "null" => JsonType::Null,
+            "array" => JsonType::Array,
+            "object" => JsonType::Object,
+            _ => return None,
+        })
+    }
+
+    pub fn of(value: &Value) -> JsonType {
+        match value {
+            Value::String(_) => JsonType::String,
+            Value::Number(n) if n.is_i64() || n.is_u64() => JsonType::Integer,
+            Value::Number(_) => JsonType::Number,
+            Value::Bool(_) => JsonType::Boolean,
+            Value::Null => JsonType::Null,
+            Value::Array(_) => JsonType::Array,
+            Value::Object(_) => JsonType::Object,
+        }
+    }
+
+    pub fn accepts(self, value: &Value) -> bool {
+        let actual = JsonType::of(value);
+        actual == self || (self == JsonType::Number && actual == JsonType::Integer)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonType::String => "string",
+            JsonType::Integer => "integer",
+            JsonType::Number => "number",
+            JsonType::Boolean => "boolean",
+            JsonType::Null => "null",
+            JsonType::Array => "array",
+            JsonType::Object => "object",
+        }
+    }
+}
+
+/// A JSON value whose strings are templates.
+#[derive(Debug, Clone)]
+pub enum TValue {
+    Lit(Value),
+    Str(Template),
+    Array(Vec<TValue>),
+    Object(Vec<(String, TValue)>),
+}
+
+impl TValue {
+    pub fn render(&self, ctx: &mut crate::template::Context) -> Result<Value, crate::template::RenderError> {
+        Ok(match self {
+            TValue::Lit(v) => v.clone(),
+            TValue::Str(t) => t.render(ctx)?,
+            TValue::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.render(ctx))
+                    .collect::<Result<_, _>>()?,
+            ),
+            TValue::Object(fields) => {
+                let mut map = serde_json::Map::new();
+                for (k, v) in fields {
+                    map.insert(k.clone(), v.render(ctx)?);
+                }
+                Value::Object(map)
+            }
+        })
+    }
+
+    pub(crate) fn variables(&self, out: &mut Vec<String>) {
+        match self {
+            TValue::Lit(_) => {}
+            TValue::Str(t) => out.extend(t.variables().map(str::to_string)),
+            TValue::Array(items) => items.iter().for_each(|i| i.variables(out)),
+            TValue::Object(fields) => fields.iter().for_each(|(_, v)| v.variables(out)),
+        }
+    }
+}
+
+/// Saves a value from a response into a variable for later steps.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub name: String,
+    pub source: CaptureSource,
+}
+
+#[derive(Debug, Clone)]
+pub enum CaptureSource {
+    JsonPath(Query),
+    Header(String),
+}

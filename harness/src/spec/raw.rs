@@ -1,0 +1,150 @@
+//! The TOML shape of an exercise spec, as serde reads it. Validation turns it into
+//! the model in `model.rs`; spans are kept so every error points at file:line:col.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSpec {
+    pub exercise: RawExercise,
+    pub submission: RawSubmission,
+    #[serde(default)]
+    pub services: RawServices,
+    #[serde(default)]
+    pub scoring: RawScoring,
+    #[serde(default)]
+    pub checks: Vec<Spanned<RawCheck>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExercise {
+    pub name: Spanned<String>,
+    pub title: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub readme: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSubmission {
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    pub health: Option<Spanned<String>>,
+    #[serde(default)]
+    pub startup_timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub env: IndexMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    #[serde(default)]
+    pub memory: Option<Spanned<String>>,
+    #[serde(default)]
+    pub cpus: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub pids: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServices {
+    #[serde(default)]
+    pub postgres: Option<RawPostgres>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPostgres {
+    #[serde(default)]
+    pub database: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScoring {
+    /// Percentage of the maximum score needed to pass (0-100).
+    #[serde(default)]
+    pub pass_mark: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub category: Spanned<String>,
+    pub points: Spanned<i64>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub vars: IndexMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStep {
+    #[serde(default)]
+    pub http: Option<Spanned<String>>,
+    #[serde(default)]
+    pub sql: Option<Spanned<String>>,
+    #[serde(default)]
+    pub action: Option<Spanned<String>>,
+    #[serde(default)]
+    pub query: IndexMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub headers: IndexMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub json: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub body: Option<Spanned<String>>,
+    #[serde(default)]
+    pub params: Vec<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub concurrent: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub for_each: Option<Spanned<String>>,
+    #[serde(default)]
+    pub expect: Option<RawExpect>,
+    #[serde(default)]
+    pub capture: IndexMap<String, Spanned<RawCapture>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExpect {
+    #[serde(default)]
+    pub status: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub headers: IndexMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub jsonpath: IndexMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub rows: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub distinct: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawCapture {
+    JsonPath(String),
+    Header { header: String },
+}

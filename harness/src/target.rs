@@ -1,0 +1,30 @@
+//! What the runner probes: anything with an HTTP address that can be restarted.
+//! The grader implements it with Docker; tests implement it with in-process servers.
+
+use std::future::Future;
+
+/// A failure of a lifecycle operation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// The submission did not come back (exited, never became ready): its fault.
+    #[error("{0}")]
+    Submission(String),
+    /// The grader or Docker failed.
+    #[error("{0}")]
+    Infrastructure(String),
+}
+
+/// A running submission.
+pub trait Target: Sync {
+    /// Where to send HTTP probes now, e.g. `http://127.0.0.1:49153` (may change after a
+    /// restart).
+    fn base_url(&self) -> String;
+    /// The submission's database, as the grader reaches it (SQL steps).
+    fn database_url(&self) -> Option<String>;
+    /// Stops the submission gracefully (SIGTERM), then starts it again.
+    fn restart(&self) -> impl Future<Output = Result<(), TargetError>> + Send;
+    /// Kills the submission (SIGKILL), then starts it again.
+    fn crash(&self) -> impl Future<Output = Result<(), TargetError>> + Send;
+    /// Waits until the health endpoint answers 2xx.
+    fn wait_ready(&self) -> impl Future<Output = Result<(), TargetError>> + Send;
+}

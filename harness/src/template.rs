@@ -1,0 +1,394 @@
+//! `{{ ... }}` templates inside spec strings: variables (`{{ id }}`) and seeded random
+//! generators (`{{ gen.words(3) }}`). A string that is exactly one `{{ ... }}` keeps the
+//! value's JSON type, so `order = "{{ n }}"` sends a number when `n` holds one.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+/// A parsed template string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Lit(String),
+    Expr(Expr),
+}
+
+/// One `{{ ... }}` expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Var(String),
+    Gen(Gen),
+}
+
+/// A random generator; every draw comes from the run's seed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Gen {
+    Word,
+    Words(u32),
+    Sentence,
+    Name,
+    Email,
+    Int(i64, i64),
+    Uuid,
+    Text(u32),
+    Bool,
+}
+
+/// Generator names and their arities, for errors and docs.
+pub const GENERATORS: &[(&str, &str)] = &[
+    ("word", "gen.word"),
+    ("words", "gen.words(N)"),
+    ("sentence", "gen.sentence"),
+    ("name", "gen.name"),
+    ("email", "gen.email"),
+    ("int", "gen.int(MIN, MAX)"),
+    ("uuid", "gen.uuid"),
+    ("text", "gen.text(N)"),
+    ("bool", "gen.bool"),
+];
+
+/// Why a template could not be parsed; `offset` is a byte offset in the template text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateError {
+    pub offset: usize,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Template {
+    pub fn parse(src: &str) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut rest = src;
+        let mut offset = 0;
+        while let Some(start) = rest.find("{{") {
+            if start > 0 {
+                parts.push(Part::Lit(rest[..start].to_string()));
+            }
+            let after = &rest[start + 2..];
+            let Some(end) = after.find("}}") else {
+                return Err(TemplateError {
+                    offset: offset + start,
+                    message: "unclosed `{{`: expected `}}`".into(),
+                    help: None,
+                });
+            };
+            let inner = &after[..end];
+            let expr = parse_expr(inner.trim()).map_err(|(message, help)| TemplateError {
+                offset: offset + start,
+                message,
+                help,
+            })?;
+            parts.push(Part::Expr(expr));
+            let consumed = start + 2 + end + 2;
+            offset += consumed;
+            rest = &rest[consumed..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Lit(rest.to_string()));
+        }
+        Ok(Template { parts })
+    }
+
+    /// A template that is just this literal text.
+    pub fn literal(text: &str) -> Template {
+        Template {
+            parts: vec![Part::Lit(text.to_string())],
+        }
+    }
+
+    /// The variables this template reads.
+    pub fn variables(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Expr(Expr::Var(name)) => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Renders to a JSON value: a lone expression keeps its type, anything else is a string.
+    pub fn render(&self, ctx: &mut Context) -> Result<Value, RenderError> {
+        if let [Part::Expr(expr)] = self.parts.as_slice() {
+            return ctx.eval(expr);
+        }
+        Ok(Value::String(self.render_string(ctx)?))
+    }
+
+    /// Renders to text (numbers as digits, strings without quotes).
+    pub fn render_string(&self, ctx: &mut Context) -> Result<String, RenderError> {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Lit(text) => out.push_str(text),
+                Part::Expr(expr) => out.push_str(&value_to_text(&ctx.eval(expr)?)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Text form of a value, as it is put inside a string.
+pub fn value_to_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_expr(inner: &str) -> Result<Expr, (String, Option<String>)> {
+    if inner.is_empty() {
+        return Err(("empty `{{ }}`: expected a variable name or a generator".into(), None));
+    }
+    if let Some(call) = inner.strip_prefix("gen.") {
+        return parse_gen(call).map(Expr::Gen);
+    }
+    if inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !inner.starts_with(|c: char| c.is_ascii_digit())
+    {
+        return Ok(Expr::Var(inner.to_string()));
+    }
+    Err((
+        format!("`{inner}` is not a variable name or a generator"),
+        Some("write `{{ name }}` for a variable or `{{ gen.word }}` for random data".into()),
+    ))
+}
+
+fn parse_gen(call: &str) -> Result<Gen, (String, Option<String>)> {
+    let (name, args) = match call.split_once('(') {
+        Some((name, rest)) => {
+            let Some(args) = rest.strip_suffix(')') else {
+                return Err((format!("`gen.{call}`: expected `)`"), None));
+            };
+            let args: Result<Vec<i64>, _> = args
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::parse::<i64>)
+                .collect();
+            let args = args.map_err(|_| {
+                (
+                    format!("`gen.{call}`: arguments must be whole numbers"),
+                    None,
+                )
+            })?;
+            (name.trim(), args)
+        }
+        None => (call.trim(), Vec::new()),
+    };
+    let usage = GENERATORS.iter().find(|(n, _)| *n == name).map(|(_, u)| *u);
+    let bad_arity = || {
+        (
+            format!("`gen.{name}` takes different arguments"),
+            usage.map(|u| format!("write `{u}`")),
+        )
+    };
+    let small = |n: i64| u32::try_from(n).ok().filter(|n| (1..=10_000).contains(n));
+    let generator = match (name, args.as_slice()) {
+        ("word", []) => Gen::Word,
+        ("words", [n]) => Gen::Words(small(*n).ok_or_else(bad_arity)?),
+        ("sentence", []) => Gen::Sentence,
+        ("name", []) => Gen::Name,
+        ("email", []) => Gen::Email,
+        ("int", [lo, hi]) if lo <= hi => Gen::Int(*lo, *hi),
+        ("uuid", []) => Gen::Uuid,
+        ("text", [n]) => Gen::Text(small(*n).ok_or_else(bad_arity)?),
+        ("bool", []) => Gen::Bool,
+        _ if usage.is_some() => return Err(bad_arity()),
+        _ => {
+            let names = GENERATORS.iter().map(|(n, _)| *n);
+            let help = crate::spec::did_you_mean(name, names)
+                .map(|n| format!("did you mean `gen.{n}`?"))
+                .or_else(|| {
+                    let all: Vec<&str> = GENERATORS.iter().map(|(_, u)| *u).collect();
+                    Some(format!("generators: {}", all.join(", ")))
+                });
+            return Err((format!("unknown generator `gen.{name}`"), help));
+        }
+    };
+    Ok(generator)
+}
+
+/// Why rendering failed at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError(pub String);
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Variables and the seeded random source of one check.
+pub struct Context {
+    vars: HashMap<String, Value>,
+    rng: ChaCha8Rng,
+}
+
+impl Context {
+    /// A context whose random draws depend only on the run's seed and the check's id, so
+    /// one check's data does not change when another check is added or skipped.
+    pub fn new(seed: u64, scope: &str) -> Context {
+        Context {
+            vars: HashMap::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ fnv1a(scope.as_bytes())),
+        }
+    }
+
+    pub fn set(&mut self, name: &str, value: Value) {
+        self.vars.insert(name.to_string(), value);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+
+    fn eval(&mut self, expr: &Expr) -> Result<Value, RenderError> {
+        match expr {
+            Expr::Var(name) => self
+                .vars
+                .get(name)
+                .cloned()
+                .ok_or_else(|| RenderError(format!("variable `{name}` has no value"))),
+            Expr::Gen(g) => Ok(self.draw(g)),
+        }
+    }
+
+    fn draw(&mut self, g: &Gen) -> Value {
+        let rng = &mut self.rng;
+        match g {
+            Gen::Word => Value::String(pick(rng, WORDS).to_string()),
+            Gen::Words(n) => Value::String(
+                (0..*n)
+                    .map(|_| pick(rng, WORDS))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            Gen::Sentence => {
+                let n = rng.random_range(3..=7);
+                let words: Vec<&str> = (0..n).map(|_| pick(rng, WORDS)).collect();
+                let mut s = words.join(" ");
+                if let Some(first) = s.get(..1) {
+                    s = first.to_uppercase() + &s[1..];
+                }
+                Value::String(s)
+            }
+            Gen::Name => Value::String(format!(
+                "{} {}",
+                pick(rng, FIRST_NAMES),
+                pick(rng, LAST_NAMES)
+            )),
+            Gen::Email => Value::String(format!(
+                "{}.{}{}@example.com",
+                pick(rng, FIRST_NAMES).to_lowercase(),
+                pick(rng, LAST_NAMES).to_lowercase(),
+                rng.random_range(1..1000)
+            )),
+            Gen::Int(lo, hi) => Value::from(rng.random_range(*lo..=*hi)),
+            Gen::Uuid => {
+                let mut b: [u8; 16] = rng.random();
+                b[6] = (b[6] & 0x0f) | 0x40;
+                b[8] = (b[8] & 0x3f) | 0x80;
+                let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+                Value::String(format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                ))
+            }
+            Gen::Text(n) => Value::String(
+                (0..*n)
+                    .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+                    .collect(),
+            ),
+            Gen::Bool => Value::Bool(rng.random()),
+        }
+    }
+}
+
+fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
+    list[rng.random_range(0..list.len())]
+}
+
+/// A stable hash (unlike std's, it never changes between Rust versions).
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+const WORDS: &[&str] = &[
+    "apple", "river", "stone", "cloud", "garden", "letter", "window", "bread", "candle",
+    "forest", "harbor", "island", "jacket", "kettle", "ladder", "meadow", "needle", "orange",
+    "pencil", "quartz", "rocket", "silver", "ticket", "umbrella", "violin", "wallet",
+    "yellow", "zebra", "basket", "copper", "dragon", "engine", "feather", "guitar", "hammer",
+    "iron", "jungle", "lemon", "mirror", "nutmeg", "oven", "pillow", "rabbit", "saddle",
+    "tomato", "velvet", "walnut", "anchor", "bridge", "castle", "desert", "falcon", "glacier",
+    "honey", "lantern", "marble", "novel", "olive", "planet", "quill", "ribbon", "summit",
+    "tunnel",
+];
+const FIRST_NAMES: &[&str] = &[
+    "Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances",
+    "Edsger", "Radia", "Tim", "Hedy", "John", "Katherine", "Niklaus", "Sophie", "Donald",
+];
+const LAST_NAMES: &[&str] = &[
+    "Lovelace", "Turing", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie",
+    "Allen", "Dijkstra", "Perlman", "Lee", "Lamarr", "Backus", "Johnson", "Wirth", "Wilson",
+    "Knuth",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lone_expression_keeps_type() {
+        let mut ctx = Context::new(1, "c");
+        ctx.set("n", json!(42));
+        assert_eq!(Template::parse("{{ n }}").unwrap().render(&mut ctx).unwrap(), json!(42));
+        assert_eq!(
+            Template::parse("/todos/{{n}}").unwrap().render(&mut ctx).unwrap(),
+            json!("/todos/42")
+        );
+    }
+
+    #[test]
+    fn same_seed_same_data_and_scopes_differ() {
+        let t = Template::parse("{{ gen.words(3) }} {{ gen.int(1, 1000000) }}").unwrap();
+        let a = t.render_string(&mut Context::new(7, "x")).unwrap();
+        let b = t.render_string(&mut Context::new(7, "x")).unwrap();
+        let c = t.render_string(&mut Context::new(7, "y")).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let err = Template::parse("x {{ gen.wrod }}").unwrap_err();
+        assert_eq!(err.offset, 2);
+        assert_eq!(err.help.as_deref(), Some("did you mean `gen.word`?"));
+        let err = Template::parse("{{ id ").unwrap_err();
+        assert!(err.message.contains("unclosed"));
+        let err = Template::parse("{{ gen.int(5) }}").unwrap_err();
+        assert_eq!(err.help.as_deref(), Some("write `gen.int(MIN, MAX)`"));
+    }
+
+    #[test]
+    fn text_and_uuid_shapes() {
+        let mut ctx = Context::new(3, "s");
+        let text = Template::parse("{{gen.text(201)}}").unwrap().render_string(&mut ctx).unwrap();
+        assert_eq!(text.chars().count(), 201);
+        let uuid = Template::parse("{{gen.uuid}}").unwrap().render_string(&mut ctx).unwrap();
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(&uuid[14..15], "4");
+    }
+}
