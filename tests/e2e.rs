@@ -1,1 +1,189 @@
+//! End-to-end: the real `grader` binary grades real submissions in real Docker, next to
+//! a real PostgreSQL. Images are prepared once per test run (`grader images`).
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use harness::{CheckStatus, Report, RunStatus};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn grader() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_grader"));
+    cmd.current_dir(root()).env("NO_COLOR", "1");
+    cmd
+}
+
+/// `grader images` once per test binary: every test shares the images it makes.
+fn images_ready() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let out = grader().arg("images").output().expect("run grader images");
+        assert!(
+            out.status.success(),
+            "grader images failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+struct Graded {
+    output: Output,
+    report: Report,
+}
+
+impl Graded {
+    fn code(&self) -> i32 {
+        self.output.status.code().unwrap_or(-1)
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+    fn failed(&self) -> BTreeSet<String> {
+        self.report
+            .checks
+            .iter()
+            .filter(|c| c.status != CheckStatus::Passed)
+            .map(|c| c.id.clone())
+            .collect()
+    }
+}
+
+fn grade(exercise: &str, submission: &Path, extra: &[&str]) -> Graded {
+    images_ready();
+    let out_dir = std::env::temp_dir().join(format!(
+        "grader-e2e-{}-{}",
+        std::process::id(),
+        submission.file_name().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::remove_dir_all(&out_dir);
+    let output = grader()
+        .arg("grade")
+        .arg(exercise)
+        .arg(submission)
+        .arg("--out")
+        .arg(&out_dir)
+        .args(extra)
+        .output()
+        .expect("run grader grade");
+    let text = std::fs::read_to_string(out_dir.join("report.json")).unwrap_or_else(|e| {
+        panic!(
+            "no report.json ({e}); stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    // deny_unknown_fields: the report must be exactly the contract's shape.
+    let report: Report = serde_json::from_str(&text).expect("report.json matches the Report type");
+    assert_nothing_left(&report.run_id);
+    Graded { output, report }
+}
+
+/// No container or network of this run may remain.
+fn assert_nothing_left(run_id: &str) {
+    let filter = format!("label=grader.run={run_id}");
+    for what in [&["ps", "-aq"][..], &["network", "ls", "-q"][..], &["volume", "ls", "-q"][..]] {
+        let out = Command::new("docker")
+            .args(what)
+            .args(["--filter", &filter])
+            .output()
+            .expect("run docker");
+        assert!(out.status.success());
+        let left = String::from_utf8_lossy(&out.stdout);
+        assert!(left.trim().is_empty(), "docker {what:?} still lists {left} for {run_id}");
+    }
+}
+
+fn todo(path: &str) -> PathBuf {
+    root().join("exercises/todo-api").join(path)
+}
+
+#[test]
+fn reference_solution_gets_the_full_score() {
+    let g = grade("todo-api", &todo("solutions/python"), &[]);
+    let failed = g.failed();
+    assert!(failed.is_empty(), "failed checks: {failed:?}\n{}", g.stdout());
+    assert_eq!(g.report.status, RunStatus::Graded);
+    assert_eq!(g.report.score, g.report.max_score);
+    assert!(g.report.max_score > 0);
+    assert!(g.report.passed);
+    assert_eq!(g.code(), 0, "{}", g.stdout());
+    assert!(g.stdout().contains("PASSED"));
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Variant {
+    #[allow(dead_code)]
+    description: String,
+    fails: BTreeSet<String>,
+}
+
+/// Every faulty variant loses exactly the checks it declares, and nothing else.
+#[test]
+fn faulty_variants_lose_exactly_their_checks() {
+    let dir = todo("variants");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("variant.toml").is_file())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 2, "expected at least two variants in {}", dir.display());
+    for variant in names {
+        let spec: Variant = toml::from_str(&std::fs::read_to_string(variant.join("variant.toml")).unwrap()).unwrap();
+        let g = grade("todo-api", &variant, &[]);
+        assert_eq!(g.report.status, RunStatus::Graded, "{}", g.stdout());
+        assert_eq!(g.failed(), spec.fails, "{}: wrong set of failed checks\n{}", variant.display(), g.stdout());
+        assert_eq!(g.code(), 1, "below the pass mark exits 1");
+        for c in g.report.checks.iter().filter(|c| c.status == CheckStatus::Failed) {
+            let f = c.failure.as_ref().expect("a failed check says why");
+            assert!(!f.message.is_empty() && !f.location.is_empty(), "{c:?}");
+        }
+    }
+}
+
+#[test]
+fn a_build_failure_is_reported_with_the_log() {
+    let g = grade("todo-api", &root().join("tests/fixtures/broken-build"), &[]);
+    assert_eq!(g.report.status, RunStatus::BuildFailed);
+    assert_eq!(g.code(), 2);
+    assert_eq!(g.report.score, 0);
+    let tail = g.report.build_log_tail.clone().unwrap_or_default();
+    assert!(tail.contains("syntax error near line 3"), "{tail}");
+    assert!(g.report.checks.iter().all(|c| c.status == CheckStatus::Skipped));
+    assert!(g.stdout().contains("did not build"), "{}", g.stdout());
+}
+
+#[test]
+fn a_server_that_exits_is_reported_with_its_output() {
+    let g = grade("todo-api", &root().join("tests/fixtures/exits-at-once"), &[]);
+    assert_eq!(g.report.status, RunStatus::StartFailed, "{}", g.stdout());
+    assert_eq!(g.code(), 2);
+    let reason = g.report.reason.clone().unwrap_or_default();
+    assert!(reason.contains("exited with code 3"), "{reason}");
+    let log = g.report.log_tail.clone().unwrap_or_default();
+    assert!(log.contains("could not connect to the database"), "{log}");
+}
+
+#[test]
+fn a_folder_without_dockerfile_is_a_build_failure() {
+    let g = grade("todo-api", &root().join("tests/fixtures/no-dockerfile"), &[]);
+    assert_eq!(g.report.status, RunStatus::BuildFailed);
+    assert!(g.report.reason.as_deref().unwrap_or("").contains("no Dockerfile"));
+    assert_eq!(g.code(), 2);
+}
+
+#[test]
+fn a_bad_exercise_is_exit_3_without_docker() {
+    let out = grader().args(["check", "no-such-exercise"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no exercise spec here"));
+    let out = grader().args(["grade"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "a bad command line is exit 3");
+}

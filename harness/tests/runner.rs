@@ -1,0 +1,308 @@
+//! The runner against a real in-process HTTP server: each assertion kind passes when it
+//! should and fails with a message that says what differed.
+
+mod support;
+
+use std::path::Path;
+
+use harness::spec::parse_exercise;
+use harness::{CheckResult, CheckStatus, RunConfig, run_checks};
+
+const HEAD: &str = r#"
+[exercise]
+name = "toy"
+title = "Toy"
+[submission]
+port = 8080
+"#;
+
+async fn run(checks: &str) -> (Vec<CheckResult>, support::Local) {
+    let src = format!("{HEAD}\n{checks}");
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let target = support::Local {
+        server: support::start().await,
+        database_url: None,
+    };
+    let config = RunConfig {
+        seed: 42,
+        public_base_url: "http://localhost:8080".into(),
+    };
+    let results = run_checks(&ex, &target, &config, |_| {}).await;
+    (results, target)
+}
+
+fn only(results: &[CheckResult]) -> &CheckResult {
+    assert_eq!(results.len(), 1);
+    &results[0]
+}
+
+#[tokio::test]
+async fn status_header_and_jsonpath_pass() {
+    let (results, _) = run(r#"
+[[checks]]
+id = "create"
+title = "create"
+category = "api"
+points = 2
+vars = { name = "{{ gen.word }}" }
+[[checks.steps]]
+http = "POST /items"
+json = { name = "{{ name }}" }
+expect.status = 201
+expect.headers.Location = { matches = '^/items/\d+$' }
+expect.headers.Content-Type = "application/json"
+expect.headers.X-Missing = { exists = false }
+expect.jsonpath."$.id" = { type = "integer", ge = 1 }
+expect.jsonpath."$.name" = "{{ name }}"
+expect.jsonpath."$.tags" = { count = 2, contains = "a", not_contains = "z", sorted = "asc" }
+capture = { id = "$.id", loc = { header = "Location" } }
+[[checks.steps]]
+http = "GET {{ loc }}"
+expect.status = "2xx"
+expect.jsonpath."$.id" = "{{ id }}"
+[[checks.steps]]
+http = "GET /text"
+expect.status = [200, 203]
+expect.headers.X-Trace = { contains = "abc", not_equals = "x" }
+"#)
+    .await;
+    let r = only(&results);
+    assert_eq!(r.status, CheckStatus::Passed, "{:?}", r.failure);
+    assert_eq!(r.earned, 2);
+}
+
+#[tokio::test]
+async fn wrong_status_names_expected_and_actual_with_curl() {
+    let (results, _) = run(r#"
+[[checks]]
+id = "create"
+title = "create"
+category = "api"
+points = 2
+[[checks.steps]]
+http = "POST /items"
+json = { name = "x" }
+expect.status = 200
+"#)
+    .await;
+    let r = only(&results);
+    assert_eq!(r.status, CheckStatus::Failed);
+    assert_eq!(r.earned, 0);
+    let f = r.failure.as_ref().unwrap();
+    assert_eq!(f.step, 1);
+    assert_eq!(f.location, "toy.toml:14");
+    assert_eq!(f.expected.as_deref(), Some("status <200>"));
+    assert_eq!(f.actual.as_deref(), Some("status <201>"));
+    assert_eq!(
+        f.request.as_deref(),
+        Some(r#"curl -i -X POST http://localhost:8080/items -H 'Content-Type: application/json' --data-raw '{"name":"x"}'"#)
+    );
+    assert!(f.response.as_deref().unwrap().starts_with("HTTP 201\n"), "{:?}", f.response);
+}
+
+#[tokio::test]
+async fn each_failing_assertion_kind_is_reported() {
+    let cases: &[(&str, &str, &str)] = &[
+        (r#"expect.jsonpath."$.name" = "y""#, r#"string <"y">"#, r#"string <"x">"#),
+        (r#"expect.jsonpath."$.id" = { type = "string" }"#, "a value of type string", "int <1>"),
+        (r#"expect.jsonpath."$.nope" = { exists = true }"#, "a value", "nothing"),
+        (r#"expect.jsonpath."$.tags" = { count = 3 }"#, "count <3>", "count <2>"),
+        (r#"expect.jsonpath."$.tags" = { sorted = "desc" }"#, "descending order", r#"array <["a","b"]>"#),
+        (r#"expect.jsonpath."$.tags" = { contains = "q" }"#, r#"something containing string <"q">"#, r#"array <["a","b"]>"#),
+        (r#"expect.jsonpath."$.id" = { gt = 5 }"#, "a number > 5", "int <1>"),
+        (r#"expect.jsonpath."$.name" = { matches = "^z" }"#, "a match of /^z/", r#"string <"x">"#),
+        (r#"expect.headers.Location = "/elsewhere""#, r#"string <"/elsewhere">"#, r#"string <"/items/1">"#),
+        (r#"expect.headers.X-Nope = { exists = true }"#, "a value", "nothing"),
+    ];
+    for (assertion, expected, actual) in cases {
+        let (results, _) = run(&format!(
+            "[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n[[checks.steps]]\nhttp = \"POST /items\"\njson = {{ name = \"x\" }}\n{assertion}\n"
+        ))
+        .await;
+        let r = only(&results);
+        assert_eq!(r.status, CheckStatus::Failed, "{assertion} should fail");
+        let f = r.failure.as_ref().unwrap();
+        assert_eq!(f.expected.as_deref(), Some(*expected), "{assertion}: {}", f.message);
+        assert_eq!(f.actual.as_deref(), Some(*actual), "{assertion}: {}", f.message);
+    }
+}
+
+#[tokio::test]
+async fn non_json_body_and_timeouts_fail_clearly() {
+    let (results, _) = run(r#"
+[[checks]]
+id = "text"
+title = "text"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /text"
+expect.jsonpath."$.x" = 1
+
+[[checks]]
+id = "slow"
+title = "slow"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /slow"
+timeout = "300ms"
+
+[[checks]]
+id = "slow-check"
+title = "slow check"
+category = "api"
+points = 1
+timeout = "500ms"
+[[checks.steps]]
+http = "GET /slow"
+"#)
+    .await;
+    let f = results[0].failure.as_ref().unwrap();
+    assert!(f.message.contains("the response body is not JSON"), "{}", f.message);
+    assert_eq!(f.actual.as_deref(), Some("hello world"));
+    let f = results[1].failure.as_ref().unwrap();
+    assert_eq!(f.message, "GET /slow: no response within 300ms");
+    let f = results[2].failure.as_ref().unwrap();
+    assert!(f.message.contains("did not finish within 0.5s"), "{}", f.message);
+    assert!(results.iter().all(|r| r.status == CheckStatus::Failed));
+}
+
+#[tokio::test]
+async fn concurrent_distinct_capture_and_for_each() {
+    let (results, target) = run(r#"
+[[checks]]
+id = "many"
+title = "many"
+category = "concurrency"
+points = 3
+[[checks.steps]]
+http = "POST /items"
+concurrent = 20
+json = { name = "n{{ i }}" }
+expect.status = 201
+expect.distinct = "$.id"
+capture = { ids = "$.id" }
+[[checks.steps]]
+http = "GET /items/{{ item }}"
+for_each = "ids"
+expect.status = 200
+expect.jsonpath."$.id" = "{{ item }}"
+[[checks.steps]]
+http = "GET /items"
+expect.jsonpath."$" = { count = 20 }
+expect.jsonpath."$[*].name" = { contains = "n19" }
+
+[[checks]]
+id = "dupes"
+title = "dupes"
+category = "concurrency"
+points = 1
+[[checks.steps]]
+http = "POST /items"
+concurrent = 3
+json = { name = "same" }
+expect.distinct = "$.name"
+"#)
+    .await;
+    assert_eq!(results[0].status, CheckStatus::Passed, "{:?}", results[0].failure);
+    let f = results[1].failure.as_ref().unwrap();
+    assert!(f.message.contains("two responses share $.name"), "{}", f.message);
+    drop(target);
+}
+
+#[tokio::test]
+async fn query_parameters_are_encoded() {
+    let (results, _) = run(r#"
+[[checks]]
+id = "q"
+title = "q"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /echo-query"
+query = { a = "x y&z", b = "1" }
+expect.jsonpath."$.query" = "a=x%20y%26z&b=1"
+"#)
+    .await;
+    assert_eq!(results[0].status, CheckStatus::Passed, "{:?}", results[0].failure);
+}
+
+#[tokio::test]
+async fn lifecycle_steps_call_the_target() {
+    let (results, target) = run(r#"
+[[checks]]
+id = "restart"
+title = "restart"
+category = "persistence"
+points = 1
+[[checks.steps]]
+action = "restart"
+[[checks.steps]]
+action = "wait_ready"
+
+[[checks]]
+id = "crash"
+title = "crash"
+category = "persistence"
+points = 1
+[[checks.steps]]
+action = "crash"
+"#)
+    .await;
+    assert_eq!(results[0].status, CheckStatus::Passed);
+    assert_eq!(target.server.state.restarts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let f = results[1].failure.as_ref().unwrap();
+    assert_eq!(f.message, "after a crash (SIGKILL, then start): the server exited with code 137");
+}
+
+#[tokio::test]
+async fn connection_refused_is_named() {
+    let src = format!("{HEAD}\n[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /health\"\n");
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
+    // A port nothing listens on: bind, read the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    struct Dead(u16);
+    impl harness::Target for Dead {
+        fn base_url(&self) -> String {
+            format!("http://127.0.0.1:{}", self.0)
+        }
+        fn database_url(&self) -> Option<String> {
+            None
+        }
+        async fn restart(&self) -> Result<(), harness::TargetError> {
+            Ok(())
+        }
+        async fn crash(&self) -> Result<(), harness::TargetError> {
+            Ok(())
+        }
+        async fn wait_ready(&self) -> Result<(), harness::TargetError> {
+            Ok(())
+        }
+    }
+    let config = RunConfig { seed: 1, public_base_url: "http://localhost:8080".into() };
+    let results = run_checks(&ex, &Dead(port), &config, |_| {}).await;
+    let f = results[0].failure.as_ref().unwrap();
+    assert!(f.message.contains("connection refused"), "{}", f.message);
+    assert_eq!(f.request.as_deref(), Some("curl -i http://localhost:8080/health"));
+}
+
+#[tokio::test]
+async fn same_seed_same_requests() {
+    let checks = r#"
+[[checks]]
+id = "r"
+title = "r"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "POST /items"
+json = { name = "{{ gen.name }} {{ gen.int(1, 1000000) }}" }
+expect.status = 500
+"#;
+    let (a, _) = run(checks).await;
+    let (b, _) = run(checks).await;
+    let fa = a[0].failure.as_ref().unwrap();
+    let fb = b[0].failure.as_ref().unwrap();
+    assert_eq!(fa.request, fb.request);
+}

@@ -1,0 +1,127 @@
+//! A small in-process HTTP server (a toy items API) and a `Target` for it, so the
+//! runner is tested against a real server without Docker.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use harness::{Target, TargetError};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+#[derive(Default)]
+pub struct State {
+    items: Mutex<Vec<Value>>,
+    pub restarts: AtomicUsize,
+    pub crashes: AtomicUsize,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: Arc<State>,
+}
+
+/// Starts the toy server on an ephemeral loopback port.
+pub async fn start() -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(State::default());
+    let st = state.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let st = st.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| handle(st.clone(), req));
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            });
+        }
+    });
+    Server { addr, state }
+}
+
+fn json_response(status: u16, body: Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let resp = match (method.as_str(), path.as_str()) {
+        ("GET", "/health") => json_response(200, json!({"status": "ok"})),
+        ("GET", "/text") => Response::builder()
+            .status(200)
+            .header("Content-Type", "text/plain")
+            .header("X-Trace", "abc-123")
+            .body(Full::new(Bytes::from("hello world")))
+            .unwrap(),
+        ("GET", "/slow") => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            json_response(200, json!({}))
+        }
+        ("GET", "/echo-query") => json_response(200, json!({ "query": query })),
+        ("POST", "/items") => match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::Object(obj)) if obj.get("name").is_some_and(Value::is_string) => {
+                let mut items = st.items.lock().unwrap();
+                let id = items.len() as i64 + 1;
+                let item = json!({ "id": id, "name": obj["name"], "tags": ["a", "b"] });
+                items.push(item.clone());
+                let mut r = json_response(201, item);
+                r.headers_mut().insert("Location", format!("/items/{id}").parse().unwrap());
+                r
+            }
+            _ => json_response(400, json!({"error": "name is required"})),
+        },
+        ("GET", "/items") => json_response(200, Value::Array(st.items.lock().unwrap().clone())),
+        ("GET", p) if p.starts_with("/items/") => {
+            let id: i64 = p["/items/".len()..].parse().unwrap_or(-1);
+            let items = st.items.lock().unwrap();
+            match items.iter().find(|i| i["id"] == json!(id)) {
+                Some(item) => json_response(200, item.clone()),
+                None => json_response(404, json!({"error": "not found"})),
+            }
+        }
+        _ => json_response(404, json!({"error": "no route"})),
+    };
+    Ok(resp)
+}
+
+/// The toy server as a grading target: restarts and crashes only count.
+pub struct Local {
+    pub server: Server,
+    pub database_url: Option<String>,
+}
+
+impl Target for Local {
+    fn base_url(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+    fn database_url(&self) -> Option<String> {
+        self.database_url.clone()
+    }
+    async fn restart(&self) -> Result<(), TargetError> {
+        self.server.state.restarts.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn crash(&self) -> Result<(), TargetError> {
+        self.server.state.crashes.fetch_add(1, Ordering::SeqCst);
+        Err(TargetError::Submission("the server exited with code 137".into()))
+    }
+    async fn wait_ready(&self) -> Result<(), TargetError> {
+        Ok(())
+    }
+}
