@@ -1,6 +1,8 @@
 //! End-to-end: the real `grader` binary grades real submissions in real Docker, next to
 //! a real PostgreSQL. Images are prepared once per test run (`grader images`).
 
+#![allow(clippy::unwrap_used)] // tests may panic: that is how they fail
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -87,7 +89,11 @@ fn grade(exercise: &str, submission: &Path, extra: &[&str]) -> Graded {
 /// No container or network of this run may remain.
 fn assert_nothing_left(run_id: &str) {
     let filter = format!("label=grader.run={run_id}");
-    for what in [&["ps", "-aq"][..], &["network", "ls", "-q"][..], &["volume", "ls", "-q"][..]] {
+    for what in [
+        &["ps", "-aq"][..],
+        &["network", "ls", "-q"][..],
+        &["volume", "ls", "-q"][..],
+    ] {
         let out = Command::new("docker")
             .args(what)
             .args(["--filter", &filter])
@@ -95,7 +101,10 @@ fn assert_nothing_left(run_id: &str) {
             .expect("run docker");
         assert!(out.status.success());
         let left = String::from_utf8_lossy(&out.stdout);
-        assert!(left.trim().is_empty(), "docker {what:?} still lists {left} for {run_id}");
+        assert!(
+            left.trim().is_empty(),
+            "docker {what:?} still lists {left} for {run_id}"
+        );
     }
 }
 
@@ -107,7 +116,11 @@ fn todo(path: &str) -> PathBuf {
 fn reference_solution_gets_the_full_score() {
     let g = grade("todo-api", &todo("solutions/python"), &[]);
     let failed = g.failed();
-    assert!(failed.is_empty(), "failed checks: {failed:?}\n{}", g.stdout());
+    assert!(
+        failed.is_empty(),
+        "failed checks: {failed:?}\n{}",
+        g.stdout()
+    );
     assert_eq!(g.report.status, RunStatus::Graded);
     assert_eq!(g.report.score, g.report.max_score);
     assert!(g.report.max_score > 0);
@@ -134,14 +147,31 @@ fn faulty_variants_lose_exactly_their_checks() {
         .filter(|p| p.join("variant.toml").is_file())
         .collect();
     names.sort();
-    assert!(names.len() >= 2, "expected at least two variants in {}", dir.display());
+    assert!(
+        names.len() >= 2,
+        "expected at least two variants in {}",
+        dir.display()
+    );
     for variant in names {
-        let spec: Variant = toml::from_str(&std::fs::read_to_string(variant.join("variant.toml")).unwrap()).unwrap();
+        let spec: Variant =
+            toml::from_str(&std::fs::read_to_string(variant.join("variant.toml")).unwrap())
+                .unwrap();
         let g = grade("todo-api", &variant, &[]);
         assert_eq!(g.report.status, RunStatus::Graded, "{}", g.stdout());
-        assert_eq!(g.failed(), spec.fails, "{}: wrong set of failed checks\n{}", variant.display(), g.stdout());
+        assert_eq!(
+            g.failed(),
+            spec.fails,
+            "{}: wrong set of failed checks\n{}",
+            variant.display(),
+            g.stdout()
+        );
         assert_eq!(g.code(), 1, "below the pass mark exits 1");
-        for c in g.report.checks.iter().filter(|c| c.status == CheckStatus::Failed) {
+        for c in g
+            .report
+            .checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Failed)
+        {
             let f = c.failure.as_ref().expect("a failed check says why");
             assert!(!f.message.is_empty() && !f.location.is_empty(), "{c:?}");
         }
@@ -156,13 +186,22 @@ fn a_build_failure_is_reported_with_the_log() {
     assert_eq!(g.report.score, 0);
     let tail = g.report.build_log_tail.clone().unwrap_or_default();
     assert!(tail.contains("syntax error near line 3"), "{tail}");
-    assert!(g.report.checks.iter().all(|c| c.status == CheckStatus::Skipped));
+    assert!(
+        g.report
+            .checks
+            .iter()
+            .all(|c| c.status == CheckStatus::Skipped)
+    );
     assert!(g.stdout().contains("did not build"), "{}", g.stdout());
 }
 
 #[test]
 fn a_server_that_exits_is_reported_with_its_output() {
-    let g = grade("todo-api", &root().join("tests/fixtures/exits-at-once"), &[]);
+    let g = grade(
+        "todo-api",
+        &root().join("tests/fixtures/exits-at-once"),
+        &[],
+    );
     assert_eq!(g.report.status, RunStatus::StartFailed, "{}", g.stdout());
     assert_eq!(g.code(), 2);
     let reason = g.report.reason.clone().unwrap_or_default();
@@ -173,15 +212,28 @@ fn a_server_that_exits_is_reported_with_its_output() {
 
 #[test]
 fn a_folder_without_dockerfile_is_a_build_failure() {
-    let g = grade("todo-api", &root().join("tests/fixtures/no-dockerfile"), &[]);
+    let g = grade(
+        "todo-api",
+        &root().join("tests/fixtures/no-dockerfile"),
+        &[],
+    );
     assert_eq!(g.report.status, RunStatus::BuildFailed);
-    assert!(g.report.reason.as_deref().unwrap_or("").contains("no Dockerfile"));
+    assert!(
+        g.report
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("no Dockerfile")
+    );
     assert_eq!(g.code(), 2);
 }
 
 #[test]
 fn a_bad_exercise_is_exit_3_without_docker() {
-    let out = grader().args(["check", "no-such-exercise"]).output().unwrap();
+    let out = grader()
+        .args(["check", "no-such-exercise"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no exercise spec here"));
     let out = grader().args(["grade"]).output().unwrap();

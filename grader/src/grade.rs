@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use harness::result::{ExerciseInfo, Phases, SCHEMA_VERSION};
-use harness::{CheckResult, CheckStatus, Event, Exercise, Failure, Report, RunConfig, RunStatus, Target, TargetError};
+use harness::{
+    CheckResult, CheckStatus, Event, Exercise, Failure, Report, RunConfig, RunStatus, Target,
+    TargetError,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::docker::{self, BuildOutcome, ImageNames, Sandbox, SandboxOptions};
@@ -41,7 +44,12 @@ impl Stop {
 const INTERRUPTED: &str = "interrupted (Ctrl-C or SIGTERM)";
 
 /// Grades one submission. `cancel` ends the run early (Ctrl-C): the report says so.
-pub async fn grade(docker: &Docker, opts: &GradeOptions, ui: &Ui, cancel: &CancellationToken) -> Report {
+pub async fn grade(
+    docker: &Docker,
+    opts: &GradeOptions,
+    ui: &Ui,
+    cancel: &CancellationToken,
+) -> Report {
     let ex = &opts.exercise;
     let mut report = Report {
         schema_version: SCHEMA_VERSION,
@@ -91,7 +99,10 @@ pub async fn grade(docker: &Docker, opts: &GradeOptions, ui: &Ui, cancel: &Cance
         RunStatus::Graded => "not run".to_string(),
         RunStatus::BuildFailed => "not run: the submission did not build".into(),
         RunStatus::StartFailed => "not run: the submission did not start".into(),
-        RunStatus::Error => format!("not run: {}", report.reason.as_deref().unwrap_or("the grader failed")),
+        RunStatus::Error => format!(
+            "not run: {}",
+            report.reason.as_deref().unwrap_or("the grader failed")
+        ),
     };
     for check in &ex.checks[results.len().min(ex.checks.len())..] {
         results.push(CheckResult {
@@ -115,7 +126,10 @@ fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
 }
 
-async fn cancellable<T>(cancel: &CancellationToken, work: impl std::future::Future<Output = T>) -> Result<T, Stop> {
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, Stop> {
     tokio::select! {
         r = work => Ok(r),
         () = cancel.cancelled() => Err(Stop::error(INTERRUPTED)),
@@ -134,7 +148,13 @@ async fn run(
     let mut progress = |line: &str| ui.step(line);
     cancellable(
         cancel,
-        docker::ensure_images(docker, &opts.images, &opts.recipes, ex.postgres.is_some(), &mut progress),
+        docker::ensure_images(
+            docker,
+            &opts.images,
+            &opts.recipes,
+            ex.postgres.is_some(),
+            &mut progress,
+        ),
     )
     .await?
     .map_err(Stop::error)?;
@@ -142,11 +162,22 @@ async fn run(
     // Build.
     let tag = submission_tag(&ex.name, &opts.submission);
     let log_path = opts.out_dir.join("build.log");
-    ui.step(&format!("building {} (log: {})", opts.submission.display(), log_path.display()));
+    ui.step(&format!(
+        "building {} (log: {})",
+        opts.submission.display(),
+        log_path.display()
+    ));
     let start = Instant::now();
     let built = cancellable(
         cancel,
-        docker::build_submission(docker, &opts.submission, &tag, &Default::default(), &log_path, opts.build_timeout),
+        docker::build_submission(
+            docker,
+            &opts.submission,
+            &tag,
+            &Default::default(),
+            &log_path,
+            opts.build_timeout,
+        ),
     )
     .await?
     .map_err(Stop::error)?;
@@ -193,14 +224,20 @@ async fn graded(
 ) -> Result<(), Stop> {
     let ex = &opts.exercise;
     ui.step("starting the submission");
-    cancellable(cancel, sandbox.start_app()).await?.map_err(|e| Stop {
-        status: RunStatus::StartFailed,
-        reason: e.to_string(),
-    })?;
+    cancellable(cancel, sandbox.start_app())
+        .await?
+        .map_err(|e| Stop {
+            status: RunStatus::StartFailed,
+            reason: e.to_string(),
+        })?;
     let ready = cancellable(cancel, sandbox.wait_ready()).await?;
     report.phases.start_ms = Some(ms(start));
     match ready {
-        Ok(()) => ui.step(&format!("ready after {:.1}s; running {} checks", start.elapsed().as_secs_f64(), ex.checks.len())),
+        Ok(()) => ui.step(&format!(
+            "ready after {:.1}s; running {} checks",
+            start.elapsed().as_secs_f64(),
+            ex.checks.len()
+        )),
         Err(TargetError::Submission(reason)) => {
             return Err(Stop {
                 status: RunStatus::StartFailed,
@@ -232,8 +269,14 @@ fn submission_tag(exercise: &str, dir: &Path) -> String {
     let hash = abs
         .to_string_lossy()
         .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    format!("grader-submission/{}:{:016x}", exercise.to_ascii_lowercase(), hash)
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!(
+        "grader-submission/{}:{:016x}",
+        exercise.to_ascii_lowercase(),
+        hash
+    )
 }
 
 /// A fresh run id: `grader-` and 8 hex digits.

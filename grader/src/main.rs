@@ -41,13 +41,28 @@ struct Cli {
 #[derive(Debug, clap::Args)]
 struct ImageArgs {
     /// The Debian base image learners build FROM
-    #[arg(long, global = true, env = "GRADER_BASE_IMAGE", default_value = "debian:bookworm-slim")]
+    #[arg(
+        long,
+        global = true,
+        env = "GRADER_BASE_IMAGE",
+        default_value = "debian:bookworm-slim"
+    )]
     base_image: String,
     /// The PostgreSQL image (must honour POSTGRES_USER/PASSWORD/DB)
-    #[arg(long, global = true, env = "GRADER_POSTGRES_IMAGE", default_value = "postgres:15-bookworm")]
+    #[arg(
+        long,
+        global = true,
+        env = "GRADER_POSTGRES_IMAGE",
+        default_value = "postgres:15-bookworm"
+    )]
     postgres_image: String,
     /// The port-forwarder image (entrypoint: socat)
-    #[arg(long, global = true, env = "GRADER_SOCAT_IMAGE", default_value = "alpine/socat:latest")]
+    #[arg(
+        long,
+        global = true,
+        env = "GRADER_SOCAT_IMAGE",
+        default_value = "alpine/socat:latest"
+    )]
     socat_image: String,
 }
 
@@ -94,10 +109,17 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { exit::BAD_INPUT } else { exit::PASSED });
+            return ExitCode::from(if e.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::PASSED
+            });
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -165,27 +187,32 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                         ex.checks.len(),
                         ex.max_points()
                     ),
-                    Err(_) => println!("{:<16} (invalid spec: run `grader check`)", e.file_name().to_string_lossy()),
+                    Err(_) => println!(
+                        "{:<16} (invalid spec: run `grader check`)",
+                        e.file_name().to_string_lossy()
+                    ),
                 }
             }
             Ok(exit::PASSED)
         }
-        Command::Check { exercise } => match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
-            Ok(ex) => {
-                println!(
-                    "ok: {} — {} checks, {} points, pass mark {}%",
-                    ex.name,
-                    ex.checks.len(),
-                    ex.max_points(),
-                    ex.pass_mark
-                );
-                Ok(exit::PASSED)
+        Command::Check { exercise } => {
+            match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
+                Ok(ex) => {
+                    println!(
+                        "ok: {} — {} checks, {} points, pass mark {}%",
+                        ex.name,
+                        ex.checks.len(),
+                        ex.max_points(),
+                        ex.pass_mark
+                    );
+                    Ok(exit::PASSED)
+                }
+                Err(errors) => {
+                    print_spec_errors(&errors);
+                    Ok(exit::BAD_INPUT)
+                }
             }
-            Err(errors) => {
-                print_spec_errors(&errors);
-                Ok(exit::BAD_INPUT)
-            }
-        },
+        }
         Command::Clean => {
             let docker = docker::connect().await?;
             let cleaned = docker::clean_all(&docker).await?;
@@ -201,7 +228,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Images => {
             let docker = docker::connect().await?;
             docker::ensure_images(&docker, &images, &recipes, true, &mut |l| ui.step(l)).await?;
-            ui.step(&format!("images ready: {}, {}, {}", images.base, images.postgres, images.socat));
+            ui.step(&format!(
+                "images ready: {}, {}, {}",
+                images.base, images.postgres, images.socat
+            ));
             Ok(exit::PASSED)
         }
         Command::Grade {
@@ -219,12 +249,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             };
             if !submission.is_dir() {
-                eprintln!("error: the submission `{}` is not a folder", submission.display());
+                eprintln!(
+                    "error: the submission `{}` is not a folder",
+                    submission.display()
+                );
                 return Ok(exit::BAD_INPUT);
             }
             let run_id = grade::new_run_id();
             let out_dir = out.unwrap_or_else(|| PathBuf::from("grader-out").join(&run_id));
-            std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+            std::fs::create_dir_all(&out_dir)
+                .with_context(|| format!("creating {}", out_dir.display()))?;
             let seed = seed.unwrap_or_else(rand::random);
             ui.step(&format!(
                 "grading {} against {} (run {run_id}, seed {seed})",
@@ -247,7 +281,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let report = grade::grade(&docker, &opts, &ui, &cancel).await;
             let path = out_dir.join("report.json");
             let json = serde_json::to_string_pretty(&report)?;
-            std::fs::write(&path, json + "\n").with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, json + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
             ui.summary(&report, &path.display().to_string());
             Ok(exit::for_report(&report))
         }
@@ -259,14 +294,15 @@ async fn on_signal(cancel: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                cancel.cancel();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    cancel.cancel();
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

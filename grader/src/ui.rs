@@ -42,15 +42,31 @@ impl Ui {
         let title = if r.status == CheckStatus::Passed {
             r.title.clone()
         } else {
-            r.failure.as_ref().map_or(r.title.clone(), |f| f.message.clone())
+            r.failure
+                .as_ref()
+                .map_or(r.title.clone(), |f| f.message.clone())
         };
-        println!("  {} {:<20} {:>5}  {}", self.paint(code, &format!("{tag:<5}")), r.id, points, title);
+        println!(
+            "  {} {:<20} {:>5}  {}",
+            self.paint(code, &format!("{tag:<5}")),
+            r.id,
+            points,
+            title
+        );
         if let Some(f) = &r.failure
             && r.status != CheckStatus::Skipped
         {
             let pad = "                ";
             let dim = |s: &str| self.paint("2", s);
-            println!("{pad}{} {} — {}", dim("check:"), r.title, dim(&format!("step {} at {}", f.step, f.location)));
+            println!(
+                "{pad}{} {} — {}",
+                dim("check:"),
+                r.title,
+                dim(&format!("step {} at {}", f.step, f.location))
+            );
+            if let Some(h) = &f.hint {
+                println!("{pad}{} {h}", dim("hint:    "));
+            }
             if let Some(e) = &f.expected {
                 println!("{pad}{} {e}", dim("expected:"));
             }
@@ -77,11 +93,31 @@ impl Ui {
         println!();
         match report.status {
             RunStatus::Graded => {}
-            RunStatus::BuildFailed => println!("{} {}", self.paint("1;31", "The submission did not build:"), report.reason.as_deref().unwrap_or("")),
-            RunStatus::StartFailed => println!("{} {}", self.paint("1;31", "The submission did not start:"), report.reason.as_deref().unwrap_or("")),
-            RunStatus::Error => println!("{} {}", self.paint("1;35", "The grader failed:"), report.reason.as_deref().unwrap_or("")),
+            RunStatus::BuildFailed => println!(
+                "{} {}",
+                self.paint("1;31", "The submission did not build:"),
+                report.reason.as_deref().unwrap_or("")
+            ),
+            RunStatus::StartFailed => println!(
+                "{} {}",
+                self.paint("1;31", "The submission did not start:"),
+                report.reason.as_deref().unwrap_or("")
+            ),
+            RunStatus::Error => println!(
+                "{} {}",
+                self.paint("1;35", "The grader failed:"),
+                report.reason.as_deref().unwrap_or("")
+            ),
         }
-        let tail = report.build_log_tail.as_deref().or(if report.status == RunStatus::StartFailed { report.log_tail.as_deref() } else { None });
+        let tail =
+            report
+                .build_log_tail
+                .as_deref()
+                .or(if report.status == RunStatus::StartFailed {
+                    report.log_tail.as_deref()
+                } else {
+                    None
+                });
         if let Some(tail) = tail.filter(|t| !t.trim().is_empty()) {
             println!("{}", self.paint("2", "--- last lines of the log ---"));
             let lines: Vec<&str> = tail.lines().collect();
@@ -90,7 +126,11 @@ impl Ui {
             }
             println!("{}", self.paint("2", "---"));
         }
-        let verdict = if report.passed { self.paint("1;32", "PASSED") } else { self.paint("1;31", "NOT PASSED") };
+        let verdict = if report.passed {
+            self.paint("1;32", "PASSED")
+        } else {
+            self.paint("1;31", "NOT PASSED")
+        };
         println!(
             "Score: {}/{} ({:.1}%), pass mark {}% — {verdict}",
             report.score,
@@ -98,7 +138,10 @@ impl Ui {
             report.percent(),
             report.pass_mark
         );
-        println!("Seed: {} (replay the same data with --seed {})", report.seed, report.seed);
+        println!(
+            "Seed: {} (replay the same data with --seed {})",
+            report.seed, report.seed
+        );
         println!("Report: {report_path}");
     }
 }

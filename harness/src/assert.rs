@@ -57,7 +57,11 @@ fn typed_nodes(nodes: &[Value]) -> String {
     match nodes {
         [] => "nothing".into(),
         [one] => typed(one),
-        many => format!("{} values: {}", many.len(), typed(&Value::Array(many.to_vec()))),
+        many => format!(
+            "{} values: {}",
+            many.len(),
+            typed(&Value::Array(many.to_vec()))
+        ),
     }
 }
 
@@ -72,7 +76,9 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -80,7 +86,12 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
 
 /// Checks every predicate against the nodes found at `subject` (a JSONPath or a header
 /// name). Several nodes are compared as one array.
-pub(crate) fn check(subject: &str, nodes: &[Value], predicates: &[Predicate], ctx: &mut Context) -> Result<(), Mismatch> {
+pub(crate) fn check(
+    subject: &str,
+    nodes: &[Value],
+    predicates: &[Predicate],
+    ctx: &mut Context,
+) -> Result<(), Mismatch> {
     for p in predicates {
         check_one(subject, nodes, p, ctx)?;
     }
@@ -94,7 +105,12 @@ fn list_of(nodes: &[Value]) -> Vec<Value> {
     }
 }
 
-fn check_one(subject: &str, nodes: &[Value], p: &Predicate, ctx: &mut Context) -> Result<(), Mismatch> {
+fn check_one(
+    subject: &str,
+    nodes: &[Value],
+    p: &Predicate,
+    ctx: &mut Context,
+) -> Result<(), Mismatch> {
     match p {
         Predicate::Exists(want) => {
             if nodes.is_empty() == *want {
@@ -127,16 +143,23 @@ fn check_one(subject: &str, nodes: &[Value], p: &Predicate, ctx: &mut Context) -
             let list = list_of(nodes);
             for w in list.windows(2) {
                 let ord = compare(&w[0], &w[1]);
-                let bad = match (ord, order) {
-                    (None, _) => true,
-                    (Some(Ordering::Greater), SortOrder::Asc) => true,
-                    (Some(Ordering::Less), SortOrder::Desc) => true,
-                    _ => false,
-                };
+                let bad = matches!(
+                    (ord, order),
+                    (None, _)
+                        | (Some(Ordering::Greater), SortOrder::Asc)
+                        | (Some(Ordering::Less), SortOrder::Desc)
+                );
                 if bad {
-                    let dir = if *order == SortOrder::Asc { "ascending" } else { "descending" };
+                    let dir = if *order == SortOrder::Asc {
+                        "ascending"
+                    } else {
+                        "descending"
+                    };
                     return Err(Mismatch::new(
-                        format!("{subject} is not in {dir} order: {} comes before {}", w[0], w[1]),
+                        format!(
+                            "{subject} is not in {dir} order: {} comes before {}",
+                            w[0], w[1]
+                        ),
                         format!("{dir} order"),
                         typed(&Value::Array(list.clone())),
                     ));
@@ -251,17 +274,45 @@ mod tests {
     fn count_and_sorted_use_the_array() {
         let nodes = [json!([1, 2, 5])];
         assert!(check("$", &nodes, &[Predicate::Count(3)], &mut ctx()).is_ok());
-        assert!(check("$", &nodes, &[Predicate::Sorted(SortOrder::Asc)], &mut ctx()).is_ok());
-        let err = check("$", &nodes, &[Predicate::Sorted(SortOrder::Desc)], &mut ctx()).unwrap_err();
+        assert!(
+            check(
+                "$",
+                &nodes,
+                &[Predicate::Sorted(SortOrder::Asc)],
+                &mut ctx()
+            )
+            .is_ok()
+        );
+        let err = check(
+            "$",
+            &nodes,
+            &[Predicate::Sorted(SortOrder::Desc)],
+            &mut ctx(),
+        )
+        .unwrap_err();
         assert!(err.message.contains("descending"), "{}", err.message);
         let many = [json!(3), json!(1)];
-        assert!(check("$[*].id", &many, &[Predicate::Sorted(SortOrder::Asc)], &mut ctx()).is_err());
+        assert!(
+            check(
+                "$[*].id",
+                &many,
+                &[Predicate::Sorted(SortOrder::Asc)],
+                &mut ctx()
+            )
+            .is_err()
+        );
         assert!(check("$[*].id", &many, &[Predicate::Count(2)], &mut ctx()).is_ok());
     }
 
     #[test]
     fn missing_value_is_reported() {
-        let err = check("$.id", &[], &[Predicate::Type(JsonType::Integer)], &mut ctx()).unwrap_err();
+        let err = check(
+            "$.id",
+            &[],
+            &[Predicate::Type(JsonType::Integer)],
+            &mut ctx(),
+        )
+        .unwrap_err();
         assert_eq!(err.message, "$.id is missing");
         assert!(check("$.x", &[], &[Predicate::Exists(false)], &mut ctx()).is_ok());
     }

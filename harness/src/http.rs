@@ -38,7 +38,11 @@ impl ProbeResponse {
     pub fn excerpt(&self, max_body: usize) -> String {
         let mut out = format!("HTTP {}\n", self.status);
         for (name, value) in &self.headers {
-            out.push_str(&format!("{}: {}\n", name, String::from_utf8_lossy(value.as_bytes())));
+            out.push_str(&format!(
+                "{}: {}\n",
+                name,
+                String::from_utf8_lossy(value.as_bytes())
+            ));
         }
         if !self.body.is_empty() {
             out.push('\n');
@@ -101,7 +105,11 @@ impl Prober {
     }
 
     /// Sends `req` to `base_url` (e.g. `http://127.0.0.1:8080`).
-    pub async fn send(&self, base_url: &str, req: &ProbeRequest) -> Result<ProbeResponse, ProbeError> {
+    pub async fn send(
+        &self,
+        base_url: &str,
+        req: &ProbeRequest,
+    ) -> Result<ProbeResponse, ProbeError> {
         let uri = format!("{}{}", base_url.trim_end_matches('/'), req.path_and_query);
         let mut builder = Request::builder().method(req.method.clone()).uri(&uri);
         for (name, value) in &req.headers {
@@ -119,7 +127,9 @@ impl Prober {
                 .collect()
                 .await
                 .map_err(|e| {
-                    if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some()
+                    {
                         ProbeError::TooLarge
                     } else {
                         ProbeError::Closed(e.to_string())
@@ -167,11 +177,15 @@ fn classify(err: hyper_util::client::legacy::Error) -> ProbeError {
 /// The request as a curl command, aimed at `base` (what the learner runs locally).
 pub fn curl_command(base: &str, req: &ProbeRequest) -> String {
     let mut cmd = String::from("curl -i");
-    if req.method != Method::GET || req.body.is_some() && req.method == Method::GET {
+    if req.method != Method::GET || req.body.is_some() {
         cmd.push_str(&format!(" -X {}", req.method));
     }
     cmd.push(' ');
-    cmd.push_str(&shell_quote(&format!("{}{}", base.trim_end_matches('/'), req.path_and_query)));
+    cmd.push_str(&shell_quote(&format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        req.path_and_query
+    )));
     for (name, value) in &req.headers {
         cmd.push_str(" -H ");
         cmd.push_str(&shell_quote(&format!("{name}: {value}")));
@@ -184,7 +198,10 @@ pub fn curl_command(base: &str, req: &ProbeRequest) -> String {
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/:.-_=?&,%+@".contains(c)) {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/:.-_=?&,%+@".contains(c))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))

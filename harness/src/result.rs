@@ -52,6 +52,8 @@ pub struct Failure {
     pub request: Option<String>,
     /// The start of the response (status line, headers, body), capped.
     pub response: Option<String>,
+    /// The exercise author's advice for this step.
+    pub hint: Option<String>,
 }
 
 impl Failure {
@@ -64,6 +66,7 @@ impl Failure {
             actual: None,
             request: None,
             response: None,
+            hint: None,
         }
     }
 }

@@ -10,7 +10,9 @@ use serde_json::Value;
 use crate::assert::{self, Mismatch, typed};
 use crate::http::{self, ProbeRequest, ProbeResponse, Prober, curl_command, encode_component};
 use crate::result::{CheckResult, CheckStatus, Failure};
-use crate::spec::{Body, Capture, CaptureSource, Check, Exercise, Expect, HttpStep, SqlStep, StepKind};
+use crate::spec::{
+    Body, Capture, CaptureSource, Check, Exercise, Expect, HttpStep, SqlStep, StepKind,
+};
 use crate::sql::SqlProbe;
 use crate::target::{Target, TargetError};
 use crate::template::{Context, RenderError};
@@ -31,8 +33,16 @@ pub struct RunConfig {
 /// What the runner reports while it works.
 #[derive(Debug)]
 pub enum Event<'a> {
-    CheckStarted { index: usize, total: usize, check: &'a Check },
-    CheckFinished { index: usize, total: usize, result: &'a CheckResult },
+    CheckStarted {
+        index: usize,
+        total: usize,
+        check: &'a Check,
+    },
+    CheckFinished {
+        index: usize,
+        total: usize,
+        result: &'a CheckResult,
+    },
 }
 
 /// A step that did not pass.
@@ -80,7 +90,11 @@ pub async fn run_checks<T: Target>(
     let total = exercise.checks.len();
     let mut results = Vec::with_capacity(total);
     for (index, check) in exercise.checks.iter().enumerate() {
-        on_event(Event::CheckStarted { index, total, check });
+        on_event(Event::CheckStarted {
+            index,
+            total,
+            check,
+        });
         let result = runner.check(check).await;
         on_event(Event::CheckFinished {
             index,
@@ -124,7 +138,11 @@ impl<T: Target> Runner<'_, T> {
             category: check.category.clone(),
             status,
             points: check.points,
-            earned: if status == CheckStatus::Passed { check.points } else { 0 },
+            earned: if status == CheckStatus::Passed {
+                check.points
+            } else {
+                0
+            },
             duration_ms: start.elapsed().as_millis() as u64,
             location: check.location.clone(),
             failure,
@@ -148,6 +166,7 @@ impl<T: Target> Runner<'_, T> {
             if let Err(mut f) = outcome {
                 f.failure.step = i + 1;
                 f.failure.location = step.location.clone();
+                f.failure.hint = step.hint.clone();
                 return Err(f);
             }
         }
@@ -177,11 +196,19 @@ impl<T: Target> Runner<'_, T> {
         })
     }
 
-    fn render_request(&self, step: &HttpStep, ctx: &mut Context) -> Result<ProbeRequest, RenderError> {
+    fn render_request(
+        &self,
+        step: &HttpStep,
+        ctx: &mut Context,
+    ) -> Result<ProbeRequest, RenderError> {
         let mut path = step.path.render_string(ctx)?;
         let mut pairs = Vec::new();
         for (k, t) in &step.query {
-            pairs.push(format!("{}={}", encode_component(k), encode_component(&t.render_string(ctx)?)));
+            pairs.push(format!(
+                "{}={}",
+                encode_component(k),
+                encode_component(&t.render_string(ctx)?)
+            ));
         }
         if !pairs.is_empty() {
             path.push(if path.contains('?') { '&' } else { '?' });
@@ -233,9 +260,12 @@ impl<T: Target> Runner<'_, T> {
             } else {
                 let req = self.render_request(step, ctx)?;
                 let resp = self.send(&req).await?;
-                let json = self.expect_response(&step.expect, &resp, ctx).map_err(|m| self.fail_with(m, &req, Some(&resp)))?;
+                let json = self
+                    .expect_response(&step.expect, &resp, ctx)
+                    .map_err(|m| self.fail_with(m, &req, Some(&resp)))?;
                 for c in &step.captures {
-                    let v = capture(c, &resp, json.as_ref()).map_err(|m| self.fail_with(m, &req, Some(&resp)))?;
+                    let v = capture(c, &resp, json.as_ref())
+                        .map_err(|m| self.fail_with(m, &req, Some(&resp)))?;
                     ctx.set(&c.name, v);
                 }
             }
@@ -254,7 +284,10 @@ impl<T: Target> Runner<'_, T> {
 
     fn fail_with(&self, m: Mismatch, req: &ProbeRequest, resp: Option<&ProbeResponse>) -> StepFail {
         let mut f = StepFail::mismatch(m);
-        f.failure.message = format!("{} {}: {}", req.method, req.path_and_query, f.failure.message);
+        f.failure.message = format!(
+            "{} {}: {}",
+            req.method, req.path_and_query, f.failure.message
+        );
         f.failure.request = Some(curl_command(&self.config.public_base_url, req));
         f.failure.response = resp.map(|r| r.excerpt(EXCERPT_BYTES));
         f
@@ -274,7 +307,10 @@ impl<T: Target> Runner<'_, T> {
         let mut failed = 0;
         for (i, (req, resp)) in requests.iter().zip(&responses).enumerate() {
             let outcome = match resp {
-                Err(e) => Err(StepFail::new(format!("{} {}: {e}", req.method, req.path_and_query))),
+                Err(e) => Err(StepFail::new(format!(
+                    "{} {}: {e}",
+                    req.method, req.path_and_query
+                ))),
                 Ok(resp) => self
                     .expect_response(&step.expect, resp, ctx)
                     .map_err(|m| self.fail_with(m, req, Some(resp))),
@@ -286,14 +322,21 @@ impl<T: Target> Runner<'_, T> {
                     jsons.push(None);
                     if first_fail.is_none() {
                         f.failure.request = Some(curl_command(&self.config.public_base_url, req));
-                        f.failure.message = format!("request {} of {n} sent at once: {}", i + 1, f.failure.message);
+                        f.failure.message = format!(
+                            "request {} of {n} sent at once: {}",
+                            i + 1,
+                            f.failure.message
+                        );
                         first_fail = Some(f);
                     }
                 }
             }
         }
         if let Some(mut f) = first_fail {
-            f.failure.message = format!("{failed} of {n} concurrent requests failed; {}", f.failure.message);
+            f.failure.message = format!(
+                "{failed} of {n} concurrent requests failed; {}",
+                f.failure.message
+            );
             return Err(f);
         }
         if let Some(q) = &step.expect.distinct {
@@ -330,7 +373,12 @@ impl<T: Target> Runner<'_, T> {
     }
 
     /// Checks a response; returns its body as JSON when it was parsed.
-    fn expect_response(&self, expect: &Expect, resp: &ProbeResponse, ctx: &mut Context) -> Result<Option<Value>, Mismatch> {
+    fn expect_response(
+        &self,
+        expect: &Expect,
+        resp: &ProbeResponse,
+        ctx: &mut Context,
+    ) -> Result<Option<Value>, Mismatch> {
         if let Some(status) = &expect.status
             && !status.matches(resp.status)
         {
@@ -350,10 +398,21 @@ impl<T: Target> Runner<'_, T> {
             assert::check(&format!("header {}", h.name), &values, &h.predicates, ctx)?;
         }
         let needs_json = !expect.jsonpath.is_empty() || expect.distinct.is_some();
-        let json = if needs_json { Some(parse_json(&resp.body)?) } else { parse_json(&resp.body).ok() };
+        let json = if needs_json {
+            Some(parse_json(&resp.body)?)
+        } else {
+            parse_json(&resp.body).ok()
+        };
         if let Some(json) = &json {
             for a in &expect.jsonpath {
-                let nodes: Vec<Value> = a.query.path.query(json).all().into_iter().cloned().collect();
+                let nodes: Vec<Value> = a
+                    .query
+                    .path
+                    .query(json)
+                    .all()
+                    .into_iter()
+                    .cloned()
+                    .collect();
                 assert::check(&a.query.src, &nodes, &a.predicates, ctx)?;
             }
         }
@@ -368,7 +427,11 @@ impl<T: Target> Runner<'_, T> {
         let shown = if params.is_empty() {
             step.query.clone()
         } else {
-            format!("{}  -- params: {}", step.query, Value::Array(params.clone()))
+            format!(
+                "{}  -- params: {}",
+                step.query,
+                Value::Array(params.clone())
+            )
         };
         let with_query = |mut f: StepFail| {
             f.failure.request = Some(shown.clone());
@@ -385,16 +448,22 @@ impl<T: Target> Runner<'_, T> {
             })?);
         }
         let probe = self.sql.as_ref().expect("just set");
-        let rows = probe.rows(&step.query, &params, step.timeout).await.map_err(|e| {
-            with_query(StepFail {
-                failure: Failure::message(format!("the query failed: {}", e.message)),
-                infrastructure: e.infrastructure,
-            })
-        })?;
+        let rows = probe
+            .rows(&step.query, &params, step.timeout)
+            .await
+            .map_err(|e| {
+                with_query(StepFail {
+                    failure: Failure::message(format!("the query failed: {}", e.message)),
+                    infrastructure: e.infrastructure,
+                })
+            })?;
         let count = rows.as_array().map_or(0, Vec::len) as u64;
         let fail = |m: Mismatch| {
             let mut f = with_query(StepFail::mismatch(m));
-            f.failure.response = Some(crate::http::excerpt_text(rows.to_string().as_bytes(), EXCERPT_BYTES));
+            f.failure.response = Some(crate::http::excerpt_text(
+                rows.to_string().as_bytes(),
+                EXCERPT_BYTES,
+            ));
             f
         };
         if let Some(want) = step.expect.rows
@@ -407,12 +476,21 @@ impl<T: Target> Runner<'_, T> {
             }));
         }
         for a in &step.expect.jsonpath {
-            let nodes: Vec<Value> = a.query.path.query(&rows).all().into_iter().cloned().collect();
+            let nodes: Vec<Value> = a
+                .query
+                .path
+                .query(&rows)
+                .all()
+                .into_iter()
+                .cloned()
+                .collect();
             assert::check(&a.query.src, &nodes, &a.predicates, ctx).map_err(fail)?;
         }
         for c in &step.captures {
             let CaptureSource::JsonPath(q) = &c.source else {
-                return Err(StepFail::new("a SQL step captures with JSONPath, not headers"));
+                return Err(StepFail::new(
+                    "a SQL step captures with JSONPath, not headers",
+                ));
             };
             let v = capture_json(&c.name, q, &rows).map_err(fail)?;
             ctx.set(&c.name, v);
@@ -440,7 +518,10 @@ fn capture(c: &Capture, resp: &ProbeResponse, json: Option<&Value>) -> Result<Va
             .get(name.as_str())
             .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .ok_or_else(|| Mismatch {
-                message: format!("cannot capture `{}`: the response has no {name} header", c.name),
+                message: format!(
+                    "cannot capture `{}`: the response has no {name} header",
+                    c.name
+                ),
                 expected: Some(format!("a {name} header")),
                 actual: Some("nothing".into()),
             }),
@@ -467,4 +548,3 @@ fn capture_json(name: &str, q: &crate::spec::Query, json: &Value) -> Result<Valu
         _ => Ok(Value::Array(nodes)),
     }
 }
-

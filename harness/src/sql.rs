@@ -37,8 +37,14 @@ impl SqlProbe {
     }
 
     /// Runs `query` with `params` bound to $1, $2...; returns the rows as a JSON array.
-    pub async fn rows(&self, query: &str, params: &[Value], timeout: Duration) -> Result<Value, SqlError> {
-        let wrapped = format!("SELECT COALESCE(jsonb_agg(to_jsonb(q)), '[]'::jsonb) FROM ({query}) AS q");
+    pub async fn rows(
+        &self,
+        query: &str,
+        params: &[Value],
+        timeout: Duration,
+    ) -> Result<Value, SqlError> {
+        let wrapped =
+            format!("SELECT COALESCE(jsonb_agg(to_jsonb(q)), '[]'::jsonb) FROM ({query}) AS q");
         let mut q = sqlx::query_scalar::<_, Value>(AssertSqlSafe(wrapped));
         for p in params {
             q = match p {
@@ -102,5 +108,8 @@ pub async fn wait_database(url: &str, timeout: Duration) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err(format!("no connection within {}s (last: {last})", timeout.as_secs()))
+    Err(format!(
+        "no connection within {}s (last: {last})",
+        timeout.as_secs()
+    ))
 }

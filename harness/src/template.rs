@@ -143,7 +143,10 @@ pub fn value_to_text(value: &Value) -> String {
 
 fn parse_expr(inner: &str) -> Result<Expr, (String, Option<String>)> {
     if inner.is_empty() {
-        return Err(("empty `{{ }}`: expected a variable name or a generator".into(), None));
+        return Err((
+            "empty `{{ }}`: expected a variable name or a generator".into(),
+            None,
+        ));
     }
     if let Some(call) = inner.strip_prefix("gen.") {
         return parse_gen(call).map(Expr::Gen);
@@ -326,18 +329,33 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 const WORDS: &[&str] = &[
-    "apple", "river", "stone", "cloud", "garden", "letter", "window", "bread", "candle",
-    "forest", "harbor", "island", "jacket", "kettle", "ladder", "meadow", "needle", "orange",
-    "pencil", "quartz", "rocket", "silver", "ticket", "umbrella", "violin", "wallet",
-    "yellow", "zebra", "basket", "copper", "dragon", "engine", "feather", "guitar", "hammer",
-    "iron", "jungle", "lemon", "mirror", "nutmeg", "oven", "pillow", "rabbit", "saddle",
-    "tomato", "velvet", "walnut", "anchor", "bridge", "castle", "desert", "falcon", "glacier",
-    "honey", "lantern", "marble", "novel", "olive", "planet", "quill", "ribbon", "summit",
-    "tunnel",
+    "apple", "river", "stone", "cloud", "garden", "letter", "window", "bread", "candle", "forest",
+    "harbor", "island", "jacket", "kettle", "ladder", "meadow", "needle", "orange", "pencil",
+    "quartz", "rocket", "silver", "ticket", "umbrella", "violin", "wallet", "yellow", "zebra",
+    "basket", "copper", "dragon", "engine", "feather", "guitar", "hammer", "iron", "jungle",
+    "lemon", "mirror", "nutmeg", "oven", "pillow", "rabbit", "saddle", "tomato", "velvet",
+    "walnut", "anchor", "bridge", "castle", "desert", "falcon", "glacier", "honey", "lantern",
+    "marble", "novel", "olive", "planet", "quill", "ribbon", "summit", "tunnel",
 ];
 const FIRST_NAMES: &[&str] = &[
-    "Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances",
-    "Edsger", "Radia", "Tim", "Hedy", "John", "Katherine", "Niklaus", "Sophie", "Donald",
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Barbara",
+    "Ken",
+    "Margaret",
+    "Dennis",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "John",
+    "Katherine",
+    "Niklaus",
+    "Sophie",
+    "Donald",
 ];
 const LAST_NAMES: &[&str] = &[
     "Lovelace", "Turing", "Hopper", "Torvalds", "Liskov", "Thompson", "Hamilton", "Ritchie",
@@ -354,9 +372,18 @@ mod tests {
     fn lone_expression_keeps_type() {
         let mut ctx = Context::new(1, "c");
         ctx.set("n", json!(42));
-        assert_eq!(Template::parse("{{ n }}").unwrap().render(&mut ctx).unwrap(), json!(42));
         assert_eq!(
-            Template::parse("/todos/{{n}}").unwrap().render(&mut ctx).unwrap(),
+            Template::parse("{{ n }}")
+                .unwrap()
+                .render(&mut ctx)
+                .unwrap(),
+            json!(42)
+        );
+        assert_eq!(
+            Template::parse("/todos/{{n}}")
+                .unwrap()
+                .render(&mut ctx)
+                .unwrap(),
             json!("/todos/42")
         );
     }
@@ -385,9 +412,15 @@ mod tests {
     #[test]
     fn text_and_uuid_shapes() {
         let mut ctx = Context::new(3, "s");
-        let text = Template::parse("{{gen.text(201)}}").unwrap().render_string(&mut ctx).unwrap();
+        let text = Template::parse("{{gen.text(201)}}")
+            .unwrap()
+            .render_string(&mut ctx)
+            .unwrap();
         assert_eq!(text.chars().count(), 201);
-        let uuid = Template::parse("{{gen.uuid}}").unwrap().render_string(&mut ctx).unwrap();
+        let uuid = Template::parse("{{gen.uuid}}")
+            .unwrap()
+            .render_string(&mut ctx)
+            .unwrap();
         assert_eq!(uuid.len(), 36);
         assert_eq!(&uuid[14..15], "4");
     }

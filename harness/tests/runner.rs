@@ -1,6 +1,8 @@
 //! The runner against a real in-process HTTP server: each assertion kind passes when it
 //! should and fails with a message that says what differed.
 
+#![allow(clippy::unwrap_used)] // tests may panic: that is how they fail
+
 mod support;
 
 use std::path::Path;
@@ -95,24 +97,70 @@ expect.status = 200
     assert_eq!(f.actual.as_deref(), Some("status <201>"));
     assert_eq!(
         f.request.as_deref(),
-        Some(r#"curl -i -X POST http://localhost:8080/items -H 'Content-Type: application/json' --data-raw '{"name":"x"}'"#)
+        Some(
+            r#"curl -i -X POST http://localhost:8080/items -H 'Content-Type: application/json' --data-raw '{"name":"x"}'"#
+        )
     );
-    assert!(f.response.as_deref().unwrap().starts_with("HTTP 201\n"), "{:?}", f.response);
+    assert!(
+        f.response.as_deref().unwrap().starts_with("HTTP 201\n"),
+        "{:?}",
+        f.response
+    );
 }
 
 #[tokio::test]
 async fn each_failing_assertion_kind_is_reported() {
     let cases: &[(&str, &str, &str)] = &[
-        (r#"expect.jsonpath."$.name" = "y""#, r#"string <"y">"#, r#"string <"x">"#),
-        (r#"expect.jsonpath."$.id" = { type = "string" }"#, "a value of type string", "int <1>"),
-        (r#"expect.jsonpath."$.nope" = { exists = true }"#, "a value", "nothing"),
-        (r#"expect.jsonpath."$.tags" = { count = 3 }"#, "count <3>", "count <2>"),
-        (r#"expect.jsonpath."$.tags" = { sorted = "desc" }"#, "descending order", r#"array <["a","b"]>"#),
-        (r#"expect.jsonpath."$.tags" = { contains = "q" }"#, r#"something containing string <"q">"#, r#"array <["a","b"]>"#),
-        (r#"expect.jsonpath."$.id" = { gt = 5 }"#, "a number > 5", "int <1>"),
-        (r#"expect.jsonpath."$.name" = { matches = "^z" }"#, "a match of /^z/", r#"string <"x">"#),
-        (r#"expect.headers.Location = "/elsewhere""#, r#"string <"/elsewhere">"#, r#"string <"/items/1">"#),
-        (r#"expect.headers.X-Nope = { exists = true }"#, "a value", "nothing"),
+        (
+            r#"expect.jsonpath."$.name" = "y""#,
+            r#"string <"y">"#,
+            r#"string <"x">"#,
+        ),
+        (
+            r#"expect.jsonpath."$.id" = { type = "string" }"#,
+            "a value of type string",
+            "int <1>",
+        ),
+        (
+            r#"expect.jsonpath."$.nope" = { exists = true }"#,
+            "a value",
+            "nothing",
+        ),
+        (
+            r#"expect.jsonpath."$.tags" = { count = 3 }"#,
+            "count <3>",
+            "count <2>",
+        ),
+        (
+            r#"expect.jsonpath."$.tags" = { sorted = "desc" }"#,
+            "descending order",
+            r#"array <["a","b"]>"#,
+        ),
+        (
+            r#"expect.jsonpath."$.tags" = { contains = "q" }"#,
+            r#"something containing string <"q">"#,
+            r#"array <["a","b"]>"#,
+        ),
+        (
+            r#"expect.jsonpath."$.id" = { gt = 5 }"#,
+            "a number > 5",
+            "int <1>",
+        ),
+        (
+            r#"expect.jsonpath."$.name" = { matches = "^z" }"#,
+            "a match of /^z/",
+            r#"string <"x">"#,
+        ),
+        (
+            r#"expect.headers.Location = "/elsewhere""#,
+            r#"string <"/elsewhere">"#,
+            r#"string <"/items/1">"#,
+        ),
+        (
+            r#"expect.headers.X-Nope = { exists = true }"#,
+            "a value",
+            "nothing",
+        ),
     ];
     for (assertion, expected, actual) in cases {
         let (results, _) = run(&format!(
@@ -122,8 +170,18 @@ async fn each_failing_assertion_kind_is_reported() {
         let r = only(&results);
         assert_eq!(r.status, CheckStatus::Failed, "{assertion} should fail");
         let f = r.failure.as_ref().unwrap();
-        assert_eq!(f.expected.as_deref(), Some(*expected), "{assertion}: {}", f.message);
-        assert_eq!(f.actual.as_deref(), Some(*actual), "{assertion}: {}", f.message);
+        assert_eq!(
+            f.expected.as_deref(),
+            Some(*expected),
+            "{assertion}: {}",
+            f.message
+        );
+        assert_eq!(
+            f.actual.as_deref(),
+            Some(*actual),
+            "{assertion}: {}",
+            f.message
+        );
     }
 }
 
@@ -159,12 +217,20 @@ http = "GET /slow"
 "#)
     .await;
     let f = results[0].failure.as_ref().unwrap();
-    assert!(f.message.contains("the response body is not JSON"), "{}", f.message);
+    assert!(
+        f.message.contains("the response body is not JSON"),
+        "{}",
+        f.message
+    );
     assert_eq!(f.actual.as_deref(), Some("hello world"));
     let f = results[1].failure.as_ref().unwrap();
     assert_eq!(f.message, "GET /slow: no response within 300ms");
     let f = results[2].failure.as_ref().unwrap();
-    assert!(f.message.contains("did not finish within 0.5s"), "{}", f.message);
+    assert!(
+        f.message.contains("did not finish within 0.5s"),
+        "{}",
+        f.message
+    );
     assert!(results.iter().all(|r| r.status == CheckStatus::Failed));
 }
 
@@ -205,9 +271,18 @@ json = { name = "same" }
 expect.distinct = "$.name"
 "#)
     .await;
-    assert_eq!(results[0].status, CheckStatus::Passed, "{:?}", results[0].failure);
+    assert_eq!(
+        results[0].status,
+        CheckStatus::Passed,
+        "{:?}",
+        results[0].failure
+    );
     let f = results[1].failure.as_ref().unwrap();
-    assert!(f.message.contains("two responses share $.name"), "{}", f.message);
+    assert!(
+        f.message.contains("two responses share $.name"),
+        "{}",
+        f.message
+    );
     drop(target);
 }
 
@@ -225,7 +300,12 @@ query = { a = "x y&z", b = "1" }
 expect.jsonpath."$.query" = "a=x%20y%26z&b=1"
 "#)
     .await;
-    assert_eq!(results[0].status, CheckStatus::Passed, "{:?}", results[0].failure);
+    assert_eq!(
+        results[0].status,
+        CheckStatus::Passed,
+        "{:?}",
+        results[0].failure
+    );
 }
 
 #[tokio::test]
@@ -251,17 +331,33 @@ action = "crash"
 "#)
     .await;
     assert_eq!(results[0].status, CheckStatus::Passed);
-    assert_eq!(target.server.state.restarts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        target
+            .server
+            .state
+            .restarts
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
     let f = results[1].failure.as_ref().unwrap();
-    assert_eq!(f.message, "after a crash (SIGKILL, then start): the server exited with code 137");
+    assert_eq!(
+        f.message,
+        "after a crash (SIGKILL, then start): the server exited with code 137"
+    );
 }
 
 #[tokio::test]
 async fn connection_refused_is_named() {
-    let src = format!("{HEAD}\n[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /health\"\n");
+    let src = format!(
+        "{HEAD}\n[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /health\"\n"
+    );
     let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
     // A port nothing listens on: bind, read the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     struct Dead(u16);
     impl harness::Target for Dead {
         fn base_url(&self) -> String {
@@ -280,11 +376,17 @@ async fn connection_refused_is_named() {
             Ok(())
         }
     }
-    let config = RunConfig { seed: 1, public_base_url: "http://localhost:8080".into() };
+    let config = RunConfig {
+        seed: 1,
+        public_base_url: "http://localhost:8080".into(),
+    };
     let results = run_checks(&ex, &Dead(port), &config, |_| {}).await;
     let f = results[0].failure.as_ref().unwrap();
     assert!(f.message.contains("connection refused"), "{}", f.message);
-    assert_eq!(f.request.as_deref(), Some("curl -i http://localhost:8080/health"));
+    assert_eq!(
+        f.request.as_deref(),
+        Some("curl -i http://localhost:8080/health")
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! Broken specs and the errors they must produce: the position, the message and the
 //! "did you mean".
 
+#![allow(clippy::unwrap_used)] // tests may panic: that is how they fail
+
 use std::path::Path;
 
 use harness::spec::parse_exercise;
@@ -27,24 +29,48 @@ fn assert_has(text: &str, parts: &[&str]) {
 #[test]
 fn unknown_key_suggests_the_right_one() {
     let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nexpect.stauts = 200\n");
-    assert_has(&text, &["unknown field `stauts`", "--> bad.toml:13:8", "did you mean `status`?"]);
+    assert_has(
+        &text,
+        &[
+            "unknown field `stauts`",
+            "--> bad.toml:13:8",
+            "did you mean `status`?",
+        ],
+    );
 }
 
 #[test]
 fn wrong_type() {
     let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nconcurrent = \"many\"\n");
-    assert_has(&text, &["invalid type: string \"many\", expected i64", "bad.toml:13:"]);
+    assert_has(
+        &text,
+        &[
+            "invalid type: string \"many\", expected i64",
+            "bad.toml:13:",
+        ],
+    );
 }
 
 #[test]
 fn unknown_variable_with_suggestion() {
-    let text = errors("vars = { title = \"x\" }\n[[checks.steps]]\nhttp = \"POST /t\"\njson = { title = \"{{ titel }}\" }\n");
-    assert_has(&text, &["unknown variable `titel`", "bad.toml:14:", "did you mean `title`?"]);
+    let text = errors(
+        "vars = { title = \"x\" }\n[[checks.steps]]\nhttp = \"POST /t\"\njson = { title = \"{{ titel }}\" }\n",
+    );
+    assert_has(
+        &text,
+        &[
+            "unknown variable `titel`",
+            "bad.toml:14:",
+            "did you mean `title`?",
+        ],
+    );
 }
 
 #[test]
 fn variable_used_before_capture() {
-    let text = errors("[[checks.steps]]\nhttp = \"GET /t/{{ id }}\"\n[[checks.steps]]\nhttp = \"POST /t\"\ncapture = { id = \"$.id\" }\n");
+    let text = errors(
+        "[[checks.steps]]\nhttp = \"GET /t/{{ id }}\"\n[[checks.steps]]\nhttp = \"POST /t\"\ncapture = { id = \"$.id\" }\n",
+    );
     assert_has(&text, &["unknown variable `id`", "bad.toml:12:"]);
 }
 
@@ -56,30 +82,55 @@ fn bad_jsonpath() {
 
 #[test]
 fn bad_regex() {
-    let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nexpect.headers.Location = { matches = \"(\" }\n");
+    let text = errors(
+        "[[checks.steps]]\nhttp = \"GET /\"\nexpect.headers.Location = { matches = \"(\" }\n",
+    );
     assert_has(&text, &["bad regex", "bad.toml:13:"]);
 }
 
 #[test]
 fn unknown_generator() {
     let text = errors("[[checks.steps]]\nhttp = \"POST /\"\njson = { a = \"{{ gen.emial }}\" }\n");
-    assert_has(&text, &["unknown generator `gen.emial`", "did you mean `gen.email`?"]);
+    assert_has(
+        &text,
+        &["unknown generator `gen.emial`", "did you mean `gen.email`?"],
+    );
 }
 
 #[test]
 fn unknown_action_and_predicate() {
     let text = errors("[[checks.steps]]\naction = \"restrat\"\n");
-    assert_has(&text, &["unknown action `restrat`", "did you mean `restart`?", "bad.toml:12:10"]);
-    let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nexpect.jsonpath.\"$.a\" = { equal = 1 }\n");
-    assert_has(&text, &["unknown assertion `equal`", "did you mean `equals`?"]);
+    assert_has(
+        &text,
+        &[
+            "unknown action `restrat`",
+            "did you mean `restart`?",
+            "bad.toml:12:10",
+        ],
+    );
+    let text =
+        errors("[[checks.steps]]\nhttp = \"GET /\"\nexpect.jsonpath.\"$.a\" = { equal = 1 }\n");
+    assert_has(
+        &text,
+        &["unknown assertion `equal`", "did you mean `equals`?"],
+    );
 }
 
 #[test]
 fn step_kind_must_be_one() {
     let text = errors("[[checks.steps]]\nexpect.status = 200\n");
-    assert_has(&text, &["a step needs one of `http`, `sql` or `action`", "bad.toml:11:1"]);
+    assert_has(
+        &text,
+        &[
+            "a step needs one of `http`, `sql` or `action`",
+            "bad.toml:11:1",
+        ],
+    );
     let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nsql = \"SELECT 1\"\n");
-    assert_has(&text, &["exactly one of `http`, `sql` or `action`, not http and sql"]);
+    assert_has(
+        &text,
+        &["exactly one of `http`, `sql` or `action`, not http and sql"],
+    );
 }
 
 #[test]
@@ -87,7 +138,10 @@ fn bad_method_status_and_duration() {
     let text = errors("[[checks.steps]]\nhttp = \"get /\"\n");
     assert_has(&text, &["`get` is not an HTTP method"]);
     let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nexpect.status = \"2xy\"\n");
-    assert_has(&text, &["expected a status code (201), a class (\"2xx\") or a list"]);
+    assert_has(
+        &text,
+        &["expected a status code (201), a class (\"2xx\") or a list"],
+    );
     let text = errors("[[checks.steps]]\nhttp = \"GET /\"\ntimeout = \"10 parsecs\"\n");
     assert_has(&text, &["expected a duration such as"]);
 }
@@ -95,7 +149,10 @@ fn bad_method_status_and_duration() {
 #[test]
 fn sql_text_is_not_a_template() {
     let text = errors("[[checks.steps]]\nsql = \"SELECT * FROM t WHERE id = {{ id }}\"\n");
-    assert_has(&text, &["SQL text is not a template: pass values as `params`"]);
+    assert_has(
+        &text,
+        &["SQL text is not a template: pass values as `params`"],
+    );
 }
 
 #[test]
@@ -103,13 +160,24 @@ fn duplicate_check_ids_and_collects_every_error() {
     let src = format!(
         "{HEAD}{CHECK}[[checks.steps]]\nhttp = \"GET /\"\n{CHECK}[[checks.steps]]\nhttp = \"GET /\"\nexpect.status = 999\n"
     );
-    let text = parse_exercise(Path::new("bad.toml"), &src).unwrap_err().to_string();
-    assert_has(&text, &["a check with id `c` already exists", "expected a status code", "2 errors in the exercise spec"]);
+    let text = parse_exercise(Path::new("bad.toml"), &src)
+        .unwrap_err()
+        .to_string();
+    assert_has(
+        &text,
+        &[
+            "a check with id `c` already exists",
+            "expected a status code",
+            "2 errors in the exercise spec",
+        ],
+    );
 }
 
 #[test]
 fn not_toml_at_all() {
-    let text = parse_exercise(Path::new("bad.toml"), "[exercise\nname = 1").unwrap_err().to_string();
+    let text = parse_exercise(Path::new("bad.toml"), "[exercise\nname = 1")
+        .unwrap_err()
+        .to_string();
     assert_has(&text, &["--> bad.toml:1:"]);
 }
 

@@ -29,13 +29,22 @@ pub async fn clean_all(docker: &Docker) -> Result<Cleaned, DockerError> {
 }
 
 async fn clean(docker: &Docker, label: &str) -> Result<Cleaned, DockerError> {
-    let filters: HashMap<String, Vec<String>> = HashMap::from([("label".into(), vec![label.to_string()])]);
+    let filters: HashMap<String, Vec<String>> =
+        HashMap::from([("label".into(), vec![label.to_string()])]);
     let mut cleaned = Cleaned::default();
     let containers = docker
-        .list_containers(Some(ListContainersOptionsBuilder::new().all(true).filters(&filters).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(api("listing containers"))?;
-    let remove = RemoveContainerOptionsBuilder::new().force(true).v(true).build();
+    let remove = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(true)
+        .build();
     for c in containers {
         let Some(id) = c.id else { continue };
         match docker.remove_container(&id, Some(remove.clone())).await {
@@ -45,7 +54,9 @@ async fn clean(docker: &Docker, label: &str) -> Result<Cleaned, DockerError> {
         }
     }
     let networks = docker
-        .list_networks(Some(ListNetworksOptionsBuilder::new().filters(&filters).build()))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
         .await
         .map_err(api("listing networks"))?;
     for n in networks {
@@ -57,12 +68,17 @@ async fn clean(docker: &Docker, label: &str) -> Result<Cleaned, DockerError> {
         }
     }
     let volumes = docker
-        .list_volumes(Some(ListVolumesOptionsBuilder::new().filters(&filters).build()))
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::new().filters(&filters).build(),
+        ))
         .await
         .map_err(api("listing volumes"))?;
     for v in volumes.volumes.unwrap_or_default() {
         match docker
-            .remove_volume(&v.name, Some(RemoveVolumeOptionsBuilder::new().force(true).build()))
+            .remove_volume(
+                &v.name,
+                Some(RemoveVolumeOptionsBuilder::new().force(true).build()),
+            )
             .await
         {
             Ok(()) => cleaned.volumes += 1,

@@ -14,8 +14,16 @@ pub fn build_context(dir: &Path, dockerfile: &str) -> Result<Vec<u8>, String> {
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
     let mut total = 0u64;
-    walk(dir, Path::new(""), &ignore, dockerfile, &mut tar, &mut total)?;
-    tar.into_inner().map_err(|e| format!("cannot write the build context: {e}"))
+    walk(
+        dir,
+        Path::new(""),
+        &ignore,
+        dockerfile,
+        &mut tar,
+        &mut total,
+    )?;
+    tar.into_inner()
+        .map_err(|e| format!("cannot write the build context: {e}"))
 }
 
 /// `.dockerignore` patterns are anchored at the context root; gitignore patterns are
@@ -113,15 +121,36 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("sub/node_modules")).unwrap();
         std::fs::create_dir_all(dir.join("node_modules")).unwrap();
-        for f in ["Dockerfile", "app.py", "secret.env", "keep.env", "sub/x.pyc", "sub/node_modules/a", "node_modules/b", "top.pyc"] {
+        for f in [
+            "Dockerfile",
+            "app.py",
+            "secret.env",
+            "keep.env",
+            "sub/x.pyc",
+            "sub/node_modules/a",
+            "node_modules/b",
+            "top.pyc",
+        ] {
             std::fs::write(dir.join(f), "x").unwrap();
         }
-        std::fs::write(dir.join(".dockerignore"), "# comment\nnode_modules\n*.env\n!keep.env\n**/*.pyc\nDockerfile\n").unwrap();
+        std::fs::write(
+            dir.join(".dockerignore"),
+            "# comment\nnode_modules\n*.env\n!keep.env\n**/*.pyc\nDockerfile\n",
+        )
+        .unwrap();
         let tar = build_context(&dir, "Dockerfile").unwrap();
         let got = names(&tar);
         assert_eq!(
             got,
-            [".dockerignore", "Dockerfile", "app.py", "keep.env", "sub", "sub/node_modules", "sub/node_modules/a"]
+            [
+                ".dockerignore",
+                "Dockerfile",
+                "app.py",
+                "keep.env",
+                "sub",
+                "sub/node_modules",
+                "sub/node_modules/a"
+            ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -62,7 +62,10 @@ pub async fn ensure_images(
                 progress(&format!("image {name}: pulled"));
                 continue;
             }
-            Err(e) => progress(&format!("image {name}: cannot pull ({e}); building it from {}", recipes.display())),
+            Err(e) => progress(&format!(
+                "image {name}: cannot pull ({e}); building it from {}",
+                recipes.display()
+            )),
         }
         build(docker, recipe, name, names, recipes, progress).await?;
         progress(&format!("image {name}: built"));
@@ -111,9 +114,14 @@ async fn build(
     match recipe {
         Recipe::Base => {
             let script = recipes.join("base/build.sh");
-            progress(&format!("image {name}: running {} (log: {})", script.display(), log_path.display()));
-            let log = std::fs::File::create(&log_path)
-                .map_err(|e| DockerError::Other(format!("cannot write {}: {e}", log_path.display())))?;
+            progress(&format!(
+                "image {name}: running {} (log: {})",
+                script.display(),
+                log_path.display()
+            ));
+            let log = std::fs::File::create(&log_path).map_err(|e| {
+                DockerError::Other(format!("cannot write {}: {e}", log_path.display()))
+            })?;
             let err_log = log
                 .try_clone()
                 .map_err(|e| DockerError::Other(e.to_string()))?;
@@ -135,10 +143,26 @@ async fn build(
             }
         }
         Recipe::Postgres | Recipe::Socat => {
-            let dir: PathBuf = recipes.join(if recipe == Recipe::Postgres { "postgres" } else { "socat" });
-            progress(&format!("image {name}: building {} (log: {})", dir.display(), log_path.display()));
+            let dir: PathBuf = recipes.join(if recipe == Recipe::Postgres {
+                "postgres"
+            } else {
+                "socat"
+            });
+            progress(&format!(
+                "image {name}: building {} (log: {})",
+                dir.display(),
+                log_path.display()
+            ));
             let args = HashMap::from([("BASE".to_string(), names.base.clone())]);
-            let outcome = build_submission(docker, &dir, name, &args, &log_path, Duration::from_secs(1800)).await?;
+            let outcome = build_submission(
+                docker,
+                &dir,
+                name,
+                &args,
+                &log_path,
+                Duration::from_secs(1800),
+            )
+            .await?;
             if let BuildOutcome::Failed { reason, log_tail } = outcome {
                 return Err(DockerError::Other(format!(
                     "building image {name} from {} failed: {reason}\n{log_tail}",

@@ -22,7 +22,9 @@ pub const RUN_LABEL: &str = "grader.run";
 /// Errors from Docker, with what the grader was doing.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
-    #[error("cannot reach the Docker engine: {0}\n  (is Docker running? set DOCKER_HOST if it listens elsewhere)")]
+    #[error(
+        "cannot reach the Docker engine: {0}\n  (is Docker running? set DOCKER_HOST if it listens elsewhere)"
+    )]
     Connect(String),
     #[error("{what}: {source}")]
     Api {

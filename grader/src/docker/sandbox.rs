@@ -62,7 +62,11 @@ pub struct Sandbox {
 impl Sandbox {
     /// Creates the networks, the database and the forwarders. The submission is started
     /// apart (`start_app`), since its failures are the submission's, not the grader's.
-    pub async fn start(docker: &Docker, opts: SandboxOptions, progress: &mut dyn FnMut(&str)) -> Result<Sandbox, DockerError> {
+    pub async fn start(
+        docker: &Docker,
+        opts: SandboxOptions,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Sandbox, DockerError> {
         let id = opts.run_id.clone();
         let mut sandbox = Sandbox {
             docker: docker.clone(),
@@ -114,7 +118,11 @@ impl Sandbox {
         labels
     }
 
-    async fn create_and_start(&self, name: &str, body: ContainerCreateBody) -> Result<(), DockerError> {
+    async fn create_and_start(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<(), DockerError> {
         let options = CreateContainerOptionsBuilder::new().name(name).build();
         self.docker
             .create_container(Some(options), body)
@@ -154,9 +162,17 @@ impl Sandbox {
             ]),
             // A throwaway database: durability against a host crash buys nothing here.
             cmd: Some(
-                ["postgres", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200"]
-                    .map(String::from)
-                    .to_vec(),
+                [
+                    "postgres",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                ]
+                .map(String::from)
+                .to_vec(),
             ),
             labels: Some(self.labels("database")),
             host_config: Some(HostConfig {
@@ -179,7 +195,12 @@ impl Sandbox {
 
     /// A socat container on the edge network, publishing `port` on 127.0.0.1 and
     /// forwarding to `target:port` on the private network. Returns the host port.
-    async fn start_forwarder(&self, role: &str, port: u16, target: &str) -> Result<u16, DockerError> {
+    async fn start_forwarder(
+        &self,
+        role: &str,
+        port: u16,
+        target: &str,
+    ) -> Result<u16, DockerError> {
         let name = format!("{}-fwd-{role}", self.opts.run_id);
         let key = format!("{port}/tcp");
         let body = ContainerCreateBody {
@@ -240,7 +261,9 @@ impl Sandbox {
             .and_then(|n| n.ports)
             .and_then(|p| p.get(key).cloned().flatten())
             .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse().ok()))
-            .ok_or_else(|| DockerError::Other(format!("{container} has no published port for {key}")))
+            .ok_or_else(|| {
+                DockerError::Other(format!("{container} has no published port for {key}"))
+            })
     }
 
     fn app_env(&self) -> Vec<String> {
@@ -334,7 +357,9 @@ impl Sandbox {
             .inspect_container(&self.app, None)
             .await
             .map_err(|e| TargetError::Infrastructure(format!("inspecting the submission: {e}")))?;
-        let Some(state) = info.state else { return Ok(None) };
+        let Some(state) = info.state else {
+            return Ok(None);
+        };
         if state.running == Some(true) {
             return Ok(None);
         }
@@ -364,7 +389,10 @@ impl Sandbox {
 
 impl Target for Sandbox {
     fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", *self.http_port.lock().expect("not poisoned"))
+        format!(
+            "http://127.0.0.1:{}",
+            *self.http_port.lock().expect("not poisoned")
+        )
     }
 
     fn database_url(&self) -> Option<String> {
@@ -402,7 +430,10 @@ impl Target for Sandbox {
         let deadline = Instant::now() + self.opts.startup_timeout;
         loop {
             if let Some(reason) = self.exit_reason().await? {
-                return Err(TargetError::Submission(format!("{reason} before it answered GET {}", self.opts.health)));
+                return Err(TargetError::Submission(format!(
+                    "{reason} before it answered GET {}",
+                    self.opts.health
+                )));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             let slice = left.min(Duration::from_secs(1));
@@ -422,7 +453,9 @@ impl Target for Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("run_id", &self.run_id()).finish()
+        f.debug_struct("Sandbox")
+            .field("run_id", &self.run_id())
+            .finish()
     }
 }
 

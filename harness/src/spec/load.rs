@@ -33,7 +33,11 @@ impl std::fmt::Display for SpecErrors {
             writeln!(f, "{e}")?;
         }
         let n = self.0.len();
-        write!(f, "{n} error{} in the exercise spec", if n == 1 { "" } else { "s" })
+        write!(
+            f,
+            "{n} error{} in the exercise spec",
+            if n == 1 { "" } else { "s" }
+        )
     }
 }
 
@@ -101,7 +105,10 @@ impl Validator<'_> {
     }
 
     fn location(&self, span: &Range<usize>) -> String {
-        let line = self.src[..span.start.min(self.src.len())].matches('\n').count() + 1;
+        let line = self.src[..span.start.min(self.src.len())]
+            .matches('\n')
+            .count()
+            + 1;
         format!("{}:{}", self.file.display(), line)
     }
 
@@ -112,7 +119,11 @@ impl Validator<'_> {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let name = raw.exercise.name.get_ref().clone();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             self.error(
                 raw.exercise.name.span(),
                 "the exercise name must be letters, digits, `-` or `_`",
@@ -121,7 +132,10 @@ impl Validator<'_> {
         let readme = raw.exercise.readme.as_ref().map(|r| {
             let path = dir.join(r.get_ref());
             if !path.is_file() {
-                self.error(r.span(), format!("the README `{}` does not exist", path.display()));
+                self.error(
+                    r.span(),
+                    format!("the README `{}` does not exist", path.display()),
+                );
             }
             path
         });
@@ -241,7 +255,10 @@ impl Validator<'_> {
         match parse_duration(raw.get_ref()) {
             Some(d) => Some(d),
             None => {
-                self.error(raw.span(), "expected a duration such as \"500ms\", \"10s\" or \"2m\"");
+                self.error(
+                    raw.span(),
+                    "expected a duration such as \"500ms\", \"10s\" or \"2m\"",
+                );
                 None
             }
         }
@@ -290,8 +307,15 @@ impl Validator<'_> {
     fn check(&mut self, raw: RawCheck, span: Range<usize>) -> Option<Check> {
         let errors_before = self.errors.len();
         let id = raw.id.get_ref().clone();
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            self.error(raw.id.span(), "a check id must be letters, digits, `-` or `_`");
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.error(
+                raw.id.span(),
+                "a check id must be letters, digits, `-` or `_`",
+            );
         }
         let category = raw.category.get_ref().clone();
         if category.is_empty() {
@@ -300,11 +324,16 @@ impl Validator<'_> {
         let points = match u32::try_from(*raw.points.get_ref()) {
             Ok(p) if p <= 10_000 => p,
             _ => {
-                self.error(raw.points.span(), "`points` must be a whole number from 0 to 10000");
+                self.error(
+                    raw.points.span(),
+                    "`points` must be a whole number from 0 to 10000",
+                );
                 0
             }
         };
-        let timeout = self.duration(raw.timeout.as_ref()).unwrap_or(DEFAULT_CHECK_TIMEOUT);
+        let timeout = self
+            .duration(raw.timeout.as_ref())
+            .unwrap_or(DEFAULT_CHECK_TIMEOUT);
         let mut scope: Vec<String> = Vec::new();
         let mut vars = Vec::new();
         for (name, value) in &raw.vars {
@@ -315,7 +344,10 @@ impl Validator<'_> {
             }
         }
         if raw.steps.is_empty() {
-            self.error(raw.id.span(), format!("check `{id}` has no steps: add `[[checks.steps]]`"));
+            self.error(
+                raw.id.span(),
+                format!("check `{id}` has no steps: add `[[checks.steps]]`"),
+            );
         }
         let mut steps = Vec::new();
         for step in raw.steps {
@@ -344,13 +376,14 @@ impl Validator<'_> {
         let mut used = Vec::new();
         tv.variables(&mut used);
         for var in used {
-            if !scope.iter().any(|s| *s == var) {
+            if !scope.contains(&var) {
                 let help = did_you_mean(&var, scope.iter().map(String::as_str))
                     .map(|s| format!("did you mean `{s}`?"))
                     .unwrap_or_else(|| {
                         "define it in the check's `vars` or capture it in an earlier step".into()
                     });
-                self.error(span.clone(), format!("unknown variable `{var}`")).help = Some(help);
+                self.error(span.clone(), format!("unknown variable `{var}`"))
+                    .help = Some(help);
             }
         }
     }
@@ -374,7 +407,10 @@ impl Validator<'_> {
             let what = if kinds.is_empty() {
                 "a step needs one of `http`, `sql` or `action`".to_string()
             } else {
-                format!("a step has exactly one of `http`, `sql` or `action`, not {}", kinds.join(" and "))
+                format!(
+                    "a step has exactly one of `http`, `sql` or `action`, not {}",
+                    kinds.join(" and ")
+                )
             };
             self.error(span, what);
             return None;
@@ -396,12 +432,17 @@ impl Validator<'_> {
                     let help = did_you_mean(other, names)
                         .map(|s| format!("did you mean `{s}`?"))
                         .unwrap_or_else(|| "expected `restart`, `crash` or `wait_ready`".into());
-                    self.error(action.span(), format!("unknown action `{other}`")).help = Some(help);
+                    self.error(action.span(), format!("unknown action `{other}`"))
+                        .help = Some(help);
                     return None;
                 }
             }
         };
-        Some(Step { location, kind })
+        Some(Step {
+            location,
+            hint: raw.hint.clone(),
+            kind,
+        })
     }
 
     /// Fields that only make sense for another kind of step.
@@ -444,11 +485,19 @@ impl Validator<'_> {
             }
         }
         for field in wrong {
-            self.error(span.clone(), format!("`{field}` does not belong in a `{kind}` step"));
+            self.error(
+                span.clone(),
+                format!("`{field}` does not belong in a `{kind}` step"),
+            );
         }
     }
 
-    fn http_step(&mut self, raw: &RawStep, http: &Spanned<String>, scope: &mut Vec<String>) -> Option<HttpStep> {
+    fn http_step(
+        &mut self,
+        raw: &RawStep,
+        http: &Spanned<String>,
+        scope: &mut Vec<String>,
+    ) -> Option<HttpStep> {
         self.reject_fields(raw, "http", http.span());
         let text = http.get_ref().trim();
         let Some((method, path)) = text.split_once(char::is_whitespace) else {
@@ -458,7 +507,10 @@ impl Validator<'_> {
         let method = match http::Method::from_bytes(method.as_bytes()) {
             Ok(m) if method.chars().all(|c| c.is_ascii_uppercase()) => m,
             _ => {
-                self.error(http.span(), format!("`{method}` is not an HTTP method (GET, POST, PUT, PATCH, DELETE...)"));
+                self.error(
+                    http.span(),
+                    format!("`{method}` is not an HTTP method (GET, POST, PUT, PATCH, DELETE...)"),
+                );
                 return None;
             }
         };
@@ -469,7 +521,13 @@ impl Validator<'_> {
         let mut local = scope.clone();
         let for_each = raw.for_each.as_ref().map(|f| {
             if !scope.contains(f.get_ref()) {
-                self.error(f.span(), format!("`for_each` names `{}`, which is not defined before this step", f.get_ref()));
+                self.error(
+                    f.span(),
+                    format!(
+                        "`for_each` names `{}`, which is not defined before this step",
+                        f.get_ref()
+                    ),
+                );
             }
             local.push("item".into());
             f.get_ref().clone()
@@ -480,7 +538,10 @@ impl Validator<'_> {
                 *c.get_ref() as u32
             }
             Some(c) => {
-                self.error(c.span(), format!("`concurrent` must be 2 to {MAX_CONCURRENT}"));
+                self.error(
+                    c.span(),
+                    format!("`concurrent` must be 2 to {MAX_CONCURRENT}"),
+                );
                 1
             }
             None => 1,
@@ -505,7 +566,9 @@ impl Validator<'_> {
             (None, Some(b)) => Some(Body::Raw(self.template_in_scope(b, &local)?)),
             (None, None) => None,
         };
-        let timeout = self.duration(raw.timeout.as_ref()).unwrap_or(DEFAULT_HTTP_TIMEOUT);
+        let timeout = self
+            .duration(raw.timeout.as_ref())
+            .unwrap_or(DEFAULT_HTTP_TIMEOUT);
         let expect = self.expect(raw.expect.as_ref(), &local, true, concurrent > 1);
         let captures = self.captures(&raw.capture);
         scope.extend(captures.iter().map(|c| c.name.clone()));
@@ -523,13 +586,23 @@ impl Validator<'_> {
         })
     }
 
-    fn template_map(&mut self, map: &IndexMap<String, Spanned<String>>, scope: &[String]) -> Vec<(String, Template)> {
+    fn template_map(
+        &mut self,
+        map: &IndexMap<String, Spanned<String>>,
+        scope: &[String],
+    ) -> Vec<(String, Template)> {
         map.iter()
             .filter_map(|(k, v)| Some((k.clone(), self.template_in_scope(v, scope)?)))
             .collect()
     }
 
-    fn sql_step(&mut self, raw: &RawStep, sql: &Spanned<String>, span: Range<usize>, scope: &mut Vec<String>) -> Option<SqlStep> {
+    fn sql_step(
+        &mut self,
+        raw: &RawStep,
+        sql: &Spanned<String>,
+        span: Range<usize>,
+        scope: &mut Vec<String>,
+    ) -> Option<SqlStep> {
         self.reject_fields(raw, "sql", span);
         if sql.get_ref().contains("{{") {
             self.error(
@@ -543,7 +616,9 @@ impl Validator<'_> {
             self.check_scope(&tv, scope, p.span());
             params.push(tv);
         }
-        let timeout = self.duration(raw.timeout.as_ref()).unwrap_or(DEFAULT_SQL_TIMEOUT);
+        let timeout = self
+            .duration(raw.timeout.as_ref())
+            .unwrap_or(DEFAULT_SQL_TIMEOUT);
         let expect = self.expect(raw.expect.as_ref(), scope, false, false);
         let captures = self.captures(&raw.capture);
         scope.extend(captures.iter().map(|c| c.name.clone()));
@@ -564,13 +639,20 @@ impl Validator<'_> {
             }),
             Err(e) => {
                 self.error(span, format!("`{src}` is not a valid JSONPath: {e}"))
-                    .help = Some("JSONPath starts with `$`, e.g. \"$.id\" or \"$[0].title\"".into());
+                    .help =
+                    Some("JSONPath starts with `$`, e.g. \"$.id\" or \"$[0].title\"".into());
                 None
             }
         }
     }
 
-    fn expect(&mut self, raw: Option<&RawExpect>, scope: &[String], http: bool, concurrent: bool) -> Expect {
+    fn expect(
+        &mut self,
+        raw: Option<&RawExpect>,
+        scope: &[String],
+        http: bool,
+        concurrent: bool,
+    ) -> Expect {
         let Some(raw) = raw else {
             return Expect::default();
         };
@@ -582,7 +664,10 @@ impl Validator<'_> {
             expect.status = self.status(status);
         }
         if !http && !raw.headers.is_empty() {
-            self.errors.push(SpecError::file(self.file, "`expect.headers` is for `http` steps"));
+            self.errors.push(SpecError::file(
+                self.file,
+                "`expect.headers` is for `http` steps",
+            ));
         }
         for (name, value) in &raw.headers {
             let predicates = self.predicates(value, scope);
@@ -611,7 +696,10 @@ impl Validator<'_> {
         }
         if let Some(d) = &raw.distinct {
             if !concurrent {
-                self.error(d.span(), "`expect.distinct` compares the responses of a `concurrent` step");
+                self.error(
+                    d.span(),
+                    "`expect.distinct` compares the responses of a `concurrent` step",
+                );
             }
             expect.distinct = self.query(d.get_ref(), d.span());
         }
@@ -635,7 +723,10 @@ impl Validator<'_> {
             _ => None,
         };
         if result.is_none() {
-            self.error(status.span(), "expected a status code (201), a class (\"2xx\") or a list ([200, 204])");
+            self.error(
+                status.span(),
+                "expected a status code (201), a class (\"2xx\") or a list ([200, 204])",
+            );
         }
         result
     }
@@ -656,18 +747,35 @@ impl Validator<'_> {
             }
         };
         const NAMES: &[&str] = &[
-            "equals", "not_equals", "matches", "contains", "not_contains", "type", "exists",
-            "count", "gt", "ge", "lt", "le", "sorted",
+            "equals",
+            "not_equals",
+            "matches",
+            "contains",
+            "not_contains",
+            "type",
+            "exists",
+            "count",
+            "gt",
+            "ge",
+            "lt",
+            "le",
+            "sorted",
         ];
         let mut out = Vec::new();
         if table.is_empty() {
-            self.error(span.clone(), format!("an empty assertion: use one of {}", NAMES.join(", ")));
+            self.error(
+                span.clone(),
+                format!("an empty assertion: use one of {}", NAMES.join(", ")),
+            );
         }
         for (key, v) in table {
-            let number = |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+            let number =
+                |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
             let pred = match key.as_str() {
                 "equals" | "not_equals" | "contains" | "not_contains" => {
-                    let Some(tv) = self.tvalue(v, span.clone()) else { continue };
+                    let Some(tv) = self.tvalue(v, span.clone()) else {
+                        continue;
+                    };
                     self.check_scope(&tv, scope, span.clone());
                     match key.as_str() {
                         "equals" => Predicate::Equals(tv),
@@ -736,7 +844,8 @@ impl Validator<'_> {
                     let help = did_you_mean(other, NAMES.iter().copied())
                         .map(|s| format!("did you mean `{s}`?"))
                         .unwrap_or_else(|| format!("assertions: {}", NAMES.join(", ")));
-                    self.error(span.clone(), format!("unknown assertion `{other}`")).help = Some(help);
+                    self.error(span.clone(), format!("unknown assertion `{other}`"))
+                        .help = Some(help);
                     continue;
                 }
             };

@@ -5,7 +5,7 @@ mod load;
 mod model;
 mod raw;
 
-pub(crate) use error::did_you_mean;
 pub use error::SpecError;
+pub(crate) use error::did_you_mean;
 pub use load::{SPEC_FILE, SpecErrors, load_exercise, parse_bytes, parse_duration, parse_exercise};
 pub use model::*;

@@ -100,6 +100,8 @@ pub struct Check {
 pub struct Step {
     /// `file:line` of the step in the spec.
     pub location: String,
+    /// Shown to the learner when the step fails.
+    pub hint: Option<String>,
     pub kind: StepKind,
 }
 
@@ -311,7 +313,10 @@ pub enum TValue {
 }
 
 impl TValue {
-    pub fn render(&self, ctx: &mut crate::template::Context) -> Result<Value, crate::template::RenderError> {
+    pub fn render(
+        &self,
+        ctx: &mut crate::template::Context,
+    ) -> Result<Value, crate::template::RenderError> {
         Ok(match self {
             TValue::Lit(v) => v.clone(),
             TValue::Str(t) => t.render(ctx)?,

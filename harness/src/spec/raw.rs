@@ -105,6 +105,9 @@ pub(crate) struct RawStep {
     pub sql: Option<Spanned<String>>,
     #[serde(default)]
     pub action: Option<Spanned<String>>,
+    /// Shown to the learner when the step fails.
+    #[serde(default)]
+    pub hint: Option<String>,
     #[serde(default)]
     pub query: IndexMap<String, Spanned<String>>,
     #[serde(default)]

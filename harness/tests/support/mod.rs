@@ -37,11 +37,15 @@ pub async fn start() -> Server {
     let st = state.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let st = st.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req| handle(st.clone(), req));
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -56,11 +60,19 @@ fn json_response(status: u16, body: Value) -> Response<Full<Bytes>> {
         .unwrap()
 }
 
-async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    st: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let resp = match (method.as_str(), path.as_str()) {
         ("GET", "/health") => json_response(200, json!({"status": "ok"})),
         ("GET", "/text") => Response::builder()
@@ -81,7 +93,8 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<
                 let item = json!({ "id": id, "name": obj["name"], "tags": ["a", "b"] });
                 items.push(item.clone());
                 let mut r = json_response(201, item);
-                r.headers_mut().insert("Location", format!("/items/{id}").parse().unwrap());
+                r.headers_mut()
+                    .insert("Location", format!("/items/{id}").parse().unwrap());
                 r
             }
             _ => json_response(400, json!({"error": "name is required"})),
@@ -119,7 +132,9 @@ impl Target for Local {
     }
     async fn crash(&self) -> Result<(), TargetError> {
         self.server.state.crashes.fetch_add(1, Ordering::SeqCst);
-        Err(TargetError::Submission("the server exited with code 137".into()))
+        Err(TargetError::Submission(
+            "the server exited with code 137".into(),
+        ))
     }
     async fn wait_ready(&self) -> Result<(), TargetError> {
         Ok(())
