@@ -239,3 +239,96 @@ fn a_bad_exercise_is_exit_3_without_docker() {
     let out = grader().args(["grade"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "a bad command line is exit 3");
 }
+
+/// Starts a grade of the reference solution, returns the child and its run id once the
+/// line containing `marker` has been printed.
+fn start_grade(
+    out_dir: &Path,
+    marker: &str,
+) -> (
+    std::process::Child,
+    String,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    images_ready();
+    let _ = std::fs::remove_dir_all(out_dir);
+    let mut child = grader()
+        .args(["grade", "todo-api"])
+        .arg(todo("solutions/python"))
+        .arg("--out")
+        .arg(out_dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut run_id = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("(run ").nth(1) {
+            run_id = rest.split(',').next().unwrap().to_string();
+        }
+        if line.contains(marker) {
+            return (child, run_id, lines);
+        }
+    }
+    panic!("the grader ended before printing {marker:?}");
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn ctrl_c_cleans_up_and_still_writes_a_report() {
+    let out_dir = std::env::temp_dir().join(format!("grader-e2e-{}-sigint", std::process::id()));
+    let (mut child, run_id, lines) = start_grade(&out_dir, "running 15 checks");
+    signal(&child, "-INT");
+    let rest: Vec<String> = lines.map(Result::unwrap).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(4), "{rest:?}");
+    let report: Report =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report.status, RunStatus::Error);
+    assert!(report.reason.as_deref().unwrap().contains("interrupted"));
+    assert_eq!(
+        report.checks.len(),
+        15,
+        "every check is in the report, run or not"
+    );
+    assert_nothing_left(&run_id);
+}
+
+#[test]
+fn grader_clean_removes_what_a_killed_run_left() {
+    let out_dir = std::env::temp_dir().join(format!("grader-e2e-{}-sigkill", std::process::id()));
+    let (mut child, run_id, _lines) = start_grade(&out_dir, "running 15 checks");
+    signal(&child, "-KILL");
+    child.wait().unwrap();
+    let left = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=grader.run={run_id}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "a killed run leaves containers"
+    );
+    let out = grader().args(["clean", "--run", &run_id]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("removed 4 container(s), 2 network(s)"),
+        "{text}"
+    );
+    assert_nothing_left(&run_id);
+}

@@ -87,7 +87,11 @@ enum Command {
     /// Make sure every image the grader needs exists (use, else pull, else build)
     Images,
     /// Remove every container, network and volume a grader run left behind
-    Clean,
+    Clean {
+        /// Only what this run made (its id, e.g. grader-1a2b3c4d)
+        #[arg(long)]
+        run: Option<String>,
+    },
     /// Validate an exercise spec without Docker
     Check {
         /// Exercise name (bundled) or path to its folder or spec file
@@ -213,9 +217,12 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
         }
-        Command::Clean => {
+        Command::Clean { run } => {
             let docker = docker::connect().await?;
-            let cleaned = docker::clean_all(&docker).await?;
+            let cleaned = match &run {
+                Some(id) => docker::clean_run(&docker, id).await?,
+                None => docker::clean_all(&docker).await?,
+            };
             println!(
                 "removed {} container(s), {} network(s), {} volume(s) labelled {}",
                 cleaned.containers,
