@@ -272,6 +272,8 @@ fn start_grade(
             return (child, run_id, lines);
         }
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the grader ended before printing {marker:?}");
 }
 
