@@ -123,7 +123,7 @@ fn reference_solution_gets_the_full_score() {
     );
     assert_eq!(g.report.status, RunStatus::Graded);
     assert_eq!(g.report.score, g.report.max_score);
-    assert!(g.report.max_score > 0);
+    assert!(g.report.max_score > 0.0);
     assert!(g.report.passed);
     assert_eq!(g.code(), 0, "{}", g.stdout());
     assert!(g.stdout().contains("PASSED"));
@@ -183,7 +183,7 @@ fn a_build_failure_is_reported_with_the_log() {
     let g = grade("todo-api", &root().join("tests/fixtures/broken-build"), &[]);
     assert_eq!(g.report.status, RunStatus::BuildFailed);
     assert_eq!(g.code(), 2);
-    assert_eq!(g.report.score, 0);
+    assert_eq!(g.report.score, 0.0);
     let tail = g.report.build_log_tail.clone().unwrap_or_default();
     assert!(tail.contains("syntax error near line 3"), "{tail}");
     assert!(

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 use harness::result::{ExerciseInfo, Phases, SCHEMA_VERSION};
 use harness::{
-    CheckResult, CheckStatus, Event, Exercise, Failure, Report, RunConfig, RunStatus, Target,
-    TargetError,
+    CheckResult, Event, Exercise, Failure, Report, RunConfig, RunStatus, Target, TargetError,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +23,8 @@ pub struct GradeOptions {
     pub recipes: PathBuf,
     pub build_timeout: Duration,
     pub run_id: String,
+    /// Show hidden checks' failure details (for instructors).
+    pub show_hidden: bool,
 }
 
 /// Why the run stopped before grading; becomes the report's status and reason.
@@ -65,8 +66,8 @@ pub async fn grade(
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         status: RunStatus::Graded,
         reason: None,
-        score: 0,
-        max_score: 0,
+        score: 0.0,
+        max_score: 0.0,
         pass_mark: ex.pass_mark,
         passed: false,
         phases: Phases::default(),
@@ -105,17 +106,7 @@ pub async fn grade(
         ),
     };
     for check in &ex.checks[results.len().min(ex.checks.len())..] {
-        results.push(CheckResult {
-            id: check.id.clone(),
-            title: check.title.clone(),
-            category: check.category.clone(),
-            status: CheckStatus::Skipped,
-            points: check.points,
-            earned: 0,
-            duration_ms: 0,
-            location: check.location.clone(),
-            failure: Some(Failure::message(not_run.clone())),
-        });
+        results.push(harness::not_run(check, not_run.clone()));
     }
     report.checks = results;
     report.tally();
@@ -253,8 +244,12 @@ async fn graded(
     let start = Instant::now();
     let run = harness::run_checks(ex, sandbox, &config, |event| {
         if let Event::CheckFinished { result, .. } = event {
-            ui.check(result);
-            results.push(result.clone());
+            let mut result = result.clone();
+            if result.hidden && !opts.show_hidden && result.failure.is_some() {
+                result.failure = Some(Failure::hidden());
+            }
+            ui.check(&result);
+            results.push(result);
         }
     });
     let outcome = cancellable(cancel, run).await.map(|_| ());

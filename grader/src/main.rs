@@ -83,6 +83,9 @@ enum Command {
         /// Time limit of the submission's image build, in seconds
         #[arg(long, default_value_t = 600)]
         build_timeout: u64,
+        /// Show the details of hidden checks' failures (for instructors)
+        #[arg(long)]
+        show_hidden: bool,
     },
     /// Make sure every image the grader needs exists (use, else pull, else build)
     Images,
@@ -247,6 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             out,
             seed,
             build_timeout,
+            show_hidden,
         } => {
             let exercise = match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
                 Ok(ex) => ex,
@@ -284,6 +288,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 recipes,
                 build_timeout: Duration::from_secs(build_timeout),
                 run_id,
+                show_hidden,
             };
             let report = grade::grade(&docker, &opts, &ui, &cancel).await;
             let path = out_dir.join("report.json");

@@ -38,7 +38,7 @@ impl Ui {
             CheckStatus::Skipped => ("SKIP", "1;33"),
             CheckStatus::Error => ("ERROR", "1;35"),
         };
-        let points = format!("{}/{}", r.earned, r.points);
+        let points = format!("{}/{}", pts(r.earned), pts(r.points));
         let title = if r.status == CheckStatus::Passed {
             r.title.clone()
         } else {
@@ -64,6 +64,12 @@ impl Ui {
                 r.title,
                 dim(&format!("step {} at {}", f.step, f.location))
             );
+            if let Some(d) = &f.diff {
+                println!("{pad}{}", dim("diff:"));
+                for line in d.lines().take(40) {
+                    println!("{pad}  {line}");
+                }
+            }
             if let Some(h) = &f.hint {
                 println!("{pad}{} {h}", dim("hint:    "));
             }
@@ -133,8 +139,8 @@ impl Ui {
         };
         println!(
             "Score: {}/{} ({:.1}%), pass mark {}% — {verdict}",
-            report.score,
-            report.max_score,
+            pts(report.score),
+            pts(report.max_score),
             report.percent(),
             report.pass_mark
         );
@@ -143,5 +149,14 @@ impl Ui {
             report.seed, report.seed
         );
         println!("Report: {report_path}");
+    }
+}
+
+/// Points as people write them: `3`, or `1.33` for a share.
+fn pts(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
     }
 }

@@ -14,14 +14,16 @@ pub(crate) struct Mismatch {
     pub message: String,
     pub expected: Option<String>,
     pub actual: Option<String>,
+    pub diff: Option<String>,
 }
 
 impl Mismatch {
-    fn new(message: String, expected: String, actual: String) -> Mismatch {
+    pub(crate) fn new(message: String, expected: String, actual: String) -> Mismatch {
         Mismatch {
             message,
             expected: Some(expected),
             actual: Some(actual),
+            diff: None,
         }
     }
 }
@@ -32,7 +34,40 @@ impl From<RenderError> for Mismatch {
             message: e.0,
             expected: None,
             actual: None,
+            diff: None,
         }
+    }
+}
+
+/// Expected against actual, as a unified diff of pretty-printed JSON.
+pub(crate) fn json_diff(expected: &Value, actual: &Value) -> String {
+    let e = serde_json::to_string_pretty(expected).unwrap_or_default() + "\n";
+    let a = serde_json::to_string_pretty(actual).unwrap_or_default() + "\n";
+    similar::TextDiff::from_lines(&e, &a)
+        .unified_diff()
+        .context_radius(3)
+        .header("expected", "actual")
+        .to_string()
+}
+
+/// Where `actual` fails to contain `expected` (objects: these keys at least, recursively;
+/// anything else: equal). Returns the JSONPath of the first difference.
+pub(crate) fn subset_mismatch(expected: &Value, actual: &Value, path: &str) -> Option<String> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e.iter().find_map(|(k, v)| {
+            let p = format!("{path}.{k}");
+            match a.get(k) {
+                Some(w) => subset_mismatch(v, w, &p),
+                None => Some(p),
+            }
+        }),
+        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => e
+            .iter()
+            .zip(a)
+            .enumerate()
+            .find_map(|(i, (v, w))| subset_mismatch(v, w, &format!("{path}[{i}]"))),
+        _ if json_eq(expected, actual) => None,
+        _ => Some(path.to_string()),
     }
 }
 

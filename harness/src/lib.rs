@@ -12,6 +12,6 @@ pub mod target;
 pub mod template;
 
 pub use result::{CheckResult, CheckStatus, Failure, Report, RunStatus};
-pub use runner::{Event, RunConfig, run_checks};
+pub use runner::{Event, RunConfig, not_run, run_checks};
 pub use spec::{Exercise, load_exercise};
 pub use target::{Target, TargetError};

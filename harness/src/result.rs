@@ -26,10 +26,12 @@ pub struct CheckResult {
     pub title: String,
     pub category: String,
     pub status: CheckStatus,
-    /// Points this check is worth.
-    pub points: u32,
-    /// Points earned (all or nothing for now).
-    pub earned: u32,
+    /// A hidden check counts in the score, but its details are not shown to learners.
+    pub hidden: bool,
+    /// Points this check is worth (after the category's weight).
+    pub points: f64,
+    /// Points earned: all, none, or a share for a partial-credit check.
+    pub earned: f64,
     pub duration_ms: u64,
     /// Where the check is defined (`file:line`).
     pub location: String,
@@ -54,9 +56,16 @@ pub struct Failure {
     pub response: Option<String>,
     /// The exercise author's advice for this step.
     pub hint: Option<String>,
+    /// A unified diff, expected against actual, for JSON bodies.
+    pub diff: Option<String>,
 }
 
 impl Failure {
+    /// What a learner may see of a hidden check's failure.
+    pub fn hidden() -> Failure {
+        Failure::message("a hidden check failed (its details are not shown)")
+    }
+
     pub fn message(message: impl Into<String>) -> Failure {
         Failure {
             step: 0,
@@ -67,6 +76,7 @@ impl Failure {
             request: None,
             response: None,
             hint: None,
+            diff: None,
         }
     }
 }
@@ -120,8 +130,8 @@ pub struct Report {
     pub status: RunStatus,
     /// For a run that was not graded: why, in one line.
     pub reason: Option<String>,
-    pub score: u32,
-    pub max_score: u32,
+    pub score: f64,
+    pub max_score: f64,
     /// Percentage needed to pass.
     pub pass_mark: f64,
     pub passed: bool,
@@ -136,17 +146,19 @@ pub struct Report {
 impl Report {
     /// Score as a percentage of the maximum (100 when there is nothing to score).
     pub fn percent(&self) -> f64 {
-        if self.max_score == 0 {
+        if self.max_score <= 0.0 {
             100.0
         } else {
-            f64::from(self.score) * 100.0 / f64::from(self.max_score)
+            self.score * 100.0 / self.max_score
         }
     }
 
-    /// Sets `score` and `passed` from the checks.
+    /// Sets `score` and `passed` from the checks (rounded to 0.01 so that sums of
+    /// shares do not print as 35.99999).
     pub fn tally(&mut self) {
-        self.score = self.checks.iter().map(|c| c.earned).sum();
-        self.max_score = self.checks.iter().map(|c| c.points).sum();
+        let round = |x: f64| (x * 100.0).round() / 100.0;
+        self.score = round(self.checks.iter().map(|c| c.earned).sum());
+        self.max_score = round(self.checks.iter().map(|c| c.points).sum());
         self.passed = self.status == RunStatus::Graded && self.percent() + 1e-9 >= self.pass_mark;
     }
 }

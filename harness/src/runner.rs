@@ -64,6 +64,7 @@ impl StepFail {
         let mut f = StepFail::new(m.message);
         f.failure.expected = m.expected;
         f.failure.actual = m.actual;
+        f.failure.diff = m.diff;
         f
     }
 }
@@ -88,14 +89,31 @@ pub async fn run_checks<T: Target>(
         sql: None,
     };
     let total = exercise.checks.len();
-    let mut results = Vec::with_capacity(total);
+    let mut results: Vec<CheckResult> = Vec::with_capacity(total);
     for (index, check) in exercise.checks.iter().enumerate() {
         on_event(Event::CheckStarted {
             index,
             total,
             check,
         });
-        let result = runner.check(check).await;
+        let unmet: Vec<String> = check
+            .needs
+            .iter()
+            .filter(|n| {
+                !results
+                    .iter()
+                    .any(|r| r.id == **n && r.status == CheckStatus::Passed)
+            })
+            .map(|n| format!("`{n}`"))
+            .collect();
+        let result = if unmet.is_empty() {
+            runner.check(check).await
+        } else {
+            not_run(
+                check,
+                format!("skipped: it needs {} to pass first", unmet.join(", ")),
+            )
+        };
         on_event(Event::CheckFinished {
             index,
             total,
@@ -109,6 +127,22 @@ pub async fn run_checks<T: Target>(
     results
 }
 
+/// The result of a check that did not run.
+pub fn not_run(check: &Check, why: String) -> CheckResult {
+    CheckResult {
+        id: check.id.clone(),
+        title: check.title.clone(),
+        category: check.category.clone(),
+        status: CheckStatus::Skipped,
+        hidden: check.hidden,
+        points: check.points,
+        earned: 0.0,
+        duration_ms: 0,
+        location: check.location.clone(),
+        failure: Some(Failure::message(why)),
+    }
+}
+
 struct Runner<'a, T> {
     target: &'a T,
     config: &'a RunConfig,
@@ -120,41 +154,59 @@ impl<T: Target> Runner<'_, T> {
     async fn check(&mut self, check: &Check) -> CheckResult {
         let start = Instant::now();
         let timeout = check.timeout;
-        let outcome = match tokio::time::timeout(timeout, self.steps(check)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(StepFail::new(format!(
-                "the check did not finish within {}s (is the server hanging?)",
-                timeout.as_secs_f64()
-            ))),
-        };
+        let mut passed_steps = 0;
+        let outcome =
+            match tokio::time::timeout(timeout, self.steps(check, &mut passed_steps)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(StepFail::new(format!(
+                    "the check did not finish within {}s (is the server hanging?)",
+                    timeout.as_secs_f64()
+                ))),
+            };
+        let total = check.steps.len().max(1);
         let (status, failure) = match outcome {
             Ok(()) => (CheckStatus::Passed, None),
             Err(f) if f.infrastructure => (CheckStatus::Error, Some(f.failure)),
-            Err(f) => (CheckStatus::Failed, Some(f.failure)),
+            Err(mut f) => {
+                if check.partial {
+                    f.failure.message = format!(
+                        "{passed_steps} of {total} steps passed; {}",
+                        f.failure.message
+                    );
+                }
+                (CheckStatus::Failed, Some(f.failure))
+            }
+        };
+        let earned = match status {
+            CheckStatus::Passed => check.points,
+            CheckStatus::Failed if check.partial => {
+                check.points * passed_steps as f64 / total as f64
+            }
+            _ => 0.0,
         };
         CheckResult {
             id: check.id.clone(),
             title: check.title.clone(),
             category: check.category.clone(),
             status,
+            hidden: check.hidden,
             points: check.points,
-            earned: if status == CheckStatus::Passed {
-                check.points
-            } else {
-                0
-            },
+            earned,
             duration_ms: start.elapsed().as_millis() as u64,
             location: check.location.clone(),
             failure,
         }
     }
 
-    async fn steps(&mut self, check: &Check) -> Result<(), StepFail> {
+    /// Runs the steps, counting those that pass. A check stops at its first failing
+    /// step; a partial-credit check runs them all.
+    async fn steps(&mut self, check: &Check, passed: &mut usize) -> Result<(), StepFail> {
         let mut ctx = Context::new(self.config.seed, &check.id);
         for (name, value) in &check.vars {
             let v = value.render(&mut ctx)?;
             ctx.set(name, v);
         }
+        let mut first: Option<StepFail> = None;
         for (i, step) in check.steps.iter().enumerate() {
             let outcome = match &step.kind {
                 StepKind::Http(h) => self.http(h, &mut ctx).await,
@@ -163,14 +215,20 @@ impl<T: Target> Runner<'_, T> {
                 StepKind::Crash => self.lifecycle("crash", self.target.crash()).await,
                 StepKind::WaitReady => self.lifecycle("wait_ready", async { Ok(()) }).await,
             };
-            if let Err(mut f) = outcome {
-                f.failure.step = i + 1;
-                f.failure.location = step.location.clone();
-                f.failure.hint = step.hint.clone();
-                return Err(f);
+            match outcome {
+                Ok(()) => *passed += 1,
+                Err(mut f) => {
+                    f.failure.step = i + 1;
+                    f.failure.location = step.location.clone();
+                    f.failure.hint = step.hint.clone();
+                    if !check.partial || f.infrastructure {
+                        return Err(f);
+                    }
+                    first.get_or_insert(f);
+                }
             }
         }
-        Ok(())
+        first.map_or(Ok(()), Err)
     }
 
     async fn lifecycle(
@@ -225,6 +283,20 @@ impl<T: Target> Runner<'_, T> {
                     headers.push(("Content-Type".into(), "application/json".into()));
                 }
                 Some(Bytes::from(tv.render(ctx)?.to_string()))
+            }
+            Some(Body::Form(fields)) => {
+                if !http::has_header(&headers, "content-type") {
+                    headers.push((
+                        "Content-Type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    ));
+                }
+                let mut pairs = Vec::with_capacity(fields.len());
+                for (k, t) in fields {
+                    let v = t.render_string(ctx)?;
+                    pairs.push(format!("{}={}", encode_component(k), encode_component(&v)));
+                }
+                Some(Bytes::from(pairs.join("&")))
             }
             Some(Body::Raw(t)) => Some(Bytes::from(t.render_string(ctx)?)),
         };
@@ -356,6 +428,7 @@ impl<T: Target> Runner<'_, T> {
                         ),
                         expected: Some(format!("{n} distinct values")),
                         actual: Some(format!("{} at least twice", typed(dup))),
+                        diff: None,
                     }));
                 }
                 seen.push(v);
@@ -386,6 +459,7 @@ impl<T: Target> Runner<'_, T> {
                 message: format!("status {} where {status} was expected", resp.status),
                 expected: Some(format!("status <{status}>")),
                 actual: Some(format!("status <{}>", resp.status)),
+                diff: None,
             });
         }
         for h in &expect.headers {
@@ -397,24 +471,53 @@ impl<T: Target> Runner<'_, T> {
                 .collect();
             assert::check(&format!("header {}", h.name), &values, &h.predicates, ctx)?;
         }
-        let needs_json = !expect.jsonpath.is_empty() || expect.distinct.is_some();
+        if let Some(max) = expect.max_time
+            && resp.elapsed > max
+        {
+            return Err(Mismatch::new(
+                format!(
+                    "the response took {} ms, more than the {} ms allowed",
+                    resp.elapsed.as_millis(),
+                    max.as_millis()
+                ),
+                format!("time <= {} ms", max.as_millis()),
+                format!("time <{} ms>", resp.elapsed.as_millis()),
+            ));
+        }
+        if expect.body_contains.is_some() || expect.body_matches.is_some() {
+            let text = String::from_utf8_lossy(&resp.body);
+            if let Some(t) = &expect.body_contains {
+                let want = t.render_string(ctx)?;
+                if !text.contains(&want) {
+                    return Err(Mismatch::new(
+                        "the body does not contain the expected text".into(),
+                        format!("a body containing {}", typed(&Value::String(want))),
+                        http::excerpt_text(&resp.body, 300),
+                    ));
+                }
+            }
+            if let Some(re) = &expect.body_matches
+                && !re.is_match(&text)
+            {
+                return Err(Mismatch::new(
+                    "the body does not match the expected pattern".into(),
+                    format!("a body matching /{}/", re.as_str()),
+                    http::excerpt_text(&resp.body, 300),
+                ));
+            }
+        }
+        let needs_json = !expect.jsonpath.is_empty()
+            || expect.distinct.is_some()
+            || expect.json.is_some()
+            || expect.json_subset.is_some()
+            || expect.json_schema.is_some();
         let json = if needs_json {
             Some(parse_json(&resp.body)?)
         } else {
             parse_json(&resp.body).ok()
         };
         if let Some(json) = &json {
-            for a in &expect.jsonpath {
-                let nodes: Vec<Value> = a
-                    .query
-                    .path
-                    .query(json)
-                    .all()
-                    .into_iter()
-                    .cloned()
-                    .collect();
-                assert::check(&a.query.src, &nodes, &a.predicates, ctx)?;
-            }
+            check_document(expect, json, ctx)?;
         }
         Ok(json)
     }
@@ -473,19 +576,10 @@ impl<T: Target> Runner<'_, T> {
                 message: format!("the query returned {count} row(s), expected {want}"),
                 expected: Some(format!("rows <{want}>")),
                 actual: Some(format!("rows <{count}>")),
+                diff: None,
             }));
         }
-        for a in &step.expect.jsonpath {
-            let nodes: Vec<Value> = a
-                .query
-                .path
-                .query(&rows)
-                .all()
-                .into_iter()
-                .cloned()
-                .collect();
-            assert::check(&a.query.src, &nodes, &a.predicates, ctx).map_err(fail)?;
-        }
+        check_document(&step.expect, &rows, ctx).map_err(fail)?;
         for c in &step.captures {
             let CaptureSource::JsonPath(q) = &c.source else {
                 return Err(StepFail::new(
@@ -499,6 +593,64 @@ impl<T: Target> Runner<'_, T> {
     }
 }
 
+/// The assertions on a JSON document (a response body, or a query's rows).
+fn check_document(expect: &Expect, doc: &Value, ctx: &mut Context) -> Result<(), Mismatch> {
+    if let Some(tv) = &expect.json {
+        let want = tv.render(ctx)?;
+        if !assert::json_eq(&want, doc) {
+            let mut m = Mismatch::new(
+                "the JSON body differs from the expected one".into(),
+                typed(&want),
+                typed(doc),
+            );
+            m.diff = Some(assert::json_diff(&want, doc));
+            return Err(m);
+        }
+    }
+    if let Some(tv) = &expect.json_subset {
+        let want = tv.render(ctx)?;
+        if let Some(path) = assert::subset_mismatch(&want, doc, "$") {
+            let mut m = Mismatch::new(
+                format!("the JSON body lacks what is expected at {path}"),
+                typed(&want),
+                typed(doc),
+            );
+            m.diff = Some(assert::json_diff(&want, doc));
+            return Err(m);
+        }
+    }
+    if let Some(schema) = &expect.json_schema {
+        let errors: Vec<String> = schema
+            .0
+            .iter_errors(doc)
+            .take(3)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                if at.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("at {at}: {e}")
+                }
+            })
+            .collect();
+        if !errors.is_empty() {
+            return Err(Mismatch::new(
+                format!(
+                    "the JSON body does not match the schema: {}",
+                    errors.join("; ")
+                ),
+                "a body matching the JSON Schema".into(),
+                typed(doc),
+            ));
+        }
+    }
+    for a in &expect.jsonpath {
+        let nodes: Vec<Value> = a.query.path.query(doc).all().into_iter().cloned().collect();
+        assert::check(&a.query.src, &nodes, &a.predicates, ctx)?;
+    }
+    Ok(())
+}
+
 fn parse_json(body: &[u8]) -> Result<Value, Mismatch> {
     serde_json::from_slice(body).map_err(|e| Mismatch {
         message: format!("the response body is not JSON ({e})"),
@@ -508,6 +660,7 @@ fn parse_json(body: &[u8]) -> Result<Value, Mismatch> {
         } else {
             http::excerpt_text(body, 200)
         }),
+        diff: None,
     })
 }
 
@@ -524,6 +677,7 @@ fn capture(c: &Capture, resp: &ProbeResponse, json: Option<&Value>) -> Result<Va
                 ),
                 expected: Some(format!("a {name} header")),
                 actual: Some("nothing".into()),
+                diff: None,
             }),
         CaptureSource::JsonPath(q) => match json {
             Some(json) => capture_json(&c.name, q, json),
@@ -531,6 +685,7 @@ fn capture(c: &Capture, resp: &ProbeResponse, json: Option<&Value>) -> Result<Va
                 message: "the response body is not JSON".into(),
                 expected: None,
                 actual: None,
+                diff: None,
             })),
         },
     }
@@ -543,6 +698,7 @@ fn capture_json(name: &str, q: &crate::spec::Query, json: &Value) -> Result<Valu
             message: format!("cannot capture `{name}`: nothing at {}", q.src),
             expected: Some(format!("a value at {}", q.src)),
             actual: Some("nothing".into()),
+            diff: None,
         }),
         1 => Ok(nodes.into_iter().next().expect("one node")),
         _ => Ok(Value::Array(nodes)),

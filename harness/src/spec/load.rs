@@ -1,7 +1,6 @@
 //! Reads a spec file and validates it into an `Exercise`, collecting every error with
 //! its position rather than stopping at the first.
 
-use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,15 +63,8 @@ pub fn load_exercise(path: &Path) -> Result<Exercise, SpecErrors> {
 /// Parses and validates a spec's text; `file` is used for error messages and to find
 /// the files the spec names.
 pub fn parse_exercise(file: &Path, src: &str) -> Result<Exercise, SpecErrors> {
-    let raw: RawSpec = toml::from_str(src).map_err(|e| {
-        let message = e.message().to_string();
-        let span = e.span().unwrap_or(0..0);
-        let mut err = SpecError::at(file, src, span, message.clone());
-        if let Some(help) = suggest_for_serde_message(&message) {
-            err = err.with_help(help);
-        }
-        SpecErrors(vec![err])
-    })?;
+    let raw: RawSpec =
+        toml::from_str(src).map_err(|e| SpecErrors(vec![toml_error(file, src, &e)]))?;
     let mut v = Validator {
         file,
         src,
@@ -84,6 +76,25 @@ pub fn parse_exercise(file: &Path, src: &str) -> Result<Exercise, SpecErrors> {
     } else {
         Err(SpecErrors(v.errors))
     }
+}
+
+/// A TOML or serde error, at its position, with a "did you mean" when one fits.
+fn toml_error(file: &Path, src: &str, e: &toml::de::Error) -> SpecError {
+    let message = e.message().to_string();
+    let span = e.span().unwrap_or(0..0);
+    let err = SpecError::at(file, src, span, message.clone());
+    match suggest_for_serde_message(&message) {
+        Some(help) => err.with_help(help),
+        None => err,
+    }
+}
+
+/// What validating checks accumulates across the spec and its included files.
+struct ChecksState<'w> {
+    /// Ids of the checks so far, in order.
+    seen: Vec<String>,
+    weights: &'w IndexMap<String, f64>,
+    checks: Vec<Check>,
 }
 
 struct Validator<'a> {
@@ -152,21 +163,54 @@ impl Validator<'_> {
             Some(p) => *p.get_ref(),
             None => 100.0,
         };
-        let mut seen = HashSet::new();
-        let mut checks = Vec::new();
-        for check in raw.checks {
-            let span = check.span();
-            let check = check.into_inner();
-            if !seen.insert(check.id.get_ref().clone()) {
-                self.error(
-                    check.id.span(),
-                    format!("a check with id `{}` already exists", check.id.get_ref()),
-                );
-            }
-            if let Some(c) = self.check(check, span) {
-                checks.push(c);
+        let mut weights = IndexMap::new();
+        for (category, w) in &raw.scoring.weights {
+            if *w.get_ref() > 0.0 && w.get_ref().is_finite() {
+                weights.insert(category.clone(), *w.get_ref());
+            } else {
+                self.error(w.span(), "a weight must be a number above 0");
             }
         }
+        let mut state = ChecksState {
+            seen: Vec::new(),
+            weights: &weights,
+            checks: Vec::new(),
+        };
+        self.checks_of(raw.checks, &mut state);
+        for include in &raw.exercise.include {
+            let path = dir.join(include.get_ref());
+            let src = match std::fs::read_to_string(&path) {
+                Ok(src) => src,
+                Err(e) => {
+                    self.error(
+                        include.span(),
+                        format!("cannot read the included file `{}`: {e}", path.display()),
+                    );
+                    continue;
+                }
+            };
+            match toml::from_str::<RawInclude>(&src) {
+                Ok(inc) => {
+                    let mut sub = Validator {
+                        file: &path,
+                        src: &src,
+                        errors: Vec::new(),
+                    };
+                    sub.checks_of(inc.checks, &mut state);
+                    self.errors.extend(sub.errors);
+                }
+                Err(e) => self.errors.push(toml_error(&path, &src, &e)),
+            }
+        }
+        for (category, w) in &raw.scoring.weights {
+            if !state.checks.iter().any(|c| c.category == *category) {
+                self.error(
+                    w.span(),
+                    format!("a weight for category `{category}`, which no check has"),
+                );
+            }
+        }
+        let checks = state.checks;
         if checks.is_empty() && self.errors.is_empty() {
             self.errors.push(SpecError::file(
                 self.file,
@@ -304,6 +348,47 @@ impl Validator<'_> {
         })
     }
 
+    fn checks_of(&mut self, raw: Vec<Spanned<RawCheck>>, state: &mut ChecksState<'_>) {
+        for check in raw {
+            let span = check.span();
+            let check = check.into_inner();
+            let id = check.id.get_ref().clone();
+            if state.seen.contains(&id) {
+                self.error(
+                    check.id.span(),
+                    format!("a check with id `{id}` already exists"),
+                );
+            }
+            for need in &check.needs {
+                if !state.seen.contains(need.get_ref()) {
+                    let help = did_you_mean(need.get_ref(), state.seen.iter().map(String::as_str))
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| {
+                            "`needs` names checks that come earlier in the spec".into()
+                        });
+                    self.error(
+                        need.span(),
+                        format!(
+                            "`needs` names `{}`, which is not an earlier check",
+                            need.get_ref()
+                        ),
+                    )
+                    .help = Some(help);
+                }
+            }
+            let weight = state
+                .weights
+                .get(check.category.get_ref())
+                .copied()
+                .unwrap_or(1.0);
+            if let Some(mut c) = self.check(check, span) {
+                c.points *= weight;
+                state.checks.push(c);
+            }
+            state.seen.push(id);
+        }
+    }
+
     fn check(&mut self, raw: RawCheck, span: Range<usize>) -> Option<Check> {
         let errors_before = self.errors.len();
         let id = raw.id.get_ref().clone();
@@ -334,6 +419,17 @@ impl Validator<'_> {
         let timeout = self
             .duration(raw.timeout.as_ref())
             .unwrap_or(DEFAULT_CHECK_TIMEOUT);
+        let hidden = match raw.visibility.as_ref().map(|v| (v, v.get_ref().as_str())) {
+            None | Some((_, "visible")) => false,
+            Some((_, "hidden")) => true,
+            Some((v, other)) => {
+                self.error(
+                    v.span(),
+                    format!("unknown visibility `{other}`: expected \"visible\" or \"hidden\""),
+                );
+                false
+            }
+        };
         let mut scope: Vec<String> = Vec::new();
         let mut vars = Vec::new();
         for (name, value) in &raw.vars {
@@ -363,8 +459,11 @@ impl Validator<'_> {
             id,
             title: raw.title,
             category,
-            points,
+            points: f64::from(points),
             timeout,
+            hidden,
+            needs: raw.needs.iter().map(|n| n.get_ref().clone()).collect(),
+            partial: raw.partial,
             vars,
             steps,
             location: self.location(&span),
@@ -463,6 +562,9 @@ impl Validator<'_> {
             if raw.body.is_some() {
                 wrong.push("body");
             }
+            if !raw.form.is_empty() {
+                wrong.push("form");
+            }
             if raw.concurrent.is_some() {
                 wrong.push("concurrent");
             }
@@ -553,18 +655,25 @@ impl Validator<'_> {
         }
         let query = self.template_map(&raw.query, &local);
         let headers = self.template_map(&raw.headers, &local);
-        let body = match (&raw.json, &raw.body) {
-            (Some(_), Some(b)) => {
-                self.error(b.span(), "a step sends either `json` or `body`, not both");
-                None
-            }
-            (Some(j), None) => {
-                let tv = self.tvalue(j.get_ref(), j.span())?;
-                self.check_scope(&tv, &local, j.span());
-                Some(Body::Json(tv))
-            }
-            (None, Some(b)) => Some(Body::Raw(self.template_in_scope(b, &local)?)),
-            (None, None) => None,
+        let bodies = usize::from(raw.json.is_some())
+            + usize::from(raw.body.is_some())
+            + usize::from(!raw.form.is_empty());
+        if bodies > 1 {
+            self.error(
+                http.span(),
+                "a step sends one of `json`, `form` or `body`, not several",
+            );
+        }
+        let body = if let Some(j) = &raw.json {
+            let tv = self.tvalue(j.get_ref(), j.span())?;
+            self.check_scope(&tv, &local, j.span());
+            Some(Body::Json(tv))
+        } else if let Some(b) = &raw.body {
+            Some(Body::Raw(self.template_in_scope(b, &local)?))
+        } else if !raw.form.is_empty() {
+            Some(Body::Form(self.template_map(&raw.form, &local)))
+        } else {
+            None
         };
         let timeout = self
             .duration(raw.timeout.as_ref())
@@ -694,6 +803,44 @@ impl Validator<'_> {
                 }
             }
         }
+        if let Some(v) = &raw.json
+            && let Some(tv) = self.tvalue(v.get_ref(), v.span())
+        {
+            self.check_scope(&tv, scope, v.span());
+            expect.json = Some(tv);
+        }
+        if let Some(v) = &raw.json_subset
+            && let Some(tv) = self.tvalue(v.get_ref(), v.span())
+        {
+            self.check_scope(&tv, scope, v.span());
+            expect.json_subset = Some(tv);
+        }
+        if let Some(s) = &raw.json_schema {
+            expect.json_schema = self.schema(s);
+        }
+        if let Some(t) = &raw.body_contains {
+            if !http {
+                self.error(t.span(), "`body_contains` is for `http` steps");
+            }
+            expect.body_contains = self.template_in_scope(t, scope);
+        }
+        if let Some(re) = &raw.body_matches {
+            if !http {
+                self.error(re.span(), "`body_matches` is for `http` steps");
+            }
+            match Regex::new(re.get_ref()) {
+                Ok(r) => expect.body_matches = Some(r),
+                Err(e) => {
+                    self.error(re.span(), format!("bad regex: {e}"));
+                }
+            }
+        }
+        if let Some(t) = &raw.max_time {
+            if !http {
+                self.error(t.span(), "`max_time` is for `http` steps");
+            }
+            expect.max_time = self.duration(Some(t));
+        }
         if let Some(d) = &raw.distinct {
             if !concurrent {
                 self.error(
@@ -704,6 +851,56 @@ impl Validator<'_> {
             expect.distinct = self.query(d.get_ref(), d.span());
         }
         expect
+    }
+
+    /// A JSON Schema given inline (a table) or as a file path relative to the spec.
+    fn schema(&mut self, s: &Spanned<toml::Value>) -> Option<Schema> {
+        let value: Value = match s.get_ref() {
+            toml::Value::String(path) => {
+                let full = self.file.parent().unwrap_or(Path::new(".")).join(path);
+                let text = match std::fs::read_to_string(&full) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.error(
+                            s.span(),
+                            format!("cannot read the schema `{}`: {e}", full.display()),
+                        );
+                        return None;
+                    }
+                };
+                match serde_json::from_str(&text) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.error(
+                            s.span(),
+                            format!("the schema `{}` is not JSON: {e}", full.display()),
+                        );
+                        return None;
+                    }
+                }
+            }
+            toml::Value::Table(_) => match serde_json::to_value(s.get_ref()) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.error(s.span(), format!("cannot convert the schema to JSON: {e}"));
+                    return None;
+                }
+            },
+            _ => {
+                self.error(
+                    s.span(),
+                    "`json_schema` is a table or the path of a JSON file",
+                );
+                return None;
+            }
+        };
+        match jsonschema::validator_for(&value) {
+            Ok(v) => Some(Schema(std::sync::Arc::new(v))),
+            Err(e) => {
+                self.error(s.span(), format!("not a valid JSON Schema: {e}"));
+                None
+            }
+        }
     }
 
     fn status(&mut self, status: &Spanned<toml::Value>) -> Option<StatusExpect> {

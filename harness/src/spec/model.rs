@@ -30,7 +30,7 @@ pub struct Exercise {
 }
 
 impl Exercise {
-    pub fn max_points(&self) -> u32 {
+    pub fn max_points(&self) -> f64 {
         self.checks.iter().map(|c| c.points).sum()
     }
 }
@@ -88,8 +88,15 @@ pub struct Check {
     pub id: String,
     pub title: String,
     pub category: String,
-    pub points: u32,
+    /// Points, after the category's weight.
+    pub points: f64,
     pub timeout: Duration,
+    /// Counts in the score, but learners do not see its details.
+    pub hidden: bool,
+    /// Ids of earlier checks that must pass for this one to run.
+    pub needs: Vec<String>,
+    /// Each step earns an equal share of the points, and every step runs.
+    pub partial: bool,
     pub vars: Vec<(String, TValue)>,
     pub steps: Vec<Step>,
     /// `file:line` of the check in the spec.
@@ -148,6 +155,7 @@ pub struct HttpStep {
 #[derive(Debug, Clone)]
 pub enum Body {
     Json(TValue),
+    Form(Vec<(String, Template)>),
     Raw(Template),
 }
 
@@ -169,6 +177,24 @@ pub struct Expect {
     pub rows: Option<u64>,
     /// A JSONPath whose values must all differ across a concurrent step's responses.
     pub distinct: Option<Query>,
+    /// The whole JSON body, exactly.
+    pub json: Option<TValue>,
+    /// Keys and values the JSON body must contain (objects recursively).
+    pub json_subset: Option<TValue>,
+    pub json_schema: Option<Schema>,
+    pub body_contains: Option<Template>,
+    pub body_matches: Option<Regex>,
+    pub max_time: Option<Duration>,
+}
+
+/// A compiled JSON Schema.
+#[derive(Clone)]
+pub struct Schema(pub std::sync::Arc<jsonschema::Validator>);
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Schema")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,17 @@ pub(crate) struct RawExercise {
     pub description: Option<String>,
     #[serde(default)]
     pub readme: Option<Spanned<String>>,
+    /// More files of `[[checks]]` (e.g. a hidden.toml not handed out), relative paths.
+    #[serde(default)]
+    pub include: Vec<Spanned<String>>,
+}
+
+/// An included file: checks only.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawInclude {
+    #[serde(default)]
+    pub checks: Vec<Spanned<RawCheck>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +90,9 @@ pub(crate) struct RawScoring {
     /// Percentage of the maximum score needed to pass (0-100).
     #[serde(default)]
     pub pass_mark: Option<Spanned<f64>>,
+    /// Multiplies the points of every check in a category.
+    #[serde(default)]
+    pub weights: IndexMap<String, Spanned<f64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +104,12 @@ pub(crate) struct RawCheck {
     pub points: Spanned<i64>,
     #[serde(default)]
     pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub visibility: Option<Spanned<String>>,
+    #[serde(default)]
+    pub needs: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub partial: bool,
     #[serde(default)]
     pub vars: IndexMap<String, Spanned<toml::Value>>,
     #[serde(default)]
@@ -117,6 +137,8 @@ pub(crate) struct RawStep {
     #[serde(default)]
     pub body: Option<Spanned<String>>,
     #[serde(default)]
+    pub form: IndexMap<String, Spanned<String>>,
+    #[serde(default)]
     pub params: Vec<Spanned<toml::Value>>,
     #[serde(default)]
     pub timeout: Option<Spanned<String>>,
@@ -143,6 +165,22 @@ pub(crate) struct RawExpect {
     pub rows: Option<Spanned<i64>>,
     #[serde(default)]
     pub distinct: Option<Spanned<String>>,
+    /// The whole JSON body, exactly.
+    #[serde(default)]
+    pub json: Option<Spanned<toml::Value>>,
+    /// The JSON body contains at least these keys and values.
+    #[serde(default)]
+    pub json_subset: Option<Spanned<toml::Value>>,
+    /// A JSON Schema the body must satisfy: a table, or a path relative to the spec.
+    #[serde(default)]
+    pub json_schema: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub body_contains: Option<Spanned<String>>,
+    #[serde(default)]
+    pub body_matches: Option<Spanned<String>>,
+    /// The response must arrive within this duration.
+    #[serde(default)]
+    pub max_time: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -40,7 +40,7 @@ def connect_pool(url):
     deadline = time.monotonic() + 30
     while True:
         try:
-            pool = psycopg2.pool.ThreadedConnectionPool(1, 20, url)
+            pool = psycopg2.pool.ThreadedConnectionPool(1, POOL_SIZE, url)
             conn = pool.getconn()
             with conn, conn.cursor() as cur:
                 cur.execute(SCHEMA)
@@ -54,17 +54,21 @@ def connect_pool(url):
 
 
 POOL = None
+POOL_SIZE = 20
+# The pool raises when it is empty: a request waits here for a free connection instead.
+SLOTS = threading.BoundedSemaphore(POOL_SIZE)
 
 
 def query(sql, params=(), one=False):
-    conn = POOL.getconn()
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            rows = cur.fetchall() if cur.description else []
-        return (rows[0] if rows else None) if one else rows
-    finally:
-        POOL.putconn(conn)
+    with SLOTS:
+        conn = POOL.getconn()
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(sql, params)
+                rows = cur.fetchall() if cur.description else []
+            return (rows[0] if rows else None) if one else rows
+        finally:
+            POOL.putconn(conn)
 
 
 def to_json(row):
