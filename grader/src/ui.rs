@@ -58,12 +58,14 @@ impl Ui {
         {
             let pad = "                ";
             let dim = |s: &str| self.paint("2", s);
-            println!(
-                "{pad}{} {} — {}",
-                dim("check:"),
-                r.title,
-                dim(&format!("step {} at {}", f.step, f.location))
-            );
+            if !f.location.is_empty() {
+                println!(
+                    "{pad}{} {} — {}",
+                    dim("check:"),
+                    r.title,
+                    dim(&format!("step {} at {}", f.step, f.location))
+                );
+            }
             if let Some(d) = &f.diff {
                 println!("{pad}{}", dim("diff:"));
                 for line in d.lines().take(40) {

@@ -70,7 +70,7 @@ expect.headers.X-Trace = { contains = "abc", not_equals = "x" }
     .await;
     let r = only(&results);
     assert_eq!(r.status, CheckStatus::Passed, "{:?}", r.failure);
-    assert_eq!(r.earned, 2);
+    assert_eq!(r.earned, 2.0);
 }
 
 #[tokio::test]
@@ -89,7 +89,7 @@ expect.status = 200
     .await;
     let r = only(&results);
     assert_eq!(r.status, CheckStatus::Failed);
-    assert_eq!(r.earned, 0);
+    assert_eq!(r.earned, 0.0);
     let f = r.failure.as_ref().unwrap();
     assert_eq!(f.step, 1);
     assert_eq!(f.location, "toy.toml:14");
@@ -407,4 +407,199 @@ expect.status = 500
     let fa = a[0].failure.as_ref().unwrap();
     let fb = b[0].failure.as_ref().unwrap();
     assert_eq!(fa.request, fb.request);
+}
+
+#[tokio::test]
+async fn whole_body_assertions_pass_and_fail_with_a_diff() {
+    let ok = r#"
+[[checks]]
+id = "body"
+title = "body"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "POST /items"
+json = { name = "x" }
+expect.json = { id = 1, name = "x", tags = ["a", "b"] }
+expect.json_subset = { name = "x", tags = ["a", "b"] }
+expect.json_schema = { type = "object", required = ["id", "name"], properties = { id = { type = "integer" } } }
+"#;
+    let (results, _) = run(ok).await;
+    assert_eq!(
+        results[0].status,
+        CheckStatus::Passed,
+        "{:?}",
+        results[0].failure
+    );
+
+    let (results, _) = run(&ok.replace(
+        r#"expect.json = { id = 1, name = "x","#,
+        r#"expect.json = { id = 1, name = "y","#,
+    ))
+    .await;
+    let f = results[0].failure.as_ref().unwrap();
+    assert!(f.message.contains("the JSON body differs"), "{}", f.message);
+    let diff = f.diff.as_deref().unwrap();
+    assert!(
+        diff.contains("-  \"name\": \"y\"") && diff.contains("+  \"name\": \"x\""),
+        "{diff}"
+    );
+
+    let (results, _) = run(&ok.replace(
+        r#"expect.json_subset = { name = "x", tags = ["a", "b"] }"#,
+        r#"expect.json_subset = { tags = ["a"] }"#,
+    ))
+    .await;
+    let f = results[0].failure.as_ref().unwrap();
+    assert!(
+        f.message.contains("lacks what is expected at $.tags"),
+        "{}",
+        f.message
+    );
+
+    let (results, _) = run(&ok.replace(
+        r#"required = ["id", "name"]"#,
+        r#"required = ["id", "email"]"#,
+    ))
+    .await;
+    let f = results[0].failure.as_ref().unwrap();
+    assert!(
+        f.message.contains("does not match the schema") && f.message.contains("email"),
+        "{}",
+        f.message
+    );
+}
+
+#[tokio::test]
+async fn body_text_time_and_form() {
+    let (results, _) = run(r#"
+[[checks]]
+id = "text"
+title = "text"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /text"
+expect.body_contains = "world"
+expect.body_matches = '^hello'
+expect.max_time = "2s"
+[[checks.steps]]
+http = "POST /echo"
+form = { a = "1 2", b = "x" }
+expect.jsonpath."$.body" = "a=1%202&b=x"
+expect.jsonpath."$.content_type" = "application/x-www-form-urlencoded"
+
+[[checks]]
+id = "contains"
+title = "contains"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /text"
+expect.body_contains = "bye"
+
+[[checks]]
+id = "slow"
+title = "slow"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /slow"
+expect.max_time = "1s"
+"#)
+    .await;
+    assert_eq!(
+        results[0].status,
+        CheckStatus::Passed,
+        "{:?}",
+        results[0].failure
+    );
+    let f = results[1].failure.as_ref().unwrap();
+    assert_eq!(
+        f.expected.as_deref(),
+        Some(r#"a body containing string <"bye">"#)
+    );
+    assert_eq!(f.actual.as_deref(), Some("hello world"));
+    let f = results[2].failure.as_ref().unwrap();
+    assert!(
+        f.message.contains("more than the 1000 ms allowed"),
+        "{}",
+        f.message
+    );
+}
+
+#[tokio::test]
+async fn needs_partial_credit_and_hidden() {
+    let (results, _) = run(r#"
+[[checks]]
+id = "broken"
+title = "broken"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /health"
+expect.status = 500
+
+[[checks]]
+id = "ok"
+title = "ok"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /health"
+
+[[checks]]
+id = "dependent"
+title = "dependent"
+category = "api"
+points = 2
+needs = ["ok", "broken"]
+[[checks.steps]]
+http = "GET /health"
+
+[[checks]]
+id = "runs"
+title = "runs"
+category = "api"
+points = 1
+needs = ["ok"]
+visibility = "hidden"
+[[checks.steps]]
+http = "GET /health"
+
+[[checks]]
+id = "partial"
+title = "partial"
+category = "api"
+points = 4
+partial = true
+[[checks.steps]]
+http = "GET /health"
+[[checks.steps]]
+http = "GET /health"
+expect.status = 418
+[[checks.steps]]
+http = "GET /health"
+[[checks.steps]]
+http = "GET /health"
+"#)
+    .await;
+    assert_eq!(results[2].status, CheckStatus::Skipped);
+    assert_eq!(
+        results[2].failure.as_ref().unwrap().message,
+        "skipped: it needs `broken` to pass first"
+    );
+    assert_eq!(results[3].status, CheckStatus::Passed);
+    assert!(results[3].hidden && !results[0].hidden);
+    let p = &results[4];
+    assert_eq!(p.status, CheckStatus::Failed);
+    assert_eq!(p.earned, 3.0);
+    let f = p.failure.as_ref().unwrap();
+    assert!(
+        f.message
+            .starts_with("3 of 4 steps passed; GET /health: status 200"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.step, 2);
 }

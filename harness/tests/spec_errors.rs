@@ -188,3 +188,69 @@ fn the_bundled_exercise_is_valid() {
     assert_eq!(ex.name, "todo-api");
     assert!(ex.checks.len() >= 15);
 }
+
+#[test]
+fn includes_weights_and_their_errors() {
+    let dir = std::env::temp_dir().join(format!("grader-spec-include-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let main = format!(
+        "{HEAD}[scoring]\nweights = {{ api = 2.5 }}\n{CHECK}[[checks.steps]]\nhttp = \"GET /\"\n"
+    )
+    .replace(
+        "title = \"Toy\"\n",
+        "title = \"Toy\"\ninclude = [\"hidden.toml\"]\n",
+    );
+    std::fs::write(dir.join("spec.toml"), &main).unwrap();
+    std::fs::write(
+        dir.join("hidden.toml"),
+        "[[checks]]\nid = \"h\"\ntitle = \"h\"\ncategory = \"security\"\npoints = 3\nvisibility = \"hidden\"\nneeds = [\"c\"]\n[[checks.steps]]\nhttp = \"GET /\"\n",
+    )
+    .unwrap();
+    let ex = harness::load_exercise(&dir).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ex.checks.len(), 2);
+    assert_eq!(ex.checks[0].points, 2.5);
+    assert_eq!(ex.checks[1].points, 3.0);
+    assert!(ex.checks[1].hidden);
+    assert!(
+        ex.checks[1].location.ends_with("hidden.toml:1"),
+        "{}",
+        ex.checks[1].location
+    );
+
+    // An error in the included file points into that file.
+    std::fs::write(
+        dir.join("hidden.toml"),
+        "[[checks]]\nid = \"h\"\ntitle = \"h\"\ncategory = \"x\"\npoints = 3\nneeds = [\"d\"]\n[[checks.steps]]\nhttp = \"GET /\"\n",
+    )
+    .unwrap();
+    let text = harness::load_exercise(&dir).unwrap_err().to_string();
+    assert_has(
+        &text,
+        &[
+            "`needs` names `d`, which is not an earlier check",
+            "hidden.toml:6:",
+        ],
+    );
+    std::fs::remove_file(dir.join("hidden.toml")).unwrap();
+    let text = harness::load_exercise(&dir).unwrap_err().to_string();
+    assert_has(&text, &["cannot read the included file", "spec.toml:4:"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn visibility_weights_and_body_kinds_are_checked() {
+    let text = errors("visibility = \"secret\"\n[[checks.steps]]\nhttp = \"GET /\"\n");
+    assert_has(&text, &["unknown visibility `secret`"]);
+    let text = errors("[[checks.steps]]\nhttp = \"POST /\"\njson = { a = 1 }\nbody = \"x\"\n");
+    assert_has(&text, &["one of `json`, `form` or `body`, not several"]);
+    let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nexpect.json_schema = { type = 12 }\n");
+    assert_has(&text, &["not a valid JSON Schema"]);
+    let src = format!(
+        "{HEAD}[scoring]\nweights = {{ apii = 2 }}\n{CHECK}[[checks.steps]]\nhttp = \"GET /\"\n"
+    );
+    let text = parse_exercise(Path::new("bad.toml"), &src)
+        .unwrap_err()
+        .to_string();
+    assert_has(&text, &["a weight for category `apii`, which no check has"]);
+}

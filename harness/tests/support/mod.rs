@@ -67,6 +67,11 @@ async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
+    let content_type = req
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or("").to_string())
+        .unwrap_or_default();
     let body = req
         .into_body()
         .collect()
@@ -86,6 +91,10 @@ async fn handle(
             json_response(200, json!({}))
         }
         ("GET", "/echo-query") => json_response(200, json!({ "query": query })),
+        ("POST", "/echo") => json_response(
+            200,
+            json!({ "body": String::from_utf8_lossy(&body), "content_type": content_type }),
+        ),
         ("POST", "/items") => match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(obj)) if obj.get("name").is_some_and(Value::is_string) => {
                 let mut items = st.items.lock().unwrap();
