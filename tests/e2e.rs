@@ -340,3 +340,166 @@ fn grader_clean_removes_what_a_killed_run_left() {
     );
     assert_nothing_left(&run_id);
 }
+
+/// A throwaway PostgreSQL from the grader's image, published on loopback only, removed
+/// on drop.
+struct Postgres {
+    name: String,
+    url: String,
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        images_ready();
+        let name = format!("grader-test-pg-{}", std::process::id());
+        let out = Command::new("docker")
+            .args([
+                "run",
+                "-d",
+                "--name",
+                &name,
+                "--label",
+                &format!("grader.run={name}"),
+            ])
+            .args([
+                "-p",
+                "127.0.0.1::5432",
+                "--tmpfs",
+                "/var/lib/postgresql/data",
+            ])
+            .args([
+                "-e",
+                "POSTGRES_USER=t",
+                "-e",
+                "POSTGRES_PASSWORD=pw",
+                "-e",
+                "POSTGRES_DB=db",
+            ])
+            .arg("postgres:15-bookworm")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = Command::new("docker")
+            .args(["port", &name, "5432/tcp"])
+            .output()
+            .unwrap();
+        let port = String::from_utf8_lossy(&port.stdout);
+        let port = port.trim().rsplit(':').next().unwrap().to_string();
+        Postgres {
+            url: format!("postgres://t:pw@127.0.0.1:{port}/db"),
+            name,
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["rm", "-f", "-v", &self.name])
+            .output();
+    }
+}
+
+/// A target with no HTTP server, only a database: enough for SQL steps.
+struct DbOnly(String);
+
+impl harness::Target for DbOnly {
+    fn base_url(&self) -> String {
+        "http://127.0.0.1:9".into()
+    }
+    fn database_url(&self) -> Option<String> {
+        Some(self.0.clone())
+    }
+    async fn restart(&self) -> Result<(), harness::TargetError> {
+        Ok(())
+    }
+    async fn crash(&self) -> Result<(), harness::TargetError> {
+        Ok(())
+    }
+    async fn wait_ready(&self) -> Result<(), harness::TargetError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn sql_steps_against_a_real_postgres() {
+    let pg = Postgres::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        harness::sql::wait_database(&pg.url, std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        let src = r#"
+[exercise]
+name = "sql"
+title = "sql"
+[submission]
+port = 8080
+
+[[checks]]
+id = "setup-and-pass"
+title = "setup"
+category = "persistence"
+points = 1
+[[checks.steps]]
+sql = "SELECT n AS id, 'user' || n AS name, n % 2 = 0 AS even, NULL::text AS note FROM generate_series(1, 3) AS n WHERE n >= $1 AND 'x' = $2 AND $3"
+params = [1, "x", true]
+expect.rows = 3
+expect.jsonpath."$[*].id" = { sorted = "asc", count = 3 }
+expect.jsonpath."$[1]" = { type = "object" }
+expect.json_subset = [{ id = 1, name = "user1", even = false }, { id = 2 }, { id = 3 }]
+capture = { second = "$[1].name" }
+[[checks.steps]]
+sql = "SELECT $1::text AS echoed"
+params = ["{{ second }}"]
+expect.json = [{ echoed = "user2" }]
+
+[[checks]]
+id = "row-count"
+title = "rows"
+category = "persistence"
+points = 1
+[[checks.steps]]
+sql = "SELECT 1 AS one"
+expect.rows = 2
+
+[[checks]]
+id = "value"
+title = "value"
+category = "persistence"
+points = 1
+[[checks.steps]]
+sql = "SELECT 'plain' AS password"
+expect.jsonpath."$[0].password" = { not_equals = "plain" }
+
+[[checks]]
+id = "missing-table"
+title = "missing table"
+category = "persistence"
+points = 1
+[[checks.steps]]
+sql = "SELECT * FROM todos"
+"#;
+        let ex = harness::spec::parse_exercise(Path::new("sql.toml"), src).unwrap_or_else(|e| panic!("{e}"));
+        let config = harness::RunConfig {
+            seed: 1,
+            public_base_url: "http://localhost:8080".into(),
+        };
+        let results = harness::run_checks(&ex, &DbOnly(pg.url.clone()), &config, |_| {}).await;
+        let by_id = |id: &str| results.iter().find(|r| r.id == id).unwrap();
+        let r = by_id("setup-and-pass");
+        assert_eq!(r.status, CheckStatus::Passed, "{:?}", r.failure);
+        let f = by_id("row-count").failure.clone().unwrap();
+        assert_eq!((f.expected.as_deref(), f.actual.as_deref()), (Some("rows <2>"), Some("rows <1>")));
+        assert_eq!(f.request.as_deref(), Some("SELECT 1 AS one"));
+        let f = by_id("value").failure.clone().unwrap();
+        assert_eq!(f.expected.as_deref(), Some(r#"not string <"plain">"#));
+        let f = by_id("missing-table").failure.clone().unwrap();
+        assert_eq!(f.message, r#"the query failed: relation "todos" does not exist"#);
+        assert_eq!(by_id("missing-table").status, CheckStatus::Failed);
+    });
+}

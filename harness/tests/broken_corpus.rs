@@ -32,7 +32,10 @@ fn every_broken_spec_gives_its_expected_error() {
         }
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         if got != expected {
-            wrong.push(format!("{}:\n--- expected\n{expected}--- got\n{got}", file.display()));
+            wrong.push(format!(
+                "{}:\n--- expected\n{expected}--- got\n{got}",
+                file.display()
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
