@@ -80,8 +80,23 @@ fn grade(exercise: &str, submission: &Path, extra: &[&str]) -> Graded {
             String::from_utf8_lossy(&output.stderr)
         )
     });
-    // deny_unknown_fields: the report must be exactly the contract's shape.
+    // deny_unknown_fields: the report must be exactly the contract's shape, and the
+    // committed JSON Schema must accept it.
     let report: Report = serde_json::from_str(&text).expect("report.json matches the Report type");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("docs/report.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let errors: Vec<String> = jsonschema::validator_for(&schema)
+        .unwrap()
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json does not match docs/report.schema.json: {errors:?}"
+    );
     assert_nothing_left(&report.run_id);
     Graded { output, report }
 }
@@ -502,4 +517,89 @@ sql = "SELECT * FROM todos"
         assert_eq!(f.message, r#"the query failed: relation "todos" does not exist"#);
         assert_eq!(by_id("missing-table").status, CheckStatus::Failed);
     });
+}
+
+#[test]
+fn every_report_format_is_written_and_re_rendered() {
+    let g = grade(
+        "todo-api",
+        &todo("solutions/python"),
+        &["--format", "json,junit,gradescope,md,html"],
+    );
+    assert_eq!(g.code(), 0, "{}", g.stdout());
+    let dir = std::env::temp_dir().join(format!("grader-e2e-{}-python", std::process::id()));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
+    assert_eq!(cases, g.report.checks.len());
+    assert!(doc.descendants().all(|n| !n.has_tag_name("failure")));
+    let gs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(gs["score"].as_f64(), Some(g.report.score));
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(md.contains("✅ Todo API"), "{md}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.starts_with("<!doctype html>") && html.contains("peak memory"));
+    // `grader report` renders the saved run to the same bytes.
+    let again = dir.join("again");
+    let out = grader()
+        .args(["report"])
+        .arg(dir.join("report.json"))
+        .args(["--format", "html,junit", "--out"])
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(again.join("report.html")).unwrap(),
+        html
+    );
+    assert_eq!(
+        std::fs::read_to_string(again.join("junit.xml")).unwrap(),
+        junit
+    );
+}
+
+#[test]
+fn the_time_limit_keeps_what_finished() {
+    let g = grade(
+        "todo-api",
+        &root().join("tests/fixtures/hangs-after-health"),
+        &["--timeout", "25"],
+    );
+    assert_eq!(g.report.status, RunStatus::Graded, "{}", g.stdout());
+    assert!(
+        g.report
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("time limit of 25s")
+    );
+    assert_eq!(
+        g.report.checks[0].status,
+        CheckStatus::Passed,
+        "health answered"
+    );
+    let not_run = g
+        .report
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Skipped)
+        .count();
+    assert!(not_run >= 10, "{}", g.stdout());
+    assert_eq!(
+        g.report.checks.len(),
+        harness::load_exercise(&root().join("exercises/todo-api"))
+            .unwrap()
+            .checks
+            .len()
+    );
+    assert_eq!(g.code(), 1);
 }

@@ -25,6 +25,8 @@ pub struct GradeOptions {
     pub run_id: String,
     /// Show hidden checks' failure details (for instructors).
     pub show_hidden: bool,
+    /// The whole run's time limit: past it, the report keeps what finished.
+    pub time_limit: Option<Duration>,
 }
 
 /// Why the run stopped before grading; becomes the report's status and reason.
@@ -43,6 +45,18 @@ impl Stop {
 }
 
 const INTERRUPTED: &str = "interrupted (Ctrl-C or SIGTERM)";
+
+/// Why the run was cancelled: a signal, or the time limit.
+fn cancel_reason(limit_hit: &std::sync::atomic::AtomicBool, opts: &GradeOptions) -> String {
+    if limit_hit.load(std::sync::atomic::Ordering::SeqCst) {
+        format!(
+            "the grader's time limit of {}s was reached",
+            opts.time_limit.map_or(0, |d| d.as_secs())
+        )
+    } else {
+        INTERRUPTED.to_string()
+    }
+}
 
 /// Grades one submission. `cancel` ends the run early (Ctrl-C): the report says so.
 pub async fn grade(
@@ -74,9 +88,33 @@ pub async fn grade(
         checks: Vec::new(),
         build_log_tail: None,
         log_tail: None,
+        resources: None,
     };
     let mut results: Vec<CheckResult> = Vec::new();
-    let outcome = run(docker, opts, ui, cancel, &mut report, &mut results).await;
+    // The time limit cancels like Ctrl-C does, and says so.
+    let limit_hit = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cancel = &cancel.child_token();
+    let timer = opts.time_limit.map(|limit| {
+        let (cancel, hit) = (cancel.clone(), limit_hit.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(limit).await;
+            hit.store(true, std::sync::atomic::Ordering::SeqCst);
+            cancel.cancel();
+        })
+    });
+    let mut outcome = run(docker, opts, ui, cancel, &mut report, &mut results).await;
+    if let Some(t) = timer {
+        t.abort();
+    }
+    if let Err(stop) = &mut outcome
+        && stop.reason == INTERRUPTED
+    {
+        stop.reason = cancel_reason(&limit_hit, opts);
+        // Out of time while checking: what finished is graded, the rest did not run.
+        if limit_hit.load(std::sync::atomic::Ordering::SeqCst) && report.phases.start_ms.is_some() {
+            stop.status = RunStatus::Graded;
+        }
+    }
     // Teardown, whatever happened above.
     let teardown = Instant::now();
     let mut cleaned = docker::clean_run(docker, &opts.run_id).await;
@@ -85,7 +123,6 @@ pub async fn grade(
         cleaned = docker::clean_run(docker, &opts.run_id).await;
     }
     report.phases.teardown_ms = Some(ms(teardown));
-    let mut outcome = outcome;
     if let Err(e) = cleaned
         && outcome.is_ok()
     {
@@ -97,7 +134,10 @@ pub async fn grade(
     }
     // Every check of the exercise appears in the report, run or not.
     let not_run = match report.status {
-        RunStatus::Graded => "not run".to_string(),
+        RunStatus::Graded => match &report.reason {
+            Some(reason) => format!("not run: {reason}"),
+            None => "not run".to_string(),
+        },
         RunStatus::BuildFailed => "not run: the submission did not build".into(),
         RunStatus::StartFailed => "not run: the submission did not start".into(),
         RunStatus::Error => format!(
@@ -198,6 +238,7 @@ async fn run(
         .await?
         .map_err(Stop::error)?;
     let outcome = graded(opts, ui, cancel, report, results, &sandbox, start).await;
+    report.resources = Some(sandbox.resources());
     let logs = sandbox.logs().await;
     let _ = std::fs::write(opts.out_dir.join("submission.log"), &logs);
     report.log_tail = Some(logs);

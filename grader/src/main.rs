@@ -4,6 +4,7 @@
 mod docker;
 mod exit;
 mod grade;
+mod report;
 mod ui;
 
 use std::path::{Path, PathBuf};
@@ -86,6 +87,23 @@ enum Command {
         /// Show the details of hidden checks' failures (for instructors)
         #[arg(long)]
         show_hidden: bool,
+        /// Reports to write besides report.json: json, junit, gradescope, md, html
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Time limit of the whole run, in seconds; the report keeps what finished
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Render a saved report.json again, in other formats
+    Report {
+        /// A report.json written by `grader grade`
+        report: PathBuf,
+        /// Formats to write: json, junit, gradescope, md, html
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Where to write them [default: beside the report]
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Make sure every image the grader needs exists (use, else pull, else build)
     Images,
@@ -251,7 +269,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             seed,
             build_timeout,
             show_hidden,
+            format,
+            timeout,
         } => {
+            let formats = match report::Format::parse_list(&format) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: --format: {e}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
             let exercise = match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
                 Ok(ex) => ex,
                 Err(errors) => {
@@ -289,16 +316,88 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 build_timeout: Duration::from_secs(build_timeout),
                 run_id,
                 show_hidden,
+                time_limit: timeout.map(Duration::from_secs),
             };
             let report = grade::grade(&docker, &opts, &ui, &cancel).await;
             let path = out_dir.join("report.json");
-            let json = serde_json::to_string_pretty(&report)?;
-            std::fs::write(&path, json + "\n")
-                .with_context(|| format!("writing {}", path.display()))?;
+            write_reports(&report, &out_dir, &formats)?;
             ui.summary(&report, &path.display().to_string());
             Ok(exit::for_report(&report))
         }
+        Command::Report {
+            report,
+            format,
+            out,
+        } => {
+            let formats = match report::Format::parse_list(&format) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: --format: {e}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let text = match std::fs::read_to_string(&report) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", report.display());
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let parsed: harness::Report = match serde_json::from_str(&text) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!(
+                        "error: {} is not a grader report (schema {}): {e}",
+                        report.display(),
+                        harness::result::SCHEMA_VERSION
+                    );
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let dir =
+                out.unwrap_or_else(|| report.parent().map(Path::to_path_buf).unwrap_or_default());
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for f in &formats {
+                let path = dir.join(f.file_name());
+                std::fs::write(&path, report::render(&parsed, *f))
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("{}", path.display());
+            }
+            Ok(exit::PASSED)
+        }
     }
+}
+
+/// Writes report.json and every other requested format into `dir`; the Markdown
+/// summary also goes to `$GITHUB_STEP_SUMMARY` when GitHub Actions sets it.
+fn write_reports(
+    report: &harness::Report,
+    dir: &Path,
+    formats: &[report::Format],
+) -> anyhow::Result<()> {
+    let mut all = vec![report::Format::Json];
+    all.extend(
+        formats
+            .iter()
+            .copied()
+            .filter(|f| *f != report::Format::Json),
+    );
+    for f in all {
+        let path = dir.join(f.file_name());
+        let text = report::render(report, f);
+        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
+        if f == report::Format::Markdown
+            && let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY")
+        {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&summary)?;
+            file.write_all(text.as_bytes())?;
+        }
+    }
+    Ok(())
 }
 
 /// Cancels the run on Ctrl-C or SIGTERM, so that it cleans up and still reports.

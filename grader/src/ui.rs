@@ -5,6 +5,8 @@ use std::io::{IsTerminal, Write};
 
 use harness::{CheckResult, CheckStatus, Report, RunStatus};
 
+use crate::report::pts;
+
 pub struct Ui {
     color: bool,
 }
@@ -151,14 +153,5 @@ impl Ui {
             report.seed, report.seed
         );
         println!("Report: {report_path}");
-    }
-}
-
-/// Points as people write them: `3`, or `1.33` for a share.
-fn pts(x: f64) -> String {
-    if (x - x.round()).abs() < 1e-9 {
-        format!("{x:.0}")
-    } else {
-        format!("{x:.2}")
     }
 }

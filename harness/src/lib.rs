@@ -11,7 +11,7 @@ pub mod sql;
 pub mod target;
 pub mod template;
 
-pub use result::{CheckResult, CheckStatus, Failure, Report, RunStatus};
+pub use result::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
 pub use runner::{Event, RunConfig, not_run, run_checks};
 pub use spec::{Exercise, load_exercise};
 pub use target::{Target, TargetError};

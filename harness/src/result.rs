@@ -141,6 +141,19 @@ pub struct Report {
     pub build_log_tail: Option<String>,
     /// The end of the submission's output.
     pub log_tail: Option<String>,
+    /// What the submission used at its peak, sampled about once a second.
+    pub resources: Option<Resources>,
+}
+
+/// The submission's peak resource use.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub peak_memory_bytes: u64,
+    pub memory_limit_bytes: u64,
+    /// 100 = one full core.
+    pub peak_cpu_percent: f64,
+    pub cpu_limit: f64,
 }
 
 impl Report {

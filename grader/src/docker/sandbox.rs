@@ -14,7 +14,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    StartContainerOptions, StopContainerOptionsBuilder,
+    StartContainerOptions, StatsOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use harness::http::{Prober, wait_ready};
@@ -47,6 +47,13 @@ const DB_HOST: &str = "db";
 /// Alias of the submission on the private network.
 const APP_HOST: &str = "app";
 
+/// Peaks of the submission's resource use, updated by a background task.
+#[derive(Debug, Default, Clone, Copy)]
+struct Peaks {
+    memory: u64,
+    cpu_percent: f64,
+}
+
 pub struct Sandbox {
     docker: Docker,
     opts: SandboxOptions,
@@ -57,6 +64,8 @@ pub struct Sandbox {
     http_port: Mutex<u16>,
     db_port: Option<u16>,
     prober: Prober,
+    peaks: std::sync::Arc<Mutex<Peaks>>,
+    stats_stop: tokio_util::sync::CancellationToken,
 }
 
 impl Sandbox {
@@ -77,6 +86,8 @@ impl Sandbox {
             http_port: Mutex::new(0),
             db_port: None,
             prober: Prober::new(),
+            peaks: Default::default(),
+            stats_stop: tokio_util::sync::CancellationToken::new(),
             opts,
         };
         sandbox.create_network(&sandbox.internal_net, true).await?;
@@ -324,7 +335,75 @@ impl Sandbox {
             networking_config: Some(self.endpoint(&self.internal_net, APP_HOST)),
             ..Default::default()
         };
-        self.create_and_start(&self.app, body).await
+        self.create_and_start(&self.app, body).await?;
+        self.follow_stats();
+        Ok(())
+    }
+
+    /// Samples the submission's memory and CPU until `resources` is called, across
+    /// restarts (each ends the engine's stats stream).
+    fn follow_stats(&self) {
+        let docker = self.docker.clone();
+        let app = self.app.clone();
+        let peaks = self.peaks.clone();
+        let stop = self.stats_stop.clone();
+        tokio::spawn(async move {
+            while !stop.is_cancelled() {
+                let options = StatsOptionsBuilder::new().stream(true).build();
+                let mut stream = docker.stats(&app, Some(options));
+                loop {
+                    let item = tokio::select! {
+                        item = stream.next() => item,
+                        () = stop.cancelled() => return,
+                    };
+                    let Some(Ok(s)) = item else { break };
+                    let mut p = peaks.lock().expect("not poisoned");
+                    if let Some(m) = &s.memory_stats {
+                        let cache = m.stats.as_ref().and_then(|st| {
+                            st.get("inactive_file")
+                                .or_else(|| st.get("total_inactive_file"))
+                                .copied()
+                        });
+                        let used = m.usage.unwrap_or(0).saturating_sub(cache.unwrap_or(0));
+                        p.memory = p.memory.max(used);
+                    }
+                    if let (Some(cpu), Some(pre)) = (&s.cpu_stats, &s.precpu_stats) {
+                        let total = |c: &bollard::models::ContainerCpuStats| {
+                            c.cpu_usage
+                                .as_ref()
+                                .and_then(|u| u.total_usage)
+                                .unwrap_or(0)
+                        };
+                        let used = total(cpu).saturating_sub(total(pre)) as f64;
+                        let system = cpu
+                            .system_cpu_usage
+                            .unwrap_or(0)
+                            .saturating_sub(pre.system_cpu_usage.unwrap_or(0))
+                            as f64;
+                        let cpus = f64::from(cpu.online_cpus.unwrap_or(1));
+                        if system > 0.0 && pre.system_cpu_usage.unwrap_or(0) > 0 {
+                            p.cpu_percent = p.cpu_percent.max(used / system * cpus * 100.0);
+                        }
+                    }
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        });
+    }
+
+    /// Stops sampling and returns the peaks seen.
+    pub fn resources(&self) -> harness::Resources {
+        self.stats_stop.cancel();
+        let p = *self.peaks.lock().expect("not poisoned");
+        harness::Resources {
+            peak_memory_bytes: p.memory,
+            memory_limit_bytes: self.opts.limits.memory_bytes.max(0) as u64,
+            peak_cpu_percent: (p.cpu_percent * 10.0).round() / 10.0,
+            cpu_limit: self.opts.limits.cpus,
+        }
     }
 
     /// The end of the submission's output (stdout and stderr), at most `MAX_LOG_BYTES`.

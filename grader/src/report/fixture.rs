@@ -1,0 +1,147 @@
+//! A fixed report for the renderers' snapshot tests: no real durations, ports or ids.
+
+use harness::result::{ExerciseInfo, Phases, SCHEMA_VERSION};
+use harness::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
+
+pub(crate) fn report() -> Report {
+    let check =
+        |id: &str, category: &str, status, points: f64, failure: Option<Failure>, hidden| {
+            CheckResult {
+                id: id.into(),
+                title: format!("The {id} check"),
+                category: category.into(),
+                status,
+                hidden,
+                points,
+                earned: if status == CheckStatus::Passed {
+                    points
+                } else {
+                    0.0
+                },
+                duration_ms: 12,
+                location: "exercises/todo-api/spec.toml:40".into(),
+                failure,
+            }
+        };
+    let failure = Failure {
+        step: 1,
+        location: "exercises/todo-api/spec.toml:47".into(),
+        message: "POST /todos: status 200 where 201 was expected".into(),
+        expected: Some("status <201>".into()),
+        actual: Some("status <200>".into()),
+        request: Some(r#"curl -i -X POST http://localhost:8080/todos -H 'Content-Type: application/json' --data-raw '{"title":"<b>Buy</b> milk"}'"#.into()),
+        response: Some("HTTP 200\ncontent-type: application/json\n\n{\"id\": 1}".into()),
+        hint: Some("Creating a resource answers 201 Created, not 200.".into()),
+        diff: Some("--- expected\n+++ actual\n@@ -1 +1 @@\n-201\n+200\n".into()),
+    };
+    let mut r = Report {
+        schema_version: SCHEMA_VERSION,
+        grader_version: "0.1.0".into(),
+        run_id: "grader-00000000".into(),
+        exercise: ExerciseInfo {
+            name: "todo-api".into(),
+            title: "Todo API".into(),
+            version: "1.0.0".into(),
+        },
+        submission: "solutions/python".into(),
+        seed: 42,
+        started_at: "2026-01-01T00:00:00Z".into(),
+        status: RunStatus::Graded,
+        reason: None,
+        score: 0.0,
+        max_score: 0.0,
+        pass_mark: 100.0,
+        passed: false,
+        phases: Phases {
+            build_ms: Some(1000),
+            start_ms: Some(2000),
+            checks_ms: Some(3000),
+            teardown_ms: Some(500),
+        },
+        checks: vec![
+            check("health", "api", CheckStatus::Passed, 1.0, None, false),
+            check(
+                "create-status",
+                "api",
+                CheckStatus::Failed,
+                2.0,
+                Some(failure),
+                false,
+            ),
+            check(
+                "survives-crash",
+                "persistence",
+                CheckStatus::Passed,
+                2.0,
+                None,
+                true,
+            ),
+        ],
+        build_log_tail: None,
+        log_tail: Some("todo-api listening on :8080\nPOST /todos 200 <script>".into()),
+        resources: Some(Resources {
+            peak_memory_bytes: 14_655_488,
+            memory_limit_bytes: 536_870_912,
+            peak_cpu_percent: 20.9,
+            cpu_limit: 1.0,
+        }),
+    };
+    r.tally();
+    r
+}
+
+/// Compares `got` with the committed snapshot `name`; UPDATE_EXPECT=1 rewrites it.
+pub(crate) fn snapshot(name: &str, got: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/report/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("mkdir");
+        std::fs::write(&path, got).expect("write snapshot");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        want == got,
+        "{} differs from its snapshot (UPDATE_EXPECT=1 to accept):\n{}",
+        path.display(),
+        similar::TextDiff::from_lines(&want, got)
+            .unified_diff()
+            .header("snapshot", "rendered")
+    );
+}
+
+#[test]
+fn every_format_matches_its_snapshot() {
+    use super::{Format, render};
+    let r = report();
+    for f in [
+        Format::Json,
+        Format::Junit,
+        Format::Gradescope,
+        Format::Markdown,
+        Format::Html,
+    ] {
+        snapshot(f.file_name(), &render(&r, f));
+    }
+}
+
+/// The committed JSON Schema accepts the report, and would notice a missing field.
+#[test]
+fn the_schema_describes_the_report() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/report.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("schema")).expect("JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let mut value = serde_json::to_value(report()).expect("serialize");
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    value["checks"][0]
+        .as_object_mut()
+        .expect("object")
+        .remove("hidden");
+    assert!(!validator.is_valid(&value));
+}

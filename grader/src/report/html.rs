@@ -1,0 +1,289 @@
+//! One self-contained HTML page (no network fetches): the score, the checks grouped by
+//! category with expandable details, where the time went (an inline SVG chart), the
+//! submission's resource peaks and its log tail.
+
+use harness::{CheckResult, CheckStatus, Report};
+
+use super::{pts, verdict};
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = r#"
+:root { --ok: #1a7f37; --bad: #cf222e; --skip: #9a6700; --err: #8250df; --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --bg: #f6f8fa; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: #fff; }
+main { max-width: 980px; margin: 0 auto; padding: 24px 20px 60px; }
+header { display: flex; gap: 24px; align-items: center; padding: 20px 24px; border: 1px solid var(--line); border-radius: 12px; background: var(--bg); }
+.ring { flex: none; }
+h1 { margin: 0 0 4px; font-size: 22px; }
+.verdict { display: inline-block; padding: 2px 10px; border-radius: 999px; font-weight: 600; font-size: 13px; color: #fff; }
+.verdict.ok { background: var(--ok); } .verdict.bad { background: var(--bad); }
+.meta { color: var(--muted); font-size: 13px; margin-top: 6px; }
+.meta code { color: var(--fg); }
+h2 { font-size: 17px; margin: 28px 0 10px; display: flex; justify-content: space-between; border-bottom: 1px solid var(--line); padding-bottom: 6px; }
+h2 span { color: var(--muted); font-weight: 500; }
+details.check { border: 1px solid var(--line); border-radius: 8px; margin: 6px 0; background: #fff; }
+details.check > summary { list-style: none; cursor: pointer; display: grid; grid-template-columns: 22px 190px 1fr 70px; gap: 10px; padding: 8px 12px; align-items: baseline; }
+details.check > summary::-webkit-details-marker { display: none; }
+details.check[open] > summary { border-bottom: 1px solid var(--line); }
+.icon { font-weight: 700; text-align: center; }
+.passed .icon { color: var(--ok); } .failed .icon { color: var(--bad); } .skipped .icon { color: var(--skip); } .error .icon { color: var(--err); }
+.id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; }
+.pts { text-align: right; font-variant-numeric: tabular-nums; color: var(--muted); }
+.body { padding: 10px 14px 14px; }
+.msg { font-weight: 600; }
+.where { color: var(--muted); font-size: 13px; }
+.hint { background: #fff8c5; border: 1px solid #d4a72c66; border-radius: 6px; padding: 6px 10px; margin: 8px 0; }
+table.ea { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
+table.ea th { text-align: left; color: var(--muted); font-weight: 500; padding: 2px 12px 2px 0; vertical-align: top; }
+pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; overflow-x: auto; font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, monospace; margin: 6px 0; white-space: pre-wrap; word-break: break-word; }
+.label { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; margin-top: 10px; }
+.add { color: var(--ok); } .del { color: var(--bad); }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
+.card b { display: block; font-size: 20px; }
+.card span { color: var(--muted); font-size: 13px; }
+footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
+"#;
+
+/// The score as a ring: green share of a circle.
+fn ring(percent: f64, ok: bool) -> String {
+    let r = 34.0;
+    let c = 2.0 * std::f64::consts::PI * r;
+    let filled = c * percent.clamp(0.0, 100.0) / 100.0;
+    let color = if ok { "#1a7f37" } else { "#cf222e" };
+    format!(
+        r##"<svg class="ring" width="88" height="88" viewBox="0 0 88 88" role="img" aria-label="{percent:.0} percent"><circle cx="44" cy="44" r="{r}" fill="none" stroke="#d0d7de" stroke-width="8"/><circle cx="44" cy="44" r="{r}" fill="none" stroke="{color}" stroke-width="8" stroke-dasharray="{filled:.2} {c:.2}" transform="rotate(-90 44 44)" stroke-linecap="round"/><text x="44" y="49" text-anchor="middle" font-size="17" font-weight="700" fill="#1f2328">{percent:.0}%</text></svg>"##
+    )
+}
+
+/// Where the time went: one stacked bar of the phases.
+fn phases_chart(report: &Report) -> String {
+    let p = &report.phases;
+    let parts: Vec<(&str, u64, &str)> = [
+        ("build", p.build_ms, "#0969da"),
+        ("start", p.start_ms, "#8250df"),
+        ("checks", p.checks_ms, "#1a7f37"),
+        ("teardown", p.teardown_ms, "#9a6700"),
+    ]
+    .into_iter()
+    .filter_map(|(n, ms, c)| ms.map(|ms| (n, ms, c)))
+    .collect();
+    let total: u64 = parts.iter().map(|p| p.1).sum();
+    if total == 0 {
+        return String::new();
+    }
+    let width = 900.0;
+    let mut x = 0.0;
+    let mut bars = String::new();
+    let mut legend = String::new();
+    for (i, (name, ms, color)) in parts.iter().enumerate() {
+        let w = width * (*ms as f64) / (total as f64);
+        bars.push_str(&format!(r#"<rect x="{x:.1}" y="0" width="{w:.1}" height="18" fill="{color}"><title>{name}: {ms} ms</title></rect>"#));
+        x += w;
+        legend.push_str(&format!(
+            r##"<rect x="{}" y="28" width="10" height="10" fill="{color}"/><text x="{}" y="37" font-size="12" fill="#656d76">{name} {:.1}s</text>"##,
+            i * 150,
+            i * 150 + 14,
+            *ms as f64 / 1000.0
+        ));
+    }
+    format!(
+        r#"<svg width="100%" viewBox="0 0 {width} 44" role="img" aria-label="time per phase">{bars}{legend}</svg>"#
+    )
+}
+
+fn diff_html(diff: &str) -> String {
+    diff.lines()
+        .map(|l| {
+            let class = if l.starts_with('+') && !l.starts_with("+++") {
+                "add"
+            } else if l.starts_with('-') && !l.starts_with("---") {
+                "del"
+            } else {
+                ""
+            };
+            format!(r#"<span class="{class}">{}</span>"#, esc(l))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn check_html(c: &CheckResult) -> String {
+    let (class, icon) = match c.status {
+        CheckStatus::Passed => ("passed", "✓"),
+        CheckStatus::Failed => ("failed", "✗"),
+        CheckStatus::Skipped => ("skipped", "–"),
+        CheckStatus::Error => ("error", "!"),
+    };
+    let open = if matches!(c.status, CheckStatus::Failed | CheckStatus::Error) {
+        " open"
+    } else {
+        ""
+    };
+    let mut body = String::new();
+    match &c.failure {
+        None => body.push_str(&format!(
+            r#"<div class="where">passed in {} ms · {}</div>"#,
+            c.duration_ms,
+            esc(&c.location)
+        )),
+        Some(f) => {
+            body.push_str(&format!(r#"<div class="msg">{}</div>"#, esc(&f.message)));
+            if !f.location.is_empty() {
+                body.push_str(&format!(
+                    r#"<div class="where">step {} at {}</div>"#,
+                    f.step,
+                    esc(&f.location)
+                ));
+            }
+            if let Some(h) = &f.hint {
+                body.push_str(&format!(r#"<div class="hint">{}</div>"#, esc(h)));
+            }
+            if f.expected.is_some() || f.actual.is_some() {
+                body.push_str(r#"<table class="ea">"#);
+                for (k, v) in [("expected", &f.expected), ("actual", &f.actual)] {
+                    if let Some(v) = v {
+                        body.push_str(&format!(
+                            "<tr><th>{k}</th><td><code>{}</code></td></tr>",
+                            esc(v)
+                        ));
+                    }
+                }
+                body.push_str("</table>");
+            }
+            if let Some(d) = &f.diff {
+                body.push_str(&format!(
+                    r#"<div class="label">diff</div><pre>{}</pre>"#,
+                    diff_html(d)
+                ));
+            }
+            if let Some(r) = &f.request {
+                body.push_str(&format!(
+                    r#"<div class="label">request: paste it into a terminal</div><pre>{}</pre>"#,
+                    esc(r)
+                ));
+            }
+            if let Some(r) = &f.response {
+                body.push_str(&format!(
+                    r#"<div class="label">response</div><pre>{}</pre>"#,
+                    esc(r)
+                ));
+            }
+        }
+    }
+    let hidden = if c.hidden {
+        " <small>(hidden)</small>"
+    } else {
+        ""
+    };
+    format!(
+        r#"<details class="check {class}"{open}><summary><span class="icon">{icon}</span><span class="id">{}</span><span>{}{hidden}</span><span class="pts">{}/{}</span></summary><div class="body">{body}</div></details>"#,
+        esc(&c.id),
+        esc(&c.title),
+        pts(c.earned),
+        pts(c.points)
+    )
+}
+
+pub fn render(report: &Report) -> String {
+    let mut h = String::new();
+    h.push_str(&format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · {}/{}</title><style>{STYLE}</style></head><body><main>\n",
+        esc(&report.exercise.title),
+        pts(report.score),
+        pts(report.max_score)
+    ));
+    let ok = report.passed;
+    h.push_str(&format!(
+        r#"<header>{}<div><h1>{}</h1><span class="verdict {}">{}</span> <b>{}/{} points</b><div class="meta">submission <code>{}</code> · seed <code>{}</code> (replay with <code>--seed {}</code>) · run <code>{}</code> · {}</div></div></header>"#,
+        ring(report.percent(), ok),
+        esc(&report.exercise.title),
+        if ok { "ok" } else { "bad" },
+        esc(&verdict(report)),
+        pts(report.score),
+        pts(report.max_score),
+        esc(&report.submission),
+        report.seed,
+        report.seed,
+        esc(&report.run_id),
+        esc(&report.started_at)
+    ));
+    let mut categories: Vec<&str> = Vec::new();
+    for c in &report.checks {
+        if !categories.contains(&c.category.as_str()) {
+            categories.push(&c.category);
+        }
+    }
+    for category in categories {
+        let checks: Vec<_> = report
+            .checks
+            .iter()
+            .filter(|c| c.category == category)
+            .collect();
+        let earned: f64 = checks.iter().map(|c| c.earned).sum();
+        let points: f64 = checks.iter().map(|c| c.points).sum();
+        h.push_str(&format!(
+            "<h2>{}<span>{}/{}</span></h2>",
+            esc(category),
+            pts(earned),
+            pts(points)
+        ));
+        for c in checks {
+            h.push_str(&check_html(c));
+        }
+    }
+    h.push_str("<h2>Run</h2>");
+    h.push_str(&phases_chart(report));
+    if let Some(r) = &report.resources {
+        h.push_str(&format!(
+            r#"<div class="cards"><div class="card"><b>{:.1} MiB</b><span>peak memory of {:.0} MiB allowed</span></div><div class="card"><b>{:.1}%</b><span>peak CPU ({} core(s) allowed)</span></div></div>"#,
+            r.peak_memory_bytes as f64 / 1048576.0,
+            r.memory_limit_bytes as f64 / 1048576.0,
+            r.peak_cpu_percent,
+            r.cpu_limit
+        ));
+    }
+    for (title, text) in [
+        ("Build log (end)", &report.build_log_tail),
+        ("Submission log (end)", &report.log_tail),
+    ] {
+        if let Some(t) = text.as_deref().filter(|t| !t.is_empty()) {
+            h.push_str(&format!("<h2>{title}</h2><pre>{}</pre>", esc(t)));
+        }
+    }
+    h.push_str(&format!(
+        "<footer>grader {} · report schema {}</footer>\n</main></body></html>\n",
+        esc(&report.grader_version),
+        report.schema_version
+    ));
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_everything_from_the_submission() {
+        let html = super::render(&super::super::fixture::report());
+        assert!(!html.contains("<script>"), "the log tail must be escaped");
+        assert!(html.contains("&lt;b&gt;Buy&lt;/b&gt; milk"));
+        assert!(
+            !html.contains("http://") || !html.contains("src=\"http"),
+            "no network fetches"
+        );
+        assert!(!html.contains("<link") && !html.contains("<script"));
+    }
+}

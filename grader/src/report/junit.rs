@@ -1,0 +1,89 @@
+//! JUnit XML: one testsuite per category, one testcase per check, so GitHub, GitLab and
+//! Jenkins show results natively. A failed check is a `<failure>`; a check the grader
+//! could not run (or a submission that never started) is an `<error>`.
+
+use std::time::Duration;
+
+use harness::{CheckStatus, Report, RunStatus};
+use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+
+use super::{failure_text, pts};
+
+pub fn render(report: &Report) -> String {
+    let mut junit = quick_junit::Report::new(format!("grader: {}", report.exercise.name));
+    let mut categories: Vec<&str> = Vec::new();
+    for c in &report.checks {
+        if !categories.contains(&c.category.as_str()) {
+            categories.push(&c.category);
+        }
+    }
+    let broken = matches!(
+        report.status,
+        RunStatus::BuildFailed | RunStatus::StartFailed | RunStatus::Error
+    );
+    for category in categories {
+        let mut suite = TestSuite::new(category);
+        for c in report.checks.iter().filter(|c| c.category == category) {
+            let mut status = match c.status {
+                CheckStatus::Passed => TestCaseStatus::success(),
+                CheckStatus::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                CheckStatus::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
+                CheckStatus::Skipped if broken => {
+                    TestCaseStatus::non_success(NonSuccessKind::Error)
+                }
+                CheckStatus::Skipped => TestCaseStatus::skipped(),
+            };
+            if let Some(f) = &c.failure {
+                status.set_message(f.message.clone());
+                status.set_description(failure_text(f));
+            }
+            let mut case = TestCase::new(
+                format!("{} ({}/{} points)", c.id, pts(c.earned), pts(c.points)),
+                status,
+            );
+            case.set_classname(format!("{}.{}", report.exercise.name, category));
+            case.set_time(Duration::from_millis(c.duration_ms));
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+    junit.to_string().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fixture::report;
+
+    #[test]
+    fn parses_as_xml_with_one_suite_per_category() {
+        let xml = super::render(&report());
+        let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        let suites: Vec<_> = root
+            .children()
+            .filter(|n| n.has_tag_name("testsuite"))
+            .collect();
+        let names: Vec<_> = suites
+            .iter()
+            .map(|s| s.attribute("name").unwrap_or(""))
+            .collect();
+        assert_eq!(names, ["api", "persistence"]);
+        assert_eq!(suites[0].attribute("tests"), Some("2"));
+        assert_eq!(suites[0].attribute("failures"), Some("1"));
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .expect("a failure");
+        assert_eq!(
+            failure.attribute("message"),
+            Some("POST /todos: status 200 where 201 was expected")
+        );
+        assert!(failure.text().unwrap_or("").contains("curl -i -X POST"));
+        let case = doc
+            .descendants()
+            .find(|n| n.has_tag_name("testcase"))
+            .expect("a case");
+        assert_eq!(case.attribute("classname"), Some("todo-api.api"));
+    }
+}

@@ -1,0 +1,126 @@
+//! Renderings of one `Report`: JSON (the contract), JUnit XML, Gradescope's
+//! results.json, Markdown and a self-contained HTML page. Each is a pure function of the
+//! report, so `grader report RUN.json` re-renders a saved run exactly.
+
+mod gradescope;
+mod html;
+mod junit;
+mod markdown;
+
+use harness::Report;
+
+/// An output format and the file it is written to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Junit,
+    Gradescope,
+    Markdown,
+    Html,
+}
+
+impl Format {
+    pub const NAMES: &'static str = "json, junit, gradescope, md, html";
+
+    pub fn parse(name: &str) -> Option<Format> {
+        Some(match name.trim() {
+            "json" => Format::Json,
+            "junit" | "xml" => Format::Junit,
+            "gradescope" => Format::Gradescope,
+            "md" | "markdown" => Format::Markdown,
+            "html" => Format::Html,
+            _ => return None,
+        })
+    }
+
+    /// Parses a comma-separated list such as `json,junit,html`.
+    pub fn parse_list(list: &str) -> Result<Vec<Format>, String> {
+        let mut out = Vec::new();
+        for name in list.split(',').filter(|n| !n.trim().is_empty()) {
+            let f = Format::parse(name).ok_or_else(|| {
+                format!(
+                    "unknown format `{}` (known: {})",
+                    name.trim(),
+                    Format::NAMES
+                )
+            })?;
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Json => "report.json",
+            Format::Junit => "junit.xml",
+            Format::Gradescope => "results.json",
+            Format::Markdown => "summary.md",
+            Format::Html => "report.html",
+        }
+    }
+}
+
+pub fn render(report: &Report, format: Format) -> String {
+    match format {
+        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
+        Format::Junit => junit::render(report),
+        Format::Gradescope => gradescope::render(report),
+        Format::Markdown => markdown::render(report),
+        Format::Html => html::render(report),
+    }
+}
+
+/// Points as people write them: `3`, or `1.33` for a share.
+pub fn pts(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// A failure's details as plain text, the same in every format.
+pub(crate) fn failure_text(f: &harness::Failure) -> String {
+    let mut out = f.message.clone();
+    if !f.location.is_empty() {
+        out.push_str(&format!("\nat {} (step {})", f.location, f.step));
+    }
+    for (label, value) in [
+        ("hint", &f.hint),
+        ("expected", &f.expected),
+        ("actual", &f.actual),
+        ("request", &f.request),
+    ] {
+        if let Some(v) = value {
+            out.push_str(&format!("\n{label}: {v}"));
+        }
+    }
+    if let Some(d) = &f.diff {
+        out.push_str(&format!("\ndiff:\n{d}"));
+    }
+    if let Some(r) = &f.response {
+        out.push_str(&format!("\nresponse:\n{r}"));
+    }
+    out
+}
+
+/// A one-line verdict for summaries.
+pub(crate) fn verdict(report: &Report) -> String {
+    use harness::RunStatus;
+    match report.status {
+        RunStatus::Graded if report.passed => "passed".into(),
+        RunStatus::Graded => format!("below the pass mark ({}%)", report.pass_mark),
+        RunStatus::BuildFailed => {
+            format!("did not build: {}", report.reason.as_deref().unwrap_or(""))
+        }
+        RunStatus::StartFailed => {
+            format!("did not start: {}", report.reason.as_deref().unwrap_or(""))
+        }
+        RunStatus::Error => format!("grader error: {}", report.reason.as_deref().unwrap_or("")),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fixture;
