@@ -284,6 +284,14 @@ async fn graded(
     };
     let start = Instant::now();
     let run = harness::run_checks(ex, sandbox, &config, |event| {
+        if let Event::CheckStarted {
+            index,
+            total,
+            check,
+        } = &event
+        {
+            ui.working(&format!("check {}/{total}: {}", index + 1, check.id));
+        }
         if let Event::CheckFinished { result, .. } = event {
             let mut result = result.clone();
             if result.hidden && !opts.show_hidden && result.failure.is_some() {

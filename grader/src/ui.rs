@@ -9,6 +9,8 @@ use crate::report::pts;
 
 pub struct Ui {
     color: bool,
+    /// A spinner with the current phase, on a terminal only.
+    spinner: Option<indicatif::ProgressBar>,
 }
 
 impl Ui {
@@ -16,7 +18,23 @@ impl Ui {
         let color = !no_color
             && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             && std::io::stdout().is_terminal();
-        Ui { color }
+        let spinner = std::io::stdout().is_terminal().then(|| {
+            let pb = indicatif::ProgressBar::new_spinner();
+            pb.enable_steady_tick(std::time::Duration::from_millis(120));
+            pb
+        });
+        Ui { color, spinner }
+    }
+
+    /// Prints a line above the spinner (or plainly when there is none).
+    fn out(&self, line: String) {
+        match &self.spinner {
+            Some(pb) => pb.println(line),
+            None => {
+                println!("{line}");
+                let _ = std::io::stdout().flush();
+            }
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
@@ -27,10 +45,19 @@ impl Ui {
         }
     }
 
+    /// What is happening now, on the spinner only.
+    pub fn working(&self, text: &str) {
+        if let Some(pb) = &self.spinner {
+            pb.set_message(text.to_string());
+        }
+    }
+
     /// A progress line.
     pub fn step(&self, text: &str) {
-        println!("{} {text}", self.paint("1;34", "==>"));
-        let _ = std::io::stdout().flush();
+        if let Some(pb) = &self.spinner {
+            pb.set_message(text.to_string());
+        }
+        self.out(format!("{} {text}", self.paint("1;34", "==>")));
     }
 
     pub fn check(&self, r: &CheckResult) {
@@ -48,58 +75,60 @@ impl Ui {
                 .as_ref()
                 .map_or(r.title.clone(), |f| f.message.clone())
         };
-        println!(
+        self.out(format!(
             "  {} {:<20} {:>5}  {}",
             self.paint(code, &format!("{tag:<5}")),
             r.id,
             points,
             title
-        );
+        ));
         if let Some(f) = &r.failure
             && r.status != CheckStatus::Skipped
         {
             let pad = "                ";
             let dim = |s: &str| self.paint("2", s);
             if !f.location.is_empty() {
-                println!(
+                self.out(format!(
                     "{pad}{} {} — {}",
                     dim("check:"),
                     r.title,
                     dim(&format!("step {} at {}", f.step, f.location))
-                );
+                ));
             }
             if let Some(d) = &f.diff {
-                println!("{pad}{}", dim("diff:"));
+                self.out(format!("{pad}{}", dim("diff:")));
                 for line in d.lines().take(40) {
-                    println!("{pad}  {line}");
+                    self.out(format!("{pad}  {line}"));
                 }
             }
             if let Some(h) = &f.hint {
-                println!("{pad}{} {h}", dim("hint:    "));
+                self.out(format!("{pad}{} {h}", dim("hint:    ")));
             }
             if let Some(e) = &f.expected {
-                println!("{pad}{} {e}", dim("expected:"));
+                self.out(format!("{pad}{} {e}", dim("expected:")));
             }
             if let Some(a) = &f.actual {
-                println!("{pad}{} {a}", dim("actual:  "));
+                self.out(format!("{pad}{} {a}", dim("actual:  ")));
             }
             if let Some(req) = &f.request {
-                println!("{pad}{} {req}", dim("request: "));
+                self.out(format!("{pad}{} {req}", dim("request: ")));
             }
             if let Some(resp) = &f.response {
                 let mut lines = resp.lines();
                 if let Some(first) = lines.next() {
-                    println!("{pad}{} {first}", dim("response:"));
+                    self.out(format!("{pad}{} {first}", dim("response:")));
                 }
                 for line in lines.take(12) {
-                    println!("{pad}          {line}");
+                    self.out(format!("{pad}          {line}"));
                 }
             }
         }
-        let _ = std::io::stdout().flush();
     }
 
     pub fn summary(&self, report: &Report, report_path: &str) {
+        if let Some(pb) = &self.spinner {
+            pb.finish_and_clear();
+        }
         println!();
         match report.status {
             RunStatus::Graded => {}

@@ -172,8 +172,13 @@ fn check_html(c: &CheckResult) -> String {
                 ));
             }
             if let Some(r) = &f.request {
+                let label = if r.starts_with("curl ") {
+                    "request: paste it into a terminal"
+                } else {
+                    "query"
+                };
                 body.push_str(&format!(
-                    r#"<div class="label">request: paste it into a terminal</div><pre>{}</pre>"#,
+                    r#"<div class="label">{label}</div><pre>{}</pre>"#,
                     esc(r)
                 ));
             }
