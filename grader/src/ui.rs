@@ -82,6 +82,26 @@ impl Ui {
             points,
             title
         ));
+        if let Some(l) = &r.load {
+            let pad = "                ";
+            let rate = match l.target_rate {
+                Some(t) => format!("{:.1}/s of {:.1}/s asked", l.achieved_rate, t),
+                None => format!("{:.1}/s", l.achieved_rate),
+            };
+            let unc = l
+                .uncorrected_ms
+                .map(|u| format!(" (uncorrected p99 {:.1})", u.p99))
+                .unwrap_or_default();
+            self.out(format!(
+                "{pad}{} {rate}, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms{unc}, {} errors in {} requests",
+                self.paint("2", "load:    "),
+                l.latency_ms.p50,
+                l.latency_ms.p95,
+                l.latency_ms.p99,
+                l.requests - l.ok,
+                l.requests
+            ));
+        }
         if let Some(f) = &r.failure
             && r.status != CheckStatus::Skipped
         {

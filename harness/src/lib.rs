@@ -4,6 +4,7 @@
 
 mod assert;
 pub mod http;
+pub mod load;
 pub mod result;
 mod runner;
 pub mod spec;

@@ -36,6 +36,80 @@ pub struct CheckResult {
     /// Where the check is defined (`file:line`).
     pub location: String,
     pub failure: Option<Failure>,
+    /// The figures of the check's load step, if it has one.
+    pub load: Option<LoadReport>,
+}
+
+/// Latency figures in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+    pub mean: f64,
+}
+
+/// Requests whose latency was at most `le_ms` (and more than the previous bucket's).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    pub le_ms: f64,
+    pub count: u64,
+}
+
+/// One stage of a load profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageReport {
+    pub name: String,
+    pub target_rate: Option<f64>,
+    pub achieved_rate: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub latency_ms: Latency,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdResult {
+    pub expr: String,
+    /// The stage it judges, or none for the whole run.
+    pub stage: Option<String>,
+    pub passed: bool,
+    pub actual: String,
+    pub points: f64,
+}
+
+/// What a load step measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadReport {
+    /// `open` (a schedule of arrivals) or `closed` (connections as fast as they can).
+    pub model: String,
+    pub connections: u32,
+    pub warmup_s: f64,
+    pub duration_s: f64,
+    /// Requests per second the schedule asked for (open model).
+    pub target_rate: Option<f64>,
+    /// Requests per second that completed.
+    pub achieved_rate: f64,
+    pub requests: u64,
+    pub ok: u64,
+    /// Failed requests by kind: 4xx, 5xx, timeout, refused, reset, other.
+    pub errors: std::collections::BTreeMap<String, u64>,
+    /// From the scheduled send time (open model: stalls are not hidden).
+    pub latency_ms: Latency,
+    /// From the actual send time (open model only), for comparison.
+    pub uncorrected_ms: Option<Latency>,
+    pub histogram: Vec<Bucket>,
+    pub stages: Vec<StageReport>,
+    pub thresholds: Vec<ThresholdResult>,
+    /// Why the run stopped early, if it did.
+    pub aborted: Option<String>,
 }
 
 /// Why a check did not pass, told so that a learner knows what to change.

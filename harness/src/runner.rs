@@ -50,6 +50,8 @@ struct StepFail {
     failure: Failure,
     /// The grader or Docker failed, not the submission.
     infrastructure: bool,
+    /// The share of the check's points earned anyway (load thresholds with points).
+    credit: Option<f64>,
 }
 
 impl StepFail {
@@ -57,6 +59,7 @@ impl StepFail {
         StepFail {
             failure: Failure::message(message),
             infrastructure: false,
+            credit: None,
         }
     }
 
@@ -87,6 +90,7 @@ pub async fn run_checks<T: Target>(
         config,
         prober: Prober::new(),
         sql: None,
+        last_load: None,
     };
     let total = exercise.checks.len();
     let mut results: Vec<CheckResult> = Vec::with_capacity(total);
@@ -140,6 +144,7 @@ pub fn not_run(check: &Check, why: String) -> CheckResult {
         duration_ms: 0,
         location: check.location.clone(),
         failure: Some(Failure::message(why)),
+        load: None,
     }
 }
 
@@ -148,6 +153,8 @@ struct Runner<'a, T> {
     config: &'a RunConfig,
     prober: Prober,
     sql: Option<SqlProbe>,
+    /// The figures of the current check's load step.
+    last_load: Option<crate::result::LoadReport>,
 }
 
 impl<T: Target> Runner<'_, T> {
@@ -164,10 +171,12 @@ impl<T: Target> Runner<'_, T> {
                 ))),
             };
         let total = check.steps.len().max(1);
+        let mut failure_credit = None;
         let (status, failure) = match outcome {
             Ok(()) => (CheckStatus::Passed, None),
             Err(f) if f.infrastructure => (CheckStatus::Error, Some(f.failure)),
             Err(mut f) => {
+                failure_credit = f.credit;
                 if check.partial {
                     f.failure.message = format!(
                         "{passed_steps} of {total} steps passed; {}",
@@ -177,8 +186,10 @@ impl<T: Target> Runner<'_, T> {
                 (CheckStatus::Failed, Some(f.failure))
             }
         };
+        let credit = failure_credit;
         let earned = match status {
             CheckStatus::Passed => check.points,
+            CheckStatus::Failed if credit.is_some() => check.points * credit.unwrap_or(0.0),
             CheckStatus::Failed if check.partial => {
                 check.points * passed_steps as f64 / total as f64
             }
@@ -195,6 +206,7 @@ impl<T: Target> Runner<'_, T> {
             duration_ms: start.elapsed().as_millis() as u64,
             location: check.location.clone(),
             failure,
+            load: self.last_load.take(),
         }
     }
 
@@ -214,6 +226,7 @@ impl<T: Target> Runner<'_, T> {
                 StepKind::Restart => self.lifecycle("restart", self.target.restart()).await,
                 StepKind::Crash => self.lifecycle("crash", self.target.crash()).await,
                 StepKind::WaitReady => self.lifecycle("wait_ready", async { Ok(()) }).await,
+                StepKind::Load(l) => self.load(l, &ctx).await,
             };
             match outcome {
                 Ok(()) => *passed += 1,
@@ -250,8 +263,80 @@ impl<T: Target> Runner<'_, T> {
             StepFail {
                 failure: Failure::message(message),
                 infrastructure,
+                credit: None,
             }
         })
+    }
+
+    async fn load(&mut self, step: &crate::spec::LoadStep, ctx: &Context) -> Result<(), StepFail> {
+        use rand::Rng;
+        let total_weight: u32 = step.mix.iter().map(|(w, _)| *w).sum();
+        let mix = step.mix.clone();
+        let base = ctx.clone();
+        let make: std::sync::Arc<crate::load::MakeRequest> = std::sync::Arc::new(move |_, rng| {
+            let mut pick = rng.random_range(0..total_weight.max(1));
+            let entry = mix
+                .iter()
+                .find(|(w, _)| {
+                    let hit = pick < *w;
+                    pick = pick.saturating_sub(*w);
+                    hit
+                })
+                .map_or(&mix[0].1, |(_, s)| s);
+            let mut c = base.clone();
+            c.reseed(rng.random());
+            render_request(entry, &mut c).map_err(|e| e.0)
+        });
+        let seed = self.config.seed ^ crate::template::fnv1a(b"load");
+        let report = crate::load::run(&step.options, &self.target.base_url(), seed, make).await;
+        let failed: Vec<&crate::result::ThresholdResult> =
+            report.thresholds.iter().filter(|t| !t.passed).collect();
+        let all_points: f64 = report.thresholds.iter().map(|t| t.points).sum();
+        let passed_points: f64 = report
+            .thresholds
+            .iter()
+            .filter(|t| t.passed)
+            .map(|t| t.points)
+            .sum();
+        let outcome = if let Some(why) = &report.aborted {
+            Err(StepFail::new(format!("the load stopped early: {why}")))
+        } else if failed.is_empty() {
+            Ok(())
+        } else {
+            let list: Vec<String> = failed
+                .iter()
+                .map(|t| match &t.stage {
+                    Some(s) => format!("{} in stage `{s}` (measured {})", t.expr, t.actual),
+                    None => format!("{} (measured {})", t.expr, t.actual),
+                })
+                .collect();
+            let mut f = StepFail::new(format!(
+                "{} of {} load thresholds failed: {}",
+                failed.len(),
+                report.thresholds.len(),
+                list.join("; ")
+            ));
+            f.failure.expected = Some(
+                failed
+                    .iter()
+                    .map(|t| t.expr.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+            f.failure.actual = Some(
+                failed
+                    .iter()
+                    .map(|t| t.actual.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            );
+            if all_points > 0.0 {
+                f.credit = Some(passed_points / all_points);
+            }
+            Err(f)
+        };
+        self.last_load = Some(report);
+        outcome
     }
 
     fn render_request(
@@ -259,54 +344,7 @@ impl<T: Target> Runner<'_, T> {
         step: &HttpStep,
         ctx: &mut Context,
     ) -> Result<ProbeRequest, RenderError> {
-        let mut path = step.path.render_string(ctx)?;
-        let mut pairs = Vec::new();
-        for (k, t) in &step.query {
-            pairs.push(format!(
-                "{}={}",
-                encode_component(k),
-                encode_component(&t.render_string(ctx)?)
-            ));
-        }
-        if !pairs.is_empty() {
-            path.push(if path.contains('?') { '&' } else { '?' });
-            path.push_str(&pairs.join("&"));
-        }
-        let mut headers = Vec::new();
-        for (k, t) in &step.headers {
-            headers.push((k.clone(), t.render_string(ctx)?));
-        }
-        let body = match &step.body {
-            None => None,
-            Some(Body::Json(tv)) => {
-                if !http::has_header(&headers, "content-type") {
-                    headers.push(("Content-Type".into(), "application/json".into()));
-                }
-                Some(Bytes::from(tv.render(ctx)?.to_string()))
-            }
-            Some(Body::Form(fields)) => {
-                if !http::has_header(&headers, "content-type") {
-                    headers.push((
-                        "Content-Type".into(),
-                        "application/x-www-form-urlencoded".into(),
-                    ));
-                }
-                let mut pairs = Vec::with_capacity(fields.len());
-                for (k, t) in fields {
-                    let v = t.render_string(ctx)?;
-                    pairs.push(format!("{}={}", encode_component(k), encode_component(&v)));
-                }
-                Some(Bytes::from(pairs.join("&")))
-            }
-            Some(Body::Raw(t)) => Some(Bytes::from(t.render_string(ctx)?)),
-        };
-        Ok(ProbeRequest {
-            method: step.method.clone(),
-            path_and_query: path,
-            headers,
-            body,
-            timeout: step.timeout,
-        })
+        render_request(step, ctx)
     }
 
     async fn http(&self, step: &HttpStep, ctx: &mut Context) -> Result<(), StepFail> {
@@ -544,10 +582,12 @@ impl<T: Target> Runner<'_, T> {
             let url = self.target.database_url().ok_or_else(|| StepFail {
                 failure: Failure::message("this exercise has no database service for SQL steps"),
                 infrastructure: true,
+                credit: None,
             })?;
             self.sql = Some(SqlProbe::connect_lazy(&url).map_err(|e| StepFail {
                 failure: Failure::message(e.message),
                 infrastructure: true,
+                credit: None,
             })?);
         }
         let probe = self.sql.as_ref().expect("just set");
@@ -558,6 +598,7 @@ impl<T: Target> Runner<'_, T> {
                 with_query(StepFail {
                     failure: Failure::message(format!("the query failed: {}", e.message)),
                     infrastructure: e.infrastructure,
+                    credit: None,
                 })
             })?;
         let count = rows.as_array().map_or(0, Vec::len) as u64;
@@ -591,6 +632,58 @@ impl<T: Target> Runner<'_, T> {
         }
         Ok(())
     }
+}
+
+/// Renders an HTTP step's request with the check's variables.
+fn render_request(step: &HttpStep, ctx: &mut Context) -> Result<ProbeRequest, RenderError> {
+    let mut path = step.path.render_string(ctx)?;
+    let mut pairs = Vec::new();
+    for (k, t) in &step.query {
+        pairs.push(format!(
+            "{}={}",
+            encode_component(k),
+            encode_component(&t.render_string(ctx)?)
+        ));
+    }
+    if !pairs.is_empty() {
+        path.push(if path.contains('?') { '&' } else { '?' });
+        path.push_str(&pairs.join("&"));
+    }
+    let mut headers = Vec::new();
+    for (k, t) in &step.headers {
+        headers.push((k.clone(), t.render_string(ctx)?));
+    }
+    let body = match &step.body {
+        None => None,
+        Some(Body::Json(tv)) => {
+            if !http::has_header(&headers, "content-type") {
+                headers.push(("Content-Type".into(), "application/json".into()));
+            }
+            Some(Bytes::from(tv.render(ctx)?.to_string()))
+        }
+        Some(Body::Form(fields)) => {
+            if !http::has_header(&headers, "content-type") {
+                headers.push((
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ));
+            }
+            let mut pairs = Vec::with_capacity(fields.len());
+            for (k, t) in fields {
+                let v = t.render_string(ctx)?;
+                pairs.push(format!("{}={}", encode_component(k), encode_component(&v)));
+            }
+            Some(Bytes::from(pairs.join("&")))
+        }
+        Some(Body::Raw(t)) => Some(Bytes::from(t.render_string(ctx)?)),
+    };
+    Ok(ProbeRequest {
+        method: step.method.clone(),
+        path_and_query: path,
+        headers,
+        body,
+        timeout: step.timeout,
+    })
 }
 
 /// The assertions on a JSON document (a response body, or a query's rows).

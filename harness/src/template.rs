@@ -40,6 +40,8 @@ pub enum Gen {
     Uuid,
     Text(u32),
     Bool,
+    /// A random element of a list variable.
+    Pick(String),
 }
 
 /// Generator names and their arities, for errors and docs.
@@ -53,6 +55,7 @@ pub const GENERATORS: &[(&str, &str)] = &[
     ("uuid", "gen.uuid"),
     ("text", "gen.text(N)"),
     ("bool", "gen.bool"),
+    ("pick", "gen.pick(LIST_VARIABLE)"),
 ];
 
 /// Why a template could not be parsed; `offset` is a byte offset in the template text.
@@ -107,7 +110,9 @@ impl Template {
     /// The variables this template reads.
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
-            Part::Expr(Expr::Var(name)) => Some(name.as_str()),
+            Part::Expr(Expr::Var(name)) | Part::Expr(Expr::Gen(Gen::Pick(name))) => {
+                Some(name.as_str())
+            }
             _ => None,
         })
     }
@@ -163,6 +168,16 @@ fn parse_expr(inner: &str) -> Result<Expr, (String, Option<String>)> {
 }
 
 fn parse_gen(call: &str) -> Result<Gen, (String, Option<String>)> {
+    if let Some(rest) = call.strip_prefix("pick(") {
+        let name = rest.strip_suffix(')').unwrap_or("").trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err((
+                format!("`gen.{call}`: expected the name of a list variable"),
+                Some("write `gen.pick(ids)`".into()),
+            ));
+        }
+        return Ok(Gen::Pick(name.to_string()));
+    }
     let (name, args) = match call.split_once('(') {
         Some((name, rest)) => {
             let Some(args) = rest.strip_suffix(')') else {
@@ -228,6 +243,7 @@ impl fmt::Display for RenderError {
 }
 
 /// Variables and the seeded random source of one check.
+#[derive(Clone)]
 pub struct Context {
     vars: HashMap<String, Value>,
     rng: ChaCha8Rng,
@@ -241,6 +257,11 @@ impl Context {
             vars: HashMap::new(),
             rng: ChaCha8Rng::seed_from_u64(seed ^ fnv1a(scope.as_bytes())),
         }
+    }
+
+    /// Draws from a new seed from now on (load steps seed each request by its index).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = ChaCha8Rng::seed_from_u64(seed);
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
@@ -258,6 +279,16 @@ impl Context {
                 .get(name)
                 .cloned()
                 .ok_or_else(|| RenderError(format!("variable `{name}` has no value"))),
+            Expr::Gen(Gen::Pick(name)) => match self.vars.get(name) {
+                Some(Value::Array(items)) if !items.is_empty() => {
+                    let k = self.rng.random_range(0..items.len());
+                    Ok(items[k].clone())
+                }
+                Some(other) => Err(RenderError(format!(
+                    "gen.pick({name}) needs a non-empty list, but `{name}` holds {other}"
+                ))),
+                None => Err(RenderError(format!("variable `{name}` has no value"))),
+            },
             Expr::Gen(g) => Ok(self.draw(g)),
         }
     }
@@ -313,6 +344,7 @@ impl Context {
                     .collect(),
             ),
             Gen::Bool => Value::Bool(rng.random()),
+            Gen::Pick(_) => Value::Null,
         }
     }
 }

@@ -21,6 +21,7 @@ pub(crate) fn report() -> Report {
                 duration_ms: 12,
                 location: "exercises/todo-api/spec.toml:40".into(),
                 failure,
+                load: None,
             }
         };
     let failure = Failure {
@@ -76,6 +77,22 @@ pub(crate) fn report() -> Report {
                 None,
                 true,
             ),
+            CheckResult {
+                earned: 1.5,
+                failure: Some(Failure {
+                    message: "1 of 2 load thresholds failed: p95 < 50ms (measured 61.20ms)".into(),
+                    ..Failure::message("")
+                }),
+                load: Some(load()),
+                ..check(
+                    "read-latency",
+                    "performance",
+                    CheckStatus::Failed,
+                    3.0,
+                    None,
+                    false,
+                )
+            },
         ],
         build_log_tail: None,
         log_tail: Some("todo-api listening on :8080\nPOST /todos 200 <script>".into()),
@@ -88,6 +105,75 @@ pub(crate) fn report() -> Report {
     };
     r.tally();
     r
+}
+
+fn load() -> harness::result::LoadReport {
+    use harness::result::{Bucket, Latency, LoadReport, StageReport, ThresholdResult};
+    let lat = |p50: f64| Latency {
+        p50,
+        p90: p50 * 3.0,
+        p95: p50 * 5.0,
+        p99: p50 * 9.0,
+        p999: p50 * 12.0,
+        max: p50 * 20.0,
+        mean: p50 * 1.5,
+    };
+    let buckets = [
+        (0.1, 0),
+        (0.2, 0),
+        (0.4, 1),
+        (0.8, 3),
+        (1.6, 20),
+        (3.2, 90),
+        (6.4, 300),
+        (12.8, 330),
+        (25.6, 150),
+        (51.2, 60),
+        (102.4, 30),
+        (204.8, 8),
+    ];
+    LoadReport {
+        model: "open".into(),
+        connections: 20,
+        warmup_s: 1.0,
+        duration_s: 5.0,
+        target_rate: Some(200.0),
+        achieved_rate: 198.4,
+        requests: 992,
+        ok: 990,
+        errors: [("5xx".to_string(), 2)].into_iter().collect(),
+        latency_ms: lat(12.24),
+        uncorrected_ms: Some(lat(11.5)),
+        histogram: buckets
+            .into_iter()
+            .map(|(le_ms, count)| Bucket { le_ms, count })
+            .collect(),
+        stages: vec![StageReport {
+            name: "steady".into(),
+            target_rate: Some(200.0),
+            achieved_rate: 198.4,
+            requests: 992,
+            errors: 2,
+            latency_ms: lat(12.24),
+        }],
+        thresholds: vec![
+            ThresholdResult {
+                expr: "p95 < 50ms".into(),
+                stage: None,
+                passed: false,
+                actual: "61.20ms".into(),
+                points: 1.0,
+            },
+            ThresholdResult {
+                expr: "error_rate < 1%".into(),
+                stage: None,
+                passed: true,
+                actual: "0.20%".into(),
+                points: 1.0,
+            },
+        ],
+        aborted: None,
+    }
 }
 
 /// Compares `got` with the committed snapshot `name`; UPDATE_EXPECT=1 rewrites it.

@@ -2,6 +2,7 @@
 //! category with expandable details, where the time went (an inline SVG chart), the
 //! submission's resource peaks and its log tail.
 
+use harness::result::LoadReport;
 use harness::{CheckResult, CheckStatus, Report};
 
 use super::{pts, verdict};
@@ -122,6 +123,120 @@ fn diff_html(diff: &str) -> String {
         .join("\n")
 }
 
+/// The latency histogram as bars, one per doubling bucket.
+fn histogram_svg(l: &LoadReport) -> String {
+    let buckets: Vec<_> = l.histogram.iter().collect();
+    let max = buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1) as f64;
+    let n = buckets.len().max(1) as f64;
+    let (w, h) = (880.0, 150.0);
+    let bw = w / n;
+    let mut svg = format!(
+        r#"<svg width="100%" viewBox="0 0 {w} {}" role="img" aria-label="latency histogram">"#,
+        h + 34.0
+    );
+    for (i, b) in buckets.iter().enumerate() {
+        let bh = (b.count as f64 / max) * h;
+        let x = i as f64 * bw;
+        svg.push_str(&format!(
+            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{bh:.1}" fill="#0969da" rx="2"><title>≤ {} ms: {} requests</title></rect><text x="{:.1}" y="{}" font-size="11" text-anchor="middle" fill="#656d76">{}</text>"##,
+            x + 2.0,
+            h - bh,
+            (bw - 4.0).max(1.0),
+            b.le_ms,
+            b.count,
+            x + bw / 2.0,
+            h + 14.0,
+            if b.le_ms < 10.0 { format!("{:.1}", b.le_ms) } else { format!("{:.0}", b.le_ms) }
+        ));
+    }
+    svg.push_str(&format!(r##"<text x="{}" y="{}" font-size="11" text-anchor="middle" fill="#656d76">latency (ms, upper bound of each bucket)</text></svg>"##, w / 2.0, h + 30.0));
+    svg
+}
+
+fn load_html(l: &LoadReport) -> String {
+    let mut h = String::from(r#"<div class="label">load</div><div class="cards">"#);
+    let rate = match l.target_rate {
+        Some(t) => format!(
+            "{:.1}/s <small>of {:.1}/s asked</small>",
+            l.achieved_rate, t
+        ),
+        None => format!("{:.1}/s", l.achieved_rate),
+    };
+    let errors: u64 = l.errors.values().sum();
+    let unc = l
+        .uncorrected_ms
+        .map(|u| format!(" (uncorrected {:.1})", u.p99))
+        .unwrap_or_default();
+    for (big, small) in [
+        (
+            rate,
+            format!(
+                "{} model, {} connections, {:.1}s",
+                l.model, l.connections, l.duration_s
+            ),
+        ),
+        (
+            format!(
+                "{:.1} / {:.1} / {:.1} ms",
+                l.latency_ms.p50, l.latency_ms.p95, l.latency_ms.p99
+            ),
+            format!("p50 / p95 / p99{unc}"),
+        ),
+        (
+            format!("{} / {}", l.requests, errors),
+            format!(
+                "requests / errors {}",
+                esc(&l
+                    .errors
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            ),
+        ),
+    ] {
+        h.push_str(&format!(
+            r#"<div class="card"><b>{big}</b><span>{small}</span></div>"#
+        ));
+    }
+    h.push_str("</div>");
+    if !l.thresholds.is_empty() {
+        h.push_str(r#"<table class="ea">"#);
+        for t in &l.thresholds {
+            let stage = t
+                .stage
+                .as_ref()
+                .map(|s| format!(" (stage {})", esc(s)))
+                .unwrap_or_default();
+            h.push_str(&format!(
+                "<tr><th>{}</th><td><code>{}</code>{stage}: measured {} · {} point(s)</td></tr>",
+                if t.passed { "✓" } else { "✗" },
+                esc(&t.expr),
+                esc(&t.actual),
+                pts(t.points)
+            ));
+        }
+        h.push_str("</table>");
+    }
+    if l.stages.len() > 1 {
+        h.push_str(r#"<table class="ea"><tr><th>stage</th><th>target</th><th>achieved</th><th>p95</th><th>p99</th><th>errors</th></tr>"#);
+        for s in &l.stages {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{:.1}/s</td><td>{:.1} ms</td><td>{:.1} ms</td><td>{}</td></tr>",
+                esc(&s.name),
+                s.target_rate.map(|t| format!("{t:.0}/s")).unwrap_or_default(),
+                s.achieved_rate,
+                s.latency_ms.p95,
+                s.latency_ms.p99,
+                s.errors
+            ));
+        }
+        h.push_str("</table>");
+    }
+    h.push_str(&histogram_svg(l));
+    h
+}
+
 fn check_html(c: &CheckResult) -> String {
     let (class, icon) = match c.status {
         CheckStatus::Passed => ("passed", "✓"),
@@ -189,6 +304,9 @@ fn check_html(c: &CheckResult) -> String {
                 ));
             }
         }
+    }
+    if let Some(l) = &c.load {
+        body.push_str(&load_html(l));
     }
     let hidden = if c.hidden {
         " <small>(hidden)</small>"

@@ -68,7 +68,7 @@ mod tests {
             .iter()
             .map(|s| s.attribute("name").unwrap_or(""))
             .collect();
-        assert_eq!(names, ["api", "persistence"]);
+        assert_eq!(names, ["api", "persistence", "performance"]);
         assert_eq!(suites[0].attribute("tests"), Some("2"));
         assert_eq!(suites[0].attribute("failures"), Some("1"));
         let failure = doc

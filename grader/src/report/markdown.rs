@@ -47,6 +47,20 @@ pub fn render(report: &Report) -> String {
             cell(what)
         ));
     }
+    for c in report.checks.iter().filter(|c| c.load.is_some()) {
+        let l = c.load.as_ref().expect("filtered");
+        out.push_str(&format!(
+            "\n**`{}` under load**: {:.1} requests/s{}, p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {} of {} requests failed.\n",
+            c.id,
+            l.achieved_rate,
+            l.target_rate.map(|t| format!(" (asked {t:.1}/s)")).unwrap_or_default(),
+            l.latency_ms.p50,
+            l.latency_ms.p95,
+            l.latency_ms.p99,
+            l.requests - l.ok,
+            l.requests
+        ));
+    }
     let failed: Vec<_> = report
         .checks
         .iter()

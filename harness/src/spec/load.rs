@@ -495,7 +495,11 @@ impl Validator<'_> {
 
     fn step(&mut self, raw: RawStep, span: Range<usize>, scope: &mut Vec<String>) -> Option<Step> {
         let kinds: Vec<&str> = [
-            raw.http.as_ref().map(|_| "http"),
+            raw.http
+                .as_ref()
+                .filter(|_| raw.load.is_none())
+                .map(|_| "http"),
+            raw.load.as_ref().map(|_| "load"),
             raw.sql.as_ref().map(|_| "sql"),
             raw.action.as_ref().map(|_| "action"),
         ]
@@ -504,10 +508,10 @@ impl Validator<'_> {
         .collect();
         if kinds.len() != 1 {
             let what = if kinds.is_empty() {
-                "a step needs one of `http`, `sql` or `action`".to_string()
+                "a step needs one of `http`, `sql`, `action` or `load`".to_string()
             } else {
                 format!(
-                    "a step has exactly one of `http`, `sql` or `action`, not {}",
+                    "a step has exactly one of `http`, `sql`, `action` or `load`, not {}",
                     kinds.join(" and ")
                 )
             };
@@ -515,6 +519,20 @@ impl Validator<'_> {
             return None;
         }
         let location = self.location(&span);
+        if raw.weight.is_some() {
+            self.error(
+                span.clone(),
+                "`weight` belongs in the entries of a load step's `mix`",
+            );
+        }
+        if let Some(load) = &raw.load {
+            let kind = StepKind::Load(Box::new(self.load_step(&raw, load, scope)?));
+            return Some(Step {
+                location,
+                hint: raw.hint.clone(),
+                kind,
+            });
+        }
         let kind = if let Some(http) = &raw.http {
             StepKind::Http(Box::new(self.http_step(&raw, http, scope)?))
         } else if let Some(sql) = &raw.sql {
@@ -692,6 +710,224 @@ impl Validator<'_> {
             for_each,
             expect,
             captures,
+        })
+    }
+
+    fn load_step(
+        &mut self,
+        raw: &RawStep,
+        load: &Spanned<RawLoad>,
+        scope: &mut [String],
+    ) -> Option<LoadStep> {
+        use crate::load::{LoadOptions, Model, PlannedThreshold, Schedule, Segment, Threshold};
+        let l = load.get_ref();
+        let span = load.span();
+        let closed = match l.model.as_ref().map(|m| (m, m.get_ref().as_str())) {
+            None | Some((_, "open")) => false,
+            Some((_, "closed")) => true,
+            Some((m, other)) => {
+                self.error(
+                    m.span(),
+                    format!("unknown model `{other}`: expected \"open\" or \"closed\""),
+                );
+                return None;
+            }
+        };
+        let connections = match &l.connections {
+            Some(c) if (1..=10_000).contains(c.get_ref()) => *c.get_ref() as usize,
+            Some(c) => {
+                self.error(c.span(), "`connections` must be 1 to 10000");
+                return None;
+            }
+            None => 50,
+        };
+        let warmup = match &l.warmup {
+            Some(w) => self.duration(Some(w))?,
+            None => Duration::ZERO,
+        };
+        let duration = match &l.duration {
+            Some(d) => Some(self.duration(Some(d))?),
+            None => None,
+        };
+        let timeout = match &l.timeout {
+            Some(t) => self.duration(Some(t))?,
+            None => Duration::from_secs(5),
+        };
+        let mut names = Vec::new();
+        let model = if closed {
+            if l.rate.is_some() || !l.stages.is_empty() {
+                self.error(
+                    span.clone(),
+                    "a closed model has `connections` and `duration`, not `rate` or `stages`",
+                );
+            }
+            let Some(d) = duration else {
+                self.error(span.clone(), "a closed-model load needs a `duration`");
+                return None;
+            };
+            Model::Closed(d)
+        } else {
+            let start = match &l.rate {
+                Some(r) if *r.get_ref() > 0.0 && *r.get_ref() <= 1_000_000.0 => *r.get_ref(),
+                Some(r) => {
+                    self.error(r.span(), "`rate` is requests per second, above 0");
+                    return None;
+                }
+                None => {
+                    self.error(
+                        span.clone(),
+                        "an open-model load needs a `rate` (requests per second)",
+                    );
+                    return None;
+                }
+            };
+            let mut segments = Vec::new();
+            if !warmup.is_zero() {
+                segments.push(Segment {
+                    duration: warmup.as_secs_f64(),
+                    r0: start,
+                    r1: start,
+                });
+            }
+            let mut current = start;
+            if l.stages.is_empty() {
+                let Some(d) = duration else {
+                    self.error(span.clone(), "a load needs a `duration`, or `stages`");
+                    return None;
+                };
+                segments.push(Segment {
+                    duration: d.as_secs_f64(),
+                    r0: start,
+                    r1: start,
+                });
+                names.push("steady".to_string());
+            } else {
+                if duration.is_some() {
+                    self.error(
+                        span.clone(),
+                        "with `stages`, each stage has its own duration: drop `duration`",
+                    );
+                }
+                for (k, st) in l.stages.iter().enumerate() {
+                    let s = st.get_ref();
+                    let d = self.duration(Some(&s.duration))?;
+                    let (r0, r1) = match (s.rate, s.target) {
+                        (Some(r), None) if r >= 0.0 => (r, r),
+                        (None, Some(t)) if t >= 0.0 => (current, t),
+                        _ => {
+                            self.error(
+                                st.span(),
+                                "a stage has either `rate` (hold) or `target` (ramp to), at least 0",
+                            );
+                            return None;
+                        }
+                    };
+                    current = r1;
+                    segments.push(Segment {
+                        duration: d.as_secs_f64(),
+                        r0,
+                        r1,
+                    });
+                    names.push(s.name.clone().unwrap_or_else(|| format!("stage {}", k + 1)));
+                }
+            }
+            Model::Open(Schedule::new(segments))
+        };
+        let mut thresholds = Vec::new();
+        for t in &l.thresholds {
+            let (expr, points, stage) = match t.get_ref() {
+                RawThreshold::Expr(e) => (e.clone(), None, None),
+                RawThreshold::Full {
+                    expr,
+                    points,
+                    stage,
+                } => (expr.clone(), *points, stage.clone()),
+            };
+            let threshold = match Threshold::parse(&expr) {
+                Ok(th) => th,
+                Err(e) => {
+                    self.error(t.span(), format!("bad threshold `{expr}`: {e}"));
+                    continue;
+                }
+            };
+            let stage = match stage {
+                None => None,
+                Some(name) => match names.iter().position(|n| *n == name) {
+                    Some(k) => Some(k),
+                    None => {
+                        let help = did_you_mean(&name, names.iter().map(String::as_str))
+                            .map(|s| format!("did you mean `{s}`?"))
+                            .unwrap_or_else(|| format!("stages: {}", names.join(", ")));
+                        self.error(t.span(), format!("no stage named `{name}`"))
+                            .help = Some(help);
+                        continue;
+                    }
+                },
+            };
+            thresholds.push(PlannedThreshold {
+                threshold,
+                stage,
+                points: points.unwrap_or(1.0).max(0.0),
+            });
+        }
+        // The requests: the step's own `http`, or a weighted `mix`.
+        let mut mix = Vec::new();
+        if let Some(http) = &raw.http {
+            if !l.mix.is_empty() {
+                self.error(
+                    span.clone(),
+                    "a load step sends its own `http` request or a `mix`, not both",
+                );
+            }
+            let mut local = scope.to_vec();
+            mix.push((1, self.http_step(raw, http, &mut local)?));
+        }
+        for entry in &l.mix {
+            let e = entry.get_ref();
+            let Some(http) = &e.http else {
+                self.error(entry.span(), "each `mix` entry is an `http` request");
+                continue;
+            };
+            let weight = match &e.weight {
+                Some(w) if (1..=1_000_000).contains(w.get_ref()) => *w.get_ref() as u32,
+                Some(w) => {
+                    self.error(w.span(), "`weight` must be 1 or more");
+                    continue;
+                }
+                None => 1,
+            };
+            let mut local = scope.to_vec();
+            if let Some(step) = self.http_step(e, http, &mut local) {
+                mix.push((weight, step));
+            }
+        }
+        if mix.is_empty() {
+            self.error(
+                span.clone(),
+                "a load step needs a request: `http = \"GET /path\"` or a `mix`",
+            );
+            return None;
+        }
+        if mix
+            .iter()
+            .any(|(_, s)| s.concurrent > 1 || s.for_each.is_some() || !s.captures.is_empty())
+        {
+            self.error(
+                span,
+                "requests of a load step take no `concurrent`, `for_each` or `capture`",
+            );
+        }
+        Some(LoadStep {
+            options: LoadOptions {
+                model,
+                connections,
+                warmup,
+                timeout,
+                stage_names: names,
+                thresholds,
+                dead_after: Duration::from_secs(3),
+            },
+            mix,
         })
     }
 

@@ -122,6 +122,14 @@ pub enum StepKind {
     Crash,
     /// Poll the health endpoint until it answers 2xx.
     WaitReady,
+    Load(Box<LoadStep>),
+}
+
+/// A load: how to send, what to send (a weighted mix), and the thresholds to meet.
+#[derive(Debug, Clone)]
+pub struct LoadStep {
+    pub options: crate::load::LoadOptions,
+    pub mix: Vec<(u32, HttpStep)>,
 }
 
 impl StepKind {
@@ -132,6 +140,7 @@ impl StepKind {
             StepKind::Restart => "restart",
             StepKind::Crash => "crash",
             StepKind::WaitReady => "wait_ready",
+            StepKind::Load(_) => "load",
         }
     }
 }

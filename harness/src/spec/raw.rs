@@ -128,6 +128,12 @@ pub(crate) struct RawStep {
     /// Shown to the learner when the step fails.
     #[serde(default)]
     pub hint: Option<String>,
+    /// Makes this a load step.
+    #[serde(default)]
+    pub load: Option<Spanned<RawLoad>>,
+    /// A request's share in a load step's `mix`.
+    #[serde(default)]
+    pub weight: Option<Spanned<i64>>,
     #[serde(default)]
     pub query: IndexMap<String, Spanned<String>>,
     #[serde(default)]
@@ -150,6 +156,56 @@ pub(crate) struct RawStep {
     pub expect: Option<RawExpect>,
     #[serde(default)]
     pub capture: IndexMap<String, Spanned<RawCapture>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLoad {
+    #[serde(default)]
+    pub model: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rate: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub connections: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub duration: Option<Spanned<String>>,
+    #[serde(default)]
+    pub warmup: Option<Spanned<String>>,
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub stages: Vec<Spanned<RawStage>>,
+    #[serde(default)]
+    pub mix: Vec<Spanned<RawStep>>,
+    #[serde(default)]
+    pub thresholds: Vec<Spanned<RawThreshold>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStage {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub duration: Spanned<String>,
+    /// Hold this rate for the stage.
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// Ramp linearly from the previous rate to this one.
+    #[serde(default)]
+    pub target: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawThreshold {
+    Expr(String),
+    Full {
+        expr: String,
+        #[serde(default)]
+        points: Option<f64>,
+        #[serde(default)]
+        stage: Option<String>,
+    },
 }
 
 #[derive(Debug, Deserialize)]

@@ -17,8 +17,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 
-#[derive(Default)]
 pub struct State {
+    born: std::time::Instant,
     items: Mutex<Vec<Value>>,
     pub restarts: AtomicUsize,
     pub crashes: AtomicUsize,
@@ -33,7 +33,12 @@ pub struct Server {
 pub async fn start() -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = Arc::new(State::default());
+    let state = Arc::new(State {
+        born: std::time::Instant::now(),
+        items: Mutex::default(),
+        restarts: AtomicUsize::default(),
+        crashes: AtomicUsize::default(),
+    });
     let st = state.clone();
     tokio::spawn(async move {
         loop {
@@ -86,6 +91,14 @@ async fn handle(
             .header("X-Trace", "abc-123")
             .body(Full::new(Bytes::from("hello world")))
             .unwrap(),
+        ("GET", "/stally") => {
+            // The first 100 ms of every second, the server stalls.
+            let ms = st.born.elapsed().as_millis() % 1000;
+            if ms < 100 {
+                tokio::time::sleep(Duration::from_millis((100 - ms) as u64)).await;
+            }
+            json_response(200, json!({}))
+        }
         ("GET", "/slow") => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             json_response(200, json!({}))

@@ -1,0 +1,240 @@
+//! k6-style thresholds: `p95 < 150ms`, `error_rate < 1%`, `rate >= 0.95 * target`.
+//! A failed threshold is a failed check, always; each may carry points.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Percentile(u32),
+    Max,
+    Mean,
+    ErrorRate,
+    Rate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Bound {
+    /// Milliseconds.
+    Millis(f64),
+    /// A fraction (1% = 0.01).
+    Fraction(f64),
+    /// Requests per second.
+    Rate(f64),
+    /// A share of the target rate.
+    OfTarget(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    pub src: String,
+    pub metric: Metric,
+    pub op: Op,
+    pub bound: Bound,
+}
+
+impl Threshold {
+    pub fn parse(src: &str) -> Result<Threshold, String> {
+        let s = src.trim();
+        let (metric_s, rest) = s
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| "expected `METRIC OP VALUE`, e.g. \"p95 < 150ms\"".to_string())?;
+        let metric = match metric_s {
+            "max" => Metric::Max,
+            "mean" | "avg" => Metric::Mean,
+            "error_rate" => Metric::ErrorRate,
+            "rate" => Metric::Rate,
+            p if p.starts_with('p') => match p[1..].parse::<u32>() {
+                Ok(n) if (1..=999).contains(&n) => Metric::Percentile(n),
+                _ => {
+                    return Err(format!(
+                        "`{p}`: percentiles are p50, p90, p95, p99, p999..."
+                    ));
+                }
+            },
+            other => {
+                return Err(format!(
+                    "unknown metric `{other}`: use p50, p90, p95, p99, max, mean, error_rate or rate"
+                ));
+            }
+        };
+        let rest = rest.trim_start();
+        let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
+            (Op::Le, v)
+        } else if let Some(v) = rest.strip_prefix(">=") {
+            (Op::Ge, v)
+        } else if let Some(v) = rest.strip_prefix('<') {
+            (Op::Lt, v)
+        } else if let Some(v) = rest.strip_prefix('>') {
+            (Op::Gt, v)
+        } else {
+            return Err("expected `<`, `<=`, `>` or `>=` after the metric".into());
+        };
+        let value = value.trim();
+        let bound = match metric {
+            Metric::Percentile(_) | Metric::Max | Metric::Mean => Bound::Millis(
+                crate::spec::parse_duration(value)
+                    .map(|d| d.as_secs_f64() * 1000.0)
+                    .ok_or_else(|| format!("`{value}`: expected a duration such as 150ms or 1s"))?,
+            ),
+            Metric::ErrorRate => {
+                let v = value
+                    .strip_suffix('%')
+                    .ok_or_else(|| format!("`{value}`: expected a percentage such as 1%"))?;
+                Bound::Fraction(
+                    v.trim()
+                        .parse::<f64>()
+                        .map_err(|_| format!("`{value}`: not a percentage"))?
+                        / 100.0,
+                )
+            }
+            Metric::Rate => match value.split_once('*') {
+                Some((f, t)) if t.trim() == "target" => Bound::OfTarget(
+                    f.trim()
+                        .parse()
+                        .map_err(|_| format!("`{value}`: expected e.g. 0.95 * target"))?,
+                ),
+                _ => Bound::Rate(value.parse().map_err(|_| {
+                    format!("`{value}`: expected requests per second, or e.g. 0.95 * target")
+                })?),
+            },
+        };
+        Ok(Threshold {
+            src: s.to_string(),
+            metric,
+            op,
+            bound,
+        })
+    }
+
+    /// The measured value (in the bound's unit) and whether the threshold holds.
+    pub fn judge(&self, o: &Summary) -> (f64, bool) {
+        let actual = match self.metric {
+            Metric::Percentile(p) => {
+                o.percentile_ms(f64::from(p) / if p >= 100 { 10.0 } else { 1.0 })
+            }
+            Metric::Max => o.max_ms,
+            Metric::Mean => o.mean_ms,
+            Metric::ErrorRate => o.error_rate,
+            Metric::Rate => o.rate,
+        };
+        let bound = match self.bound {
+            Bound::Millis(v) | Bound::Fraction(v) | Bound::Rate(v) => v,
+            Bound::OfTarget(f) => f * o.target_rate.unwrap_or(0.0),
+        };
+        let ok = match self.op {
+            Op::Lt => actual < bound,
+            Op::Le => actual <= bound,
+            Op::Gt => actual > bound,
+            Op::Ge => actual >= bound,
+        };
+        (actual, ok)
+    }
+
+    /// The measured value in words, in the threshold's unit.
+    pub fn show(&self, actual: f64) -> String {
+        match self.metric {
+            Metric::ErrorRate => format!("{:.2}%", actual * 100.0),
+            Metric::Rate => format!("{actual:.1}/s"),
+            _ => format!("{actual:.2}ms"),
+        }
+    }
+}
+
+/// Figures of a run or stage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub quantiles: Vec<(f64, f64)>,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+    pub error_rate: f64,
+    pub rate: f64,
+    pub target_rate: Option<f64>,
+}
+
+impl Summary {
+    /// Latency in ms at percentile `p` (0-100).
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        self.quantiles
+            .iter()
+            .find(|(q, _)| (*q - p).abs() < 1e-9)
+            .map_or(self.max_ms, |(_, v)| *v)
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.src)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> Summary {
+        Summary {
+            quantiles: vec![(50.0, 2.0), (95.0, 120.0), (99.0, 300.0), (99.9, 500.0)],
+            max_ms: 800.0,
+            mean_ms: 10.0,
+            error_rate: 0.005,
+            rate: 96.0,
+            target_rate: Some(100.0),
+        }
+    }
+
+    #[test]
+    fn parses_and_judges() {
+        let cases = [
+            ("p95 < 150ms", true),
+            ("p99 < 250ms", false),
+            ("p999 <= 500ms", true),
+            ("max < 1s", true),
+            ("error_rate < 1%", true),
+            ("error_rate < 0.1%", false),
+            ("rate >= 0.95 * target", true),
+            ("rate >= 0.99 * target", false),
+            ("mean > 5ms", true),
+        ];
+        for (src, want) in cases {
+            let t = Threshold::parse(src).unwrap();
+            assert_eq!(t.judge(&summary()).1, want, "{src}");
+        }
+    }
+
+    #[test]
+    fn explains_bad_thresholds() {
+        assert!(
+            Threshold::parse("p95")
+                .unwrap_err()
+                .contains("METRIC OP VALUE")
+        );
+        assert!(
+            Threshold::parse("latency < 1s")
+                .unwrap_err()
+                .contains("unknown metric")
+        );
+        assert!(
+            Threshold::parse("p95 = 1s")
+                .unwrap_err()
+                .contains("expected `<`")
+        );
+        assert!(
+            Threshold::parse("error_rate < 1")
+                .unwrap_err()
+                .contains("percentage")
+        );
+        assert!(
+            Threshold::parse("p95 < fast")
+                .unwrap_err()
+                .contains("duration")
+        );
+    }
+}
