@@ -120,6 +120,29 @@ enum Command {
     },
     /// List the bundled exercises
     List,
+    /// Send load to a URL and print the figures (the prober of `load` steps, alone)
+    Load {
+        /// e.g. http://127.0.0.1:8080/health (loopback or a local address only)
+        url: String,
+        /// Requests per second (open model); without it, the closed model is used
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Connections (the most requests in flight)
+        #[arg(long, short = 'c', default_value_t = 50)]
+        connections: usize,
+        /// How long to measure, e.g. 10s
+        #[arg(long, short = 'd', default_value = "10s")]
+        duration: String,
+        /// Not measured, before the run, e.g. 2s
+        #[arg(long, default_value = "0s")]
+        warmup: String,
+        /// Per request, e.g. 5s
+        #[arg(long, default_value = "5s")]
+        timeout: String,
+        /// Print the figures as JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 const EXIT_CODES: &str = "Exit codes:
@@ -324,6 +347,15 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             ui.summary(&report, &path.display().to_string());
             Ok(exit::for_report(&report))
         }
+        Command::Load {
+            url,
+            rate,
+            connections,
+            duration,
+            warmup,
+            timeout,
+            json,
+        } => load_command(&url, rate, connections, &duration, &warmup, &timeout, json).await,
         Command::Report {
             report,
             format,
@@ -366,6 +398,132 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(exit::PASSED)
         }
     }
+}
+
+/// `grader load`: the load prober on its own, for benchmarks and curious learners.
+async fn load_command(
+    url: &str,
+    rate: Option<f64>,
+    connections: usize,
+    duration: &str,
+    warmup: &str,
+    timeout: &str,
+    json: bool,
+) -> anyhow::Result<u8> {
+    use harness::load::{LoadOptions, Model, Schedule, Segment};
+    let parse = |what: &str, s: &str| {
+        if s.trim() == "0s" || s.trim() == "0" {
+            return Ok(Duration::ZERO);
+        }
+        harness::spec::parse_duration(s)
+            .ok_or_else(|| anyhow::anyhow!("--{what}: `{s}` is not a duration such as 10s"))
+    };
+    let duration = parse("duration", duration)?;
+    let warmup = parse("warmup", warmup)?;
+    let timeout = parse("timeout", timeout)?;
+    let Some(rest) = url.strip_prefix("http://") else {
+        eprintln!("error: the URL must start with http:// (HTTPS is not supported)");
+        return Ok(exit::BAD_INPUT);
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let model = match rate {
+        Some(r) if r > 0.0 => {
+            let mut segments = Vec::new();
+            if !warmup.is_zero() {
+                segments.push(Segment {
+                    duration: warmup.as_secs_f64(),
+                    r0: r,
+                    r1: r,
+                });
+            }
+            segments.push(Segment {
+                duration: duration.as_secs_f64(),
+                r0: r,
+                r1: r,
+            });
+            Model::Open(Schedule::new(segments))
+        }
+        Some(_) => {
+            eprintln!("error: --rate must be above 0");
+            return Ok(exit::BAD_INPUT);
+        }
+        None => Model::Closed(duration),
+    };
+    let options = LoadOptions {
+        model,
+        connections: connections.max(1),
+        warmup,
+        timeout,
+        stage_names: vec!["steady".into()],
+        thresholds: Vec::new(),
+        dead_after: Duration::from_secs(3),
+    };
+    let path = path.to_string();
+    let make: std::sync::Arc<harness::load::MakeRequest> = std::sync::Arc::new(move |_, _| {
+        Ok(harness::http::ProbeRequest {
+            method: http::Method::GET,
+            path_and_query: path.clone(),
+            headers: Vec::new(),
+            body: None,
+            timeout,
+        })
+    });
+    let report = harness::load::run(&options, &format!("http://{authority}"), 0, make).await;
+    let peak_rss_kib = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+        });
+    if json {
+        let mut v = serde_json::to_value(&report)?;
+        v["peak_rss_kib"] = serde_json::json!(peak_rss_kib);
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        let l = &report;
+        println!(
+            "model {}, {} connections, {:.2}s measured",
+            l.model, l.connections, l.duration_s
+        );
+        match l.target_rate {
+            Some(t) => println!(
+                "rate: {:.1} requests/s achieved, {t:.1} asked",
+                l.achieved_rate
+            ),
+            None => println!("rate: {:.1} requests/s", l.achieved_rate),
+        }
+        println!(
+            "requests: {} ({} ok, errors {:?})",
+            l.requests, l.ok, l.errors
+        );
+        let show = |name: &str, x: &harness::result::Latency| {
+            println!(
+                "{name}: p50 {:.2} ms, p90 {:.2}, p95 {:.2}, p99 {:.2}, p99.9 {:.2}, max {:.2}, mean {:.2}",
+                x.p50, x.p90, x.p95, x.p99, x.p999, x.max, x.mean
+            )
+        };
+        show("latency", &l.latency_ms);
+        if let Some(u) = &l.uncorrected_ms {
+            show("uncorrected", u);
+        }
+        if let Some(a) = &l.aborted {
+            println!("stopped early: {a}");
+        }
+        if let Some(kib) = peak_rss_kib {
+            println!("peak memory of the prober: {:.1} MiB", kib as f64 / 1024.0);
+        }
+    }
+    Ok(if report.aborted.is_some() {
+        exit::GRADER_FAILED
+    } else {
+        exit::PASSED
+    })
 }
 
 /// Writes report.json and every other requested format into `dir`; the Markdown

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub use schedule::{Schedule, Segment};
@@ -181,14 +181,14 @@ async fn connect(
 
 async fn send(
     sender: &mut http1::SendRequest<Full<Bytes>>,
-    authority: &str,
+    host: &http::HeaderValue,
     req: ProbeRequest,
 ) -> Result<u16, String> {
     sender.ready().await.map_err(|e| e.to_string())?;
     let mut builder = http::Request::builder()
         .method(req.method)
         .uri(req.path_and_query)
-        .header(http::header::HOST, authority);
+        .header(http::header::HOST, host.clone());
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
@@ -207,7 +207,6 @@ async fn send(
     Ok(status)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn worker(
     options: &LoadOptions,
     authority: &str,
@@ -218,7 +217,22 @@ async fn worker(
     make: &MakeRequest,
 ) {
     let mut conn: Option<http1::SendRequest<Full<Bytes>>> = None;
+    // Samples wait here and reach the shared histograms in batches: one lock per batch,
+    // and whatever is left is flushed however the worker returns.
+    let mut batch = Batch {
+        shared,
+        samples: Vec::with_capacity(BATCH),
+    };
     let end = start + total;
+    let closed = matches!(options.model, Model::Closed(_));
+    let Ok(host) = http::HeaderValue::from_str(authority) else {
+        shared
+            .first_error
+            .lock()
+            .expect("not poisoned")
+            .get_or_insert_with(|| format!("bad address `{authority}`"));
+        return;
+    };
     tokio::time::sleep_until(start.into()).await;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
@@ -239,7 +253,9 @@ async fn worker(
                 (now, 0)
             }
         };
-        tokio::time::sleep_until(due.into()).await;
+        if !closed && due > Instant::now() {
+            tokio::time::sleep_until(due.into()).await;
+        }
         let counted = due >= start + options.warmup;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let req = match make(i, &mut rng) {
@@ -260,7 +276,7 @@ async fn worker(
                 conn = Some(connect(authority, options.timeout).await?);
             }
             let c = conn.as_mut().expect("connected");
-            send(c, authority, req).await
+            send(c, &host, req).await
         })
         .await
         .unwrap_or_else(|_| Err("timeout".into()));
@@ -271,36 +287,70 @@ async fn worker(
             Ok(_) => Some("5xx"),
             Err(e) => {
                 conn = None;
-                shared
-                    .first_error
-                    .lock()
-                    .expect("not poisoned")
-                    .get_or_insert_with(|| e.clone());
                 Some(kind_of(e))
             }
         };
         if kind.is_none() {
-            shared.any_ok.store(true, Ordering::Relaxed);
-        } else if let Ok(status) = &outcome {
+            if !shared.any_ok.load(Ordering::Relaxed) {
+                shared.any_ok.store(true, Ordering::Relaxed);
+            }
+        } else {
+            let what = match &outcome {
+                Ok(status) => format!("status {status}"),
+                Err(e) => e.clone(),
+            };
             shared
                 .first_error
                 .lock()
                 .expect("not poisoned")
-                .get_or_insert_with(|| format!("status {status}"));
+                .get_or_insert(what);
         }
         if counted {
-            let mut st = shared.stages[stage].lock().expect("not poisoned");
-            let us = |d: Duration| (d.as_micros() as u64).clamp(1, 60_000_000);
-            let _ = st.corrected.record(us(done.saturating_duration_since(due)));
-            let _ = st
-                .uncorrected
-                .record(us(done.saturating_duration_since(sent)));
-            match kind {
+            batch.samples.push(Sample {
+                stage,
+                corrected: done.saturating_duration_since(due),
+                uncorrected: done.saturating_duration_since(sent),
+                error: kind,
+            });
+            if batch.samples.len() == BATCH {
+                batch.flush();
+            }
+        }
+    }
+}
+
+const BATCH: usize = 256;
+
+struct Sample {
+    stage: usize,
+    corrected: Duration,
+    uncorrected: Duration,
+    error: Option<&'static str>,
+}
+
+struct Batch<'a> {
+    shared: &'a Shared,
+    samples: Vec<Sample>,
+}
+
+impl Batch<'_> {
+    fn flush(&mut self) {
+        let us = |d: Duration| (d.as_micros() as u64).clamp(1, 60_000_000);
+        for s in self.samples.drain(..) {
+            let mut st = self.shared.stages[s.stage].lock().expect("not poisoned");
+            let _ = st.corrected.record(us(s.corrected));
+            let _ = st.uncorrected.record(us(s.uncorrected));
+            match s.error {
                 None => st.ok += 1,
                 Some(k) => *st.errors.entry(k).or_default() += 1,
             }
         }
-        let _ = rng.random::<u8>();
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        self.flush();
     }
 }
 
