@@ -122,14 +122,14 @@ fn step_kind_must_be_one() {
     assert_has(
         &text,
         &[
-            "a step needs one of `http`, `sql` or `action`",
+            "a step needs one of `http`, `sql`, `action` or `load`",
             "bad.toml:11:1",
         ],
     );
     let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nsql = \"SELECT 1\"\n");
     assert_has(
         &text,
-        &["exactly one of `http`, `sql` or `action`, not http and sql"],
+        &["exactly one of `http`, `sql`, `action` or `load`, not http and sql"],
     );
 }
 
