@@ -113,6 +113,15 @@ impl Sandbox {
             name: name.to_string(),
             driver: Some("bridge".into()),
             internal: Some(internal),
+            // An internal network still lets containers reach the host's own listeners
+            // through the bridge's IP. With no IP on the bridge, there is nothing to
+            // reach: containers still talk to each other, the host is out of sight.
+            options: internal.then(|| {
+                HashMap::from([(
+                    "com.docker.network.bridge.inhibit_ipv4".to_string(),
+                    "true".to_string(),
+                )])
+            }),
             labels: Some(run_labels(&self.opts.run_id)),
             ..Default::default()
         };
