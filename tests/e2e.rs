@@ -603,3 +603,106 @@ fn the_time_limit_keeps_what_finished() {
     );
     assert_eq!(g.code(), 1);
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostileExpect {
+    status: String,
+    reason_contains: Option<String>,
+    failed: Option<BTreeSet<String>>,
+    message_contains: Option<String>,
+    log_contains: Option<String>,
+}
+
+/// Every hostile fixture ends with a report that names the reason, within `--timeout`,
+/// and leaves nothing behind (`grade` checks that); none reaches the host's listener.
+#[test]
+fn hostile_submissions_end_with_a_named_reason() {
+    // A listener on the host side of every bridge: the reach-host fixture must not get in.
+    let listener = std::net::TcpListener::bind("0.0.0.0:47999").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (accepted, stop) = (accepted.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if listener.accept().is_ok() {
+                    accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    let dir = root().join("tests/hostile");
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("expect.toml").is_file())
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 13);
+    let exercise = root().join("tests/hostile/exercise");
+    let exercise = exercise.to_str().unwrap();
+    for fixture in fixtures {
+        let name = fixture.file_name().unwrap().to_string_lossy().into_owned();
+        let expect: HostileExpect =
+            toml::from_str(&std::fs::read_to_string(fixture.join("expect.toml")).unwrap()).unwrap();
+        let start = std::time::Instant::now();
+        let g = grade(exercise, &fixture, &["--timeout", "120"]);
+        eprintln!(
+            "hostile {name}: {:?} in {:.1}s",
+            g.report.status,
+            start.elapsed().as_secs_f64()
+        );
+        let status = serde_json::to_value(g.report.status).unwrap();
+        assert_eq!(status, expect.status.as_str(), "{name}:\n{}", g.stdout());
+        let reason = g.report.reason.clone().unwrap_or_default();
+        if let Some(want) = &expect.reason_contains {
+            assert!(
+                reason.contains(want.as_str()),
+                "{name}: reason {reason:?}\n{}",
+                g.stdout()
+            );
+        }
+        if let Some(failed) = &expect.failed {
+            assert_eq!(&g.failed(), failed, "{name}:\n{}", g.stdout());
+        }
+        if let Some(want) = &expect.message_contains {
+            let messages: Vec<String> = g
+                .report
+                .checks
+                .iter()
+                .filter_map(|c| c.failure.as_ref().map(|f| f.message.clone()))
+                .collect();
+            assert!(
+                messages.iter().any(|m| m.contains(want.as_str())),
+                "{name}: {messages:?}"
+            );
+        }
+        let log = g.report.log_tail.clone().unwrap_or_default();
+        if let Some(want) = &expect.log_contains {
+            assert!(log.contains(want.as_str()), "{name}: log {log:?}");
+        }
+        assert!(log.len() <= 64 * 1024, "{name}: the log kept is capped");
+        if name == "cpu-spinner" {
+            let r = g.report.resources.clone().unwrap();
+            eprintln!(
+                "cpu-spinner: peak CPU {}% with a quota of {} core(s)",
+                r.peak_cpu_percent, r.cpu_limit
+            );
+            assert!(
+                r.peak_cpu_percent <= 80.0,
+                "the quota holds: {}%",
+                r.peak_cpu_percent
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    watcher.join().unwrap();
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a submission reached the host"
+    );
+}

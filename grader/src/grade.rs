@@ -89,6 +89,7 @@ pub async fn grade(
         build_log_tail: None,
         log_tail: None,
         resources: None,
+        submission_exit: None,
     };
     let mut results: Vec<CheckResult> = Vec::new();
     // The time limit cancels like Ctrl-C does, and says so.
@@ -239,6 +240,7 @@ async fn run(
         .map_err(Stop::error)?;
     let outcome = graded(opts, ui, cancel, report, results, &sandbox, start).await;
     report.resources = Some(sandbox.resources());
+    report.submission_exit = sandbox.exit_reason().await.ok().flatten();
     let logs = sandbox.logs().await;
     let _ = std::fs::write(opts.out_dir.join("submission.log"), &logs);
     report.log_tail = Some(logs);

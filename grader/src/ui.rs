@@ -185,6 +185,14 @@ impl Ui {
             }
             println!("{}", self.paint("2", "---"));
         }
+        if let Some(exit) = &report.submission_exit
+            && report.status == RunStatus::Graded
+        {
+            println!(
+                "{} {exit}",
+                self.paint("1;33", "The submission stopped during the run:")
+            );
+        }
         let verdict = if report.passed {
             self.paint("1;32", "PASSED")
         } else {

@@ -217,6 +217,9 @@ pub struct Report {
     pub log_tail: Option<String>,
     /// What the submission used at its peak, sampled about once a second.
     pub resources: Option<Resources>,
+    /// How the submission's container ended, if it was not running at the end (exit
+    /// code, out-of-memory kill).
+    pub submission_exit: Option<String>,
 }
 
 /// The submission's peak resource use.

@@ -13,6 +13,9 @@ use futures_util::StreamExt;
 use super::context::build_context;
 use super::{DockerError, api};
 
+/// Memory of each build step's container.
+const BUILD_MEMORY: i32 = 1536 * 1024 * 1024;
+
 /// How many log lines a failed build's report shows.
 const TAIL_LINES: usize = 30;
 
@@ -71,6 +74,9 @@ pub async fn build_submission(
         .rm(true)
         .forcerm(true)
         .buildargs(build_args)
+        // Build steps run learners' commands too: bound their memory (no swap).
+        .memory(BUILD_MEMORY)
+        .memswap(BUILD_MEMORY)
         .build();
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
     let mut error: Option<String> = None;

@@ -335,6 +335,16 @@ impl Sandbox {
                 memory_swap: Some(limits.memory_bytes),
                 nano_cpus: Some((limits.cpus * 1e9) as i64),
                 pids_limit: Some(limits.pids),
+                ulimits: Some(vec![bollard::models::ResourcesUlimits {
+                    name: Some("nofile".into()),
+                    soft: Some(limits.nofile),
+                    hard: Some(limits.nofile),
+                }]),
+                readonly_rootfs: Some(limits.read_only),
+                tmpfs: Some(HashMap::from([(
+                    "/tmp".to_string(),
+                    format!("rw,nosuid,nodev,size={}", limits.tmp_bytes),
+                )])),
                 init: Some(true),
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges:true".into()]),
@@ -357,6 +367,7 @@ impl Sandbox {
         let peaks = self.peaks.clone();
         let stop = self.stats_stop.clone();
         tokio::spawn(async move {
+            let mut last: Option<(u64, std::time::Instant)> = None;
             while !stop.is_cancelled() {
                 let options = StatsOptionsBuilder::new().stream(true).build();
                 let mut stream = docker.stats(&app, Some(options));
@@ -376,23 +387,25 @@ impl Sandbox {
                         let used = m.usage.unwrap_or(0).saturating_sub(cache.unwrap_or(0));
                         p.memory = p.memory.max(used);
                     }
-                    if let (Some(cpu), Some(pre)) = (&s.cpu_stats, &s.precpu_stats) {
-                        let total = |c: &bollard::models::ContainerCpuStats| {
-                            c.cpu_usage
-                                .as_ref()
-                                .and_then(|u| u.total_usage)
-                                .unwrap_or(0)
-                        };
-                        let used = total(cpu).saturating_sub(total(pre)) as f64;
-                        let system = cpu
-                            .system_cpu_usage
-                            .unwrap_or(0)
-                            .saturating_sub(pre.system_cpu_usage.unwrap_or(0))
-                            as f64;
-                        let cpus = f64::from(cpu.online_cpus.unwrap_or(1));
-                        if system > 0.0 && pre.system_cpu_usage.unwrap_or(0) > 0 {
-                            p.cpu_percent = p.cpu_percent.max(used / system * cpus * 100.0);
+                    // CPU: our own deltas of the container's CPU time over wall time
+                    // (100 = one core), so the first samples count too.
+                    let total = s
+                        .cpu_stats
+                        .as_ref()
+                        .and_then(|c| c.cpu_usage.as_ref())
+                        .and_then(|u| u.total_usage);
+                    if let Some(total) = total {
+                        let now = std::time::Instant::now();
+                        if let Some((t0, at)) = last
+                            && total >= t0
+                        {
+                            let wall = now.duration_since(at).as_nanos() as f64;
+                            if wall > 2e8 {
+                                p.cpu_percent =
+                                    p.cpu_percent.max((total - t0) as f64 / wall * 100.0);
+                            }
                         }
+                        last = Some((total, now));
                     }
                 }
                 tokio::select! {
@@ -439,7 +452,7 @@ impl Sandbox {
     }
 
     /// Why the submission is not running, if it is not.
-    async fn exit_reason(&self) -> Result<Option<String>, TargetError> {
+    pub async fn exit_reason(&self) -> Result<Option<String>, TargetError> {
         let info = self
             .docker
             .inspect_container(&self.app, None)

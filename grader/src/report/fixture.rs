@@ -102,6 +102,7 @@ pub(crate) fn report() -> Report {
             peak_cpu_percent: 20.9,
             cpu_limit: 1.0,
         }),
+        submission_exit: None,
     };
     r.tally();
     r

@@ -278,6 +278,27 @@ impl Validator<'_> {
                 self.error(c.span(), "`cpus` must be above 0 (e.g. 0.5, 1, 2)");
             }
         }
+        if let Some(t) = &raw.limits.tmp {
+            match parse_bytes(t.get_ref()) {
+                Some(b) if b >= 1024 * 1024 => limits.tmp_bytes = b,
+                _ => {
+                    self.error(
+                        t.span(),
+                        "`tmp` is a size of at least 1MiB, such as \"64MiB\"",
+                    );
+                }
+            }
+        }
+        if let Some(r) = raw.limits.read_only {
+            limits.read_only = r;
+        }
+        if let Some(n) = &raw.limits.nofile {
+            if (64..=1_048_576).contains(n.get_ref()) {
+                limits.nofile = *n.get_ref();
+            } else {
+                self.error(n.span(), "`nofile` must be 64 to 1048576");
+            }
+        }
         if let Some(p) = &raw.limits.pids {
             if *p.get_ref() >= 8 {
                 limits.pids = *p.get_ref();

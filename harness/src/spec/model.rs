@@ -63,6 +63,12 @@ pub struct Limits {
     pub memory_bytes: i64,
     pub cpus: f64,
     pub pids: i64,
+    /// Size of the writable /tmp tmpfs.
+    pub tmp_bytes: i64,
+    /// The root filesystem is read-only (only /tmp is writable).
+    pub read_only: bool,
+    /// Open files per process.
+    pub nofile: i64,
 }
 
 impl Default for Limits {
@@ -71,6 +77,9 @@ impl Default for Limits {
             memory_bytes: 512 * 1024 * 1024,
             cpus: 1.0,
             pids: 256,
+            tmp_bytes: 64 * 1024 * 1024,
+            read_only: true,
+            nofile: 4096,
         }
     }
 }

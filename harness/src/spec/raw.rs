@@ -66,6 +66,15 @@ pub(crate) struct RawLimits {
     pub cpus: Option<Spanned<f64>>,
     #[serde(default)]
     pub pids: Option<Spanned<i64>>,
+    /// Size of the writable /tmp (a tmpfs).
+    #[serde(default)]
+    pub tmp: Option<Spanned<String>>,
+    /// false: the root filesystem is writable (default: read-only, only /tmp writes).
+    #[serde(default)]
+    pub read_only: Option<bool>,
+    /// Open files per process.
+    #[serde(default)]
+    pub nofile: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 
 pub struct State {
     born: std::time::Instant,
+    /// What `POST /echo-json` answers: a status and a body.
+    echo: Mutex<(u16, String)>,
     items: Mutex<Vec<Value>>,
     pub restarts: AtomicUsize,
     pub crashes: AtomicUsize,
@@ -35,6 +37,7 @@ pub async fn start() -> Server {
     let addr = listener.local_addr().unwrap();
     let state = Arc::new(State {
         born: std::time::Instant::now(),
+        echo: Mutex::new((200, "{}".into())),
         items: Mutex::default(),
         restarts: AtomicUsize::default(),
         crashes: AtomicUsize::default(),
@@ -104,6 +107,14 @@ async fn handle(
             json_response(200, json!({}))
         }
         ("GET", "/echo-query") => json_response(200, json!({ "query": query })),
+        ("POST", "/echo-json") => {
+            let (status, body) = st.echo.lock().unwrap().clone();
+            Response::builder()
+                .status(status)
+                .header("Content-Type", "application/json")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap()
+        }
         ("POST", "/echo") => json_response(
             200,
             json!({ "body": String::from_utf8_lossy(&body), "content_type": content_type }),
@@ -133,6 +144,13 @@ async fn handle(
         _ => json_response(404, json!({"error": "no route"})),
     };
     Ok(resp)
+}
+
+impl State {
+    #[allow(dead_code)] // used by some of the test binaries that share this module
+    pub fn set_echo(&self, status: u16, body: String) {
+        *self.echo.lock().unwrap() = (status, body);
+    }
 }
 
 /// The toy server as a grading target: restarts and crashes only count.

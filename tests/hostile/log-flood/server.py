@@ -1,0 +1,38 @@
+import json, os, socket, sys, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def answer(handler, status, payload):
+    body = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def serve(probe):
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            if self.path == "/health":
+                answer(self, 200, {"status": "ok"})
+            elif self.path == "/probe":
+                probe(self)
+            else:
+                answer(self, 404, {"error": "no route"})
+
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8080"))), H).serve_forever()
+
+def flood():
+    line = ("x" * 1023 + "\n") * 1024
+    while True:
+        sys.stdout.write(line)
+
+
+# Writes to stdout as fast as it can, and serves anyway: the log is capped.
+threading.Thread(target=flood, daemon=True).start()
+serve(lambda h: answer(h, 200, {"safe": True}))
