@@ -220,8 +220,8 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
-/// Polls `health` until it answers 2xx or `timeout` passes. Returns the last problem
-/// seen when it gives up.
+/// Polls `health` until it answers 2xx or `timeout` passes. When it gives up, returns
+/// the last problem it saw (a status, or why no response came).
 pub async fn wait_ready(
     prober: &Prober,
     base_url: impl Fn() -> String,
@@ -234,10 +234,7 @@ pub async fn wait_ready(
     loop {
         let left = timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
-            return Err(format!(
-                "GET {health} did not answer 2xx within {}s (last: {last})",
-                timeout.as_secs()
-            ));
+            return Err(last);
         }
         let req = ProbeRequest {
             method: Method::GET,

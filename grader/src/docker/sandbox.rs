@@ -541,9 +541,16 @@ impl Target for Sandbox {
             match wait_ready(&self.prober, || self.base_url(), &self.opts.health, slice).await {
                 Ok(_) => return Ok(()),
                 Err(last) if left <= slice => {
+                    let port = self.opts.port;
+                    let hint = if last.starts_with("status") {
+                        String::new()
+                    } else {
+                        format!(" (is it listening on 0.0.0.0:{port}, the port in $PORT?)")
+                    };
                     return Err(TargetError::Submission(format!(
-                        "the server did not become ready within {}s: {last}",
-                        self.opts.startup_timeout.as_secs()
+                        "the server did not become ready within {}s: GET {} never answered 2xx; last: {last}{hint}",
+                        self.opts.startup_timeout.as_secs(),
+                        self.opts.health
                     )));
                 }
                 Err(_) => {}
