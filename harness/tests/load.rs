@@ -148,39 +148,16 @@ load = { model = "closed", connections = 4, duration = "500ms", thresholds = ["r
 
 #[tokio::test]
 async fn a_dead_server_ends_the_step_quickly() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let src = format!(
         "{HEAD}\n[[checks]]\nid = \"dead\"\ntitle = \"dead\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 100, duration = \"30s\" }}\n"
     );
     let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
-    struct Dead(u16);
-    impl harness::Target for Dead {
-        fn base_url(&self) -> String {
-            format!("http://127.0.0.1:{}", self.0)
-        }
-        fn database_url(&self) -> Option<String> {
-            None
-        }
-        async fn restart(&self) -> Result<(), harness::TargetError> {
-            Ok(())
-        }
-        async fn crash(&self) -> Result<(), harness::TargetError> {
-            Ok(())
-        }
-        async fn wait_ready(&self) -> Result<(), harness::TargetError> {
-            Ok(())
-        }
-    }
     let config = RunConfig {
         seed: 1,
         public_base_url: "http://localhost:8080".into(),
     };
     let start = std::time::Instant::now();
-    let results = run_checks(&ex, &Dead(port), &config, |_| {}).await;
+    let results = run_checks(&ex, &support::Dead::new(), &config, |_| {}).await;
     let f = results[0].failure.as_ref().unwrap();
     assert!(
         f.message

@@ -352,35 +352,11 @@ async fn connection_refused_is_named() {
         "{HEAD}\n[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /health\"\n"
     );
     let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
-    // A port nothing listens on: bind, read the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    struct Dead(u16);
-    impl harness::Target for Dead {
-        fn base_url(&self) -> String {
-            format!("http://127.0.0.1:{}", self.0)
-        }
-        fn database_url(&self) -> Option<String> {
-            None
-        }
-        async fn restart(&self) -> Result<(), harness::TargetError> {
-            Ok(())
-        }
-        async fn crash(&self) -> Result<(), harness::TargetError> {
-            Ok(())
-        }
-        async fn wait_ready(&self) -> Result<(), harness::TargetError> {
-            Ok(())
-        }
-    }
     let config = RunConfig {
         seed: 1,
         public_base_url: "http://localhost:8080".into(),
     };
-    let results = run_checks(&ex, &Dead(port), &config, |_| {}).await;
+    let results = run_checks(&ex, &support::Dead::new(), &config, |_| {}).await;
     let f = results[0].failure.as_ref().unwrap();
     assert!(f.message.contains("connection refused"), "{}", f.message);
     assert_eq!(

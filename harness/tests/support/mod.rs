@@ -180,3 +180,34 @@ impl Target for Local {
         Ok(())
     }
 }
+
+/// A target where nothing listens: every request is refused.
+#[allow(dead_code)] // used by some of the test binaries that share this module
+pub struct Dead(pub u16);
+
+impl Dead {
+    /// A loopback port nothing listens on: bound, read, closed.
+    #[allow(dead_code)]
+    pub fn new() -> Dead {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Dead(listener.local_addr().unwrap().port())
+    }
+}
+
+impl Target for Dead {
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.0)
+    }
+    fn database_url(&self) -> Option<String> {
+        None
+    }
+    async fn restart(&self) -> Result<(), TargetError> {
+        Ok(())
+    }
+    async fn crash(&self) -> Result<(), TargetError> {
+        Ok(())
+    }
+    async fn wait_ready(&self) -> Result<(), TargetError> {
+        Ok(())
+    }
+}
