@@ -227,6 +227,7 @@ impl<T: Target> Runner<'_, T> {
                 StepKind::Crash => self.lifecycle("crash", self.target.crash()).await,
                 StepKind::WaitReady => self.lifecycle("wait_ready", async { Ok(()) }).await,
                 StepKind::Load(l) => self.load(l, &ctx).await,
+                StepKind::Sequence { copies, steps } => self.sequence(*copies, steps, &ctx).await,
             };
             match outcome {
                 Ok(()) => *passed += 1,
@@ -266,6 +267,44 @@ impl<T: Target> Runner<'_, T> {
                 credit: None,
             }
         })
+    }
+
+    /// `copies` clients at once, each running `steps` in order with its own variables.
+    async fn sequence(
+        &self,
+        copies: u32,
+        steps: &[HttpStep],
+        ctx: &Context,
+    ) -> Result<(), StepFail> {
+        let runs = (0..copies).map(|i| {
+            let mut c = ctx.clone();
+            c.set("i", Value::from(i));
+            c.reseed(self.config.seed ^ u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            async move {
+                for (k, s) in steps.iter().enumerate() {
+                    self.http(s, &mut c).await.map_err(|f| (k, f))?;
+                }
+                Ok::<(), (usize, StepFail)>(())
+            }
+        });
+        let outcomes = join_all(runs).await;
+        let failed = outcomes.iter().filter(|o| o.is_err()).count();
+        match outcomes
+            .into_iter()
+            .enumerate()
+            .find_map(|(i, o)| o.err().map(|e| (i, e)))
+        {
+            None => Ok(()),
+            Some((i, (k, mut f))) => {
+                f.failure.message = format!(
+                    "{failed} of {copies} concurrent clients failed; client {} at request {} of the sequence: {}",
+                    i + 1,
+                    k + 1,
+                    f.failure.message
+                );
+                Err(f)
+            }
+        }
     }
 
     async fn load(&mut self, step: &crate::spec::LoadStep, ctx: &Context) -> Result<(), StepFail> {

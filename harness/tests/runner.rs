@@ -579,3 +579,45 @@ http = "GET /health"
     );
     assert_eq!(f.step, 2);
 }
+
+#[tokio::test]
+async fn concurrent_sequences_keep_their_own_captures() {
+    let (results, _) = run(r#"
+[[checks]]
+id = "seq"
+title = "seq"
+category = "concurrency"
+points = 1
+[[checks.steps]]
+concurrent = 8
+sequence = [
+  { http = "POST /items", json = { name = "client {{ i }}" }, expect.status = 201, capture = { id = "$.id", name = "$.name" } },
+  { http = "GET /items/{{ id }}", expect.status = 200, expect.jsonpath."$.name" = "{{ name }}" },
+]
+[[checks.steps]]
+http = "GET /items"
+expect.jsonpath."$" = { count = 8 }
+
+[[checks]]
+id = "seq-fails"
+title = "seq fails"
+category = "concurrency"
+points = 1
+[[checks.steps]]
+concurrent = 3
+sequence = [{ http = "GET /health" }, { http = "GET /nope", expect.status = 200 }]
+"#)
+    .await;
+    assert_eq!(
+        results[0].status,
+        CheckStatus::Passed,
+        "{:?}",
+        results[0].failure
+    );
+    let f = results[1].failure.as_ref().unwrap();
+    assert!(
+        f.message.starts_with("3 of 3 concurrent clients failed; client 1 at request 2 of the sequence: GET /nope: status 404"),
+        "{}",
+        f.message
+    );
+}

@@ -521,6 +521,7 @@ impl Validator<'_> {
                 .filter(|_| raw.load.is_none())
                 .map(|_| "http"),
             raw.load.as_ref().map(|_| "load"),
+            (!raw.sequence.is_empty()).then_some("sequence"),
             raw.sql.as_ref().map(|_| "sql"),
             raw.action.as_ref().map(|_| "action"),
         ]
@@ -545,6 +546,14 @@ impl Validator<'_> {
                 span.clone(),
                 "`weight` belongs in the entries of a load step's `mix`",
             );
+        }
+        if !raw.sequence.is_empty() {
+            let kind = self.sequence_step(&raw, span.clone(), scope)?;
+            return Some(Step {
+                location,
+                hint: raw.hint.clone(),
+                kind,
+            });
         }
         if let Some(load) = &raw.load {
             let kind = StepKind::Load(Box::new(self.load_step(&raw, load, scope)?));
@@ -950,6 +959,65 @@ impl Validator<'_> {
             },
             mix,
         })
+    }
+
+    /// `concurrent = N` with a `sequence` of requests: N clients at once, each in order.
+    fn sequence_step(
+        &mut self,
+        raw: &RawStep,
+        span: Range<usize>,
+        scope: &[String],
+    ) -> Option<StepKind> {
+        if raw.http.is_some() || raw.sql.is_some() || raw.action.is_some() || raw.load.is_some() {
+            self.error(
+                span.clone(),
+                "a step with a `sequence` has no `http`, `sql`, `action` or `load` of its own",
+            );
+            return None;
+        }
+        let copies = match &raw.concurrent {
+            Some(c) if (2..=MAX_CONCURRENT).contains(c.get_ref()) => *c.get_ref() as u32,
+            Some(c) => {
+                self.error(
+                    c.span(),
+                    format!("`concurrent` must be 2 to {MAX_CONCURRENT}"),
+                );
+                return None;
+            }
+            None => {
+                self.error(
+                    span,
+                    "a `sequence` runs as `concurrent = N` copies: add `concurrent`",
+                );
+                return None;
+            }
+        };
+        let mut local: Vec<String> = scope.to_vec();
+        local.push("i".into());
+        let mut steps = Vec::new();
+        for entry in &raw.sequence {
+            let e = entry.get_ref();
+            let Some(http) = &e.http else {
+                self.error(
+                    entry.span(),
+                    "each entry of a `sequence` is an `http` request",
+                );
+                continue;
+            };
+            if e.concurrent.is_some()
+                || e.for_each.is_some()
+                || !e.sequence.is_empty()
+                || e.load.is_some()
+            {
+                self.error(entry.span(), "requests in a `sequence` take no `concurrent`, `for_each`, `sequence` or `load`");
+                continue;
+            }
+            // Captures stay inside each copy: later entries of the same copy see them.
+            if let Some(s) = self.http_step(e, http, &mut local) {
+                steps.push(s);
+            }
+        }
+        Some(StepKind::Sequence { copies, steps })
     }
 
     fn template_map(

@@ -132,6 +132,11 @@ pub enum StepKind {
     /// Poll the health endpoint until it answers 2xx.
     WaitReady,
     Load(Box<LoadStep>),
+    /// `copies` clients at once, each sending `steps` in order with its own captures.
+    Sequence {
+        copies: u32,
+        steps: Vec<HttpStep>,
+    },
 }
 
 /// A load: how to send, what to send (a weighted mix), and the thresholds to meet.
@@ -150,6 +155,7 @@ impl StepKind {
             StepKind::Crash => "crash",
             StepKind::WaitReady => "wait_ready",
             StepKind::Load(_) => "load",
+            StepKind::Sequence { .. } => "sequence",
         }
     }
 }

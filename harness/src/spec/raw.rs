@@ -140,6 +140,9 @@ pub(crate) struct RawStep {
     /// Makes this a load step.
     #[serde(default)]
     pub load: Option<Spanned<RawLoad>>,
+    /// Requests each concurrent copy sends in order (with `concurrent`).
+    #[serde(default)]
+    pub sequence: Vec<Spanned<RawStep>>,
     /// A request's share in a load step's `mix`.
     #[serde(default)]
     pub weight: Option<Spanned<i64>>,
