@@ -503,7 +503,8 @@ sql = "SELECT * FROM todos"
         let config = harness::RunConfig {
             seed: 1,
             public_base_url: "http://localhost:8080".into(),
-        };
+        ..Default::default()
+};
         let results = harness::run_checks(&ex, &DbOnly(pg.url.clone()), &config, |_| {}).await;
         let by_id = |id: &str| results.iter().find(|r| r.id == id).unwrap();
         let r = by_id("setup-and-pass");
@@ -705,4 +706,76 @@ fn hostile_submissions_end_with_a_named_reason() {
         0,
         "a submission reached the host"
     );
+}
+
+/// A class graded in two shards, merged, and resumed: one gradebook, every learner once.
+#[test]
+fn a_class_in_shards_merges_into_one_gradebook() {
+    images_ready();
+    let base = std::env::temp_dir().join(format!("grader-e2e-{}-class", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let csv = base.join("class.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "name,path\nada,{}\nlinus,{}\ngrace,{}\nken,does-not-exist\n",
+            todo("solutions/python").display(),
+            todo("variants/in-memory").display(),
+            root().join("tests/fixtures/broken-build").display()
+        ),
+    )
+    .unwrap();
+    let mut outs = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let out = base.join(format!("shard{}", &shard[..1]));
+        let o = grader()
+            .args(["batch", "todo-api"])
+            .arg(&csv)
+            .args(["--shard", shard, "--jobs", "2", "--format", "json", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.code() == Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        outs.push(out);
+    }
+    let merged = base.join("merged");
+    let o = grader()
+        .arg("merge")
+        .args(&outs)
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let book = std::fs::read_to_string(merged.join("gradebook.csv")).unwrap();
+    let rows: Vec<&str> = book.lines().collect();
+    assert_eq!(rows.len(), 5, "{book}");
+    assert!(rows[0].starts_with("learner,score,max,percent,status,passed,api,"));
+    let by = |name: &str| {
+        rows.iter()
+            .find(|r| r.starts_with(&format!("{name},")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(by("ada").contains(",graded,true,"), "{book}");
+    assert!(by("linus").contains(",graded,false,"), "{book}");
+    assert!(by("grace").contains(",build_failed,false,"), "{book}");
+    assert!(by("ken").contains(",build_failed,false,"), "{book}");
+    let summary = std::fs::read_to_string(merged.join("summary.md")).unwrap();
+    assert!(summary.contains("4 learners, 1 passed"), "{summary}");
+    // Resume: nothing left to grade in a shard that finished.
+    let o = grader()
+        .args(["batch", "todo-api"])
+        .arg(&csv)
+        .args(["--shard", "1/2", "--resume", "--out"])
+        .arg(&outs[0])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("already graded, 0 to go"), "{text}");
 }

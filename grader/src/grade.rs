@@ -27,6 +27,8 @@ pub struct GradeOptions {
     pub show_hidden: bool,
     /// The whole run's time limit: past it, the report keeps what finished.
     pub time_limit: Option<Duration>,
+    /// Shared by concurrent runs (batch): one load step at a time.
+    pub load_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// Why the run stopped before grading; becomes the report's status and reason.
@@ -66,31 +68,7 @@ pub async fn grade(
     cancel: &CancellationToken,
 ) -> Report {
     let ex = &opts.exercise;
-    let mut report = Report {
-        schema_version: SCHEMA_VERSION,
-        grader_version: env!("CARGO_PKG_VERSION").to_string(),
-        run_id: opts.run_id.clone(),
-        exercise: ExerciseInfo {
-            name: ex.name.clone(),
-            title: ex.title.clone(),
-            version: ex.version.clone(),
-        },
-        submission: opts.submission.display().to_string(),
-        seed: opts.seed,
-        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        status: RunStatus::Graded,
-        reason: None,
-        score: 0.0,
-        max_score: 0.0,
-        pass_mark: ex.pass_mark,
-        passed: false,
-        phases: Phases::default(),
-        checks: Vec::new(),
-        build_log_tail: None,
-        log_tail: None,
-        resources: None,
-        submission_exit: None,
-    };
+    let mut report = skeleton(opts);
     let mut results: Vec<CheckResult> = Vec::new();
     // The time limit cancels like Ctrl-C does, and says so.
     let limit_hit = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -150,6 +128,51 @@ pub async fn grade(
         results.push(harness::not_run(check, not_run.clone()));
     }
     report.checks = results;
+    report.tally();
+    report
+}
+
+/// A report of the run before anything ran.
+fn skeleton(opts: &GradeOptions) -> Report {
+    let ex = &opts.exercise;
+    Report {
+        schema_version: SCHEMA_VERSION,
+        grader_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_id: opts.run_id.clone(),
+        exercise: ExerciseInfo {
+            name: ex.name.clone(),
+            title: ex.title.clone(),
+            version: ex.version.clone(),
+        },
+        submission: opts.submission.display().to_string(),
+        seed: opts.seed,
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        status: RunStatus::Graded,
+        reason: None,
+        score: 0.0,
+        max_score: 0.0,
+        pass_mark: ex.pass_mark,
+        passed: false,
+        phases: Phases::default(),
+        checks: Vec::new(),
+        build_log_tail: None,
+        log_tail: None,
+        resources: None,
+        submission_exit: None,
+    }
+}
+
+/// The report for a submission path that is not a folder (batch grading).
+pub fn not_a_folder(opts: &GradeOptions) -> Report {
+    let mut report = skeleton(opts);
+    report.status = RunStatus::BuildFailed;
+    report.reason = Some(format!("{} is not a folder", opts.submission.display()));
+    report.checks = opts
+        .exercise
+        .checks
+        .iter()
+        .map(|c| harness::not_run(c, "not run: the submission is missing".into()))
+        .collect();
     report.tally();
     report
 }
@@ -283,6 +306,7 @@ async fn graded(
     let config = RunConfig {
         seed: opts.seed,
         public_base_url: format!("http://localhost:{}", ex.submission.port),
+        load_gate: opts.load_gate.clone(),
     };
     let start = Instant::now();
     let run = harness::run_checks(ex, sandbox, &config, |event| {

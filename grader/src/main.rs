@@ -1,6 +1,7 @@
 //! `grader`: grades a learner's backend in Docker. This file is the command line only;
 //! the work is in `grade.rs` (one run), `docker/` and the `harness` crate.
 
+mod batch;
 mod docker;
 mod exit;
 mod grade;
@@ -120,6 +121,46 @@ enum Command {
     },
     /// List the bundled exercises
     List,
+    /// Grade a whole class: a folder with one sub-folder per learner, or a CSV of name,path
+    Batch {
+        /// Exercise name (bundled) or path to its folder or spec file
+        exercise: String,
+        /// A folder of submissions (one per learner) or a CSV of `name,path` lines
+        submissions: PathBuf,
+        /// Where each learner's folder, gradebook.csv and the class summary go
+        #[arg(long, default_value = "grader-class")]
+        out: PathBuf,
+        /// Submissions graded at once [default: half the CPUs, at least 1]
+        #[arg(long, short = 'j')]
+        jobs: Option<usize>,
+        /// Skip learners that already have a report in --out
+        #[arg(long)]
+        resume: bool,
+        /// Grade only shard I of N (e.g. 2/4): a learner's shard depends on the name only
+        #[arg(long)]
+        shard: Option<String>,
+        /// One seed for every learner (default: a new one each)
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Reports for each learner besides report.json
+        #[arg(long, default_value = "json,html")]
+        format: String,
+        /// Time limit of each learner's image build, in seconds
+        #[arg(long, default_value_t = 600)]
+        build_timeout: u64,
+        /// Time limit of each learner's whole run, in seconds
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Combine the output folders of several `batch --shard` runs into one gradebook
+    Merge {
+        /// The shards' --out folders
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the combined gradebook and summary go
+        #[arg(long, default_value = "grader-class")]
+        out: PathBuf,
+    },
     /// Send load to a URL and print the figures (the prober of `load` steps, alone)
     Load {
         /// e.g. http://127.0.0.1:8080/health (loopback or a local address only)
@@ -340,12 +381,99 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 run_id,
                 show_hidden,
                 time_limit: timeout.map(Duration::from_secs),
+                load_gate: None,
             };
             let report = grade::grade(&docker, &opts, &ui, &cancel).await;
             let path = out_dir.join("report.json");
             write_reports(&report, &out_dir, &formats)?;
             ui.summary(&report, &path.display().to_string());
             Ok(exit::for_report(&report))
+        }
+        Command::Batch {
+            exercise,
+            submissions,
+            out,
+            jobs,
+            resume,
+            shard,
+            seed,
+            format,
+            build_timeout,
+            timeout,
+        } => {
+            let exercise = match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
+                Ok(ex) => ex,
+                Err(errors) => {
+                    print_spec_errors(&errors);
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let formats = match report::Format::parse_list(&format) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: --format: {e}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            let mut learners = match batch::learners(&submissions) {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            if let Some(s) = &shard {
+                let shard = match batch::Shard::parse(s) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: --shard {s}: {e}");
+                        return Ok(exit::BAD_INPUT);
+                    }
+                };
+                learners.retain(|l| shard.holds(&l.name));
+            }
+            let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let jobs = jobs.unwrap_or((cpus / 2).max(1));
+            println!(
+                "==> grading {} learners, {jobs} at a time, into {}",
+                learners.len(),
+                out.display()
+            );
+            let docker = docker::connect().await?;
+            let cancel = CancellationToken::new();
+            tokio::spawn(on_signal(cancel.clone()));
+            let opts = batch::BatchOptions {
+                exercise,
+                learners,
+                out_dir: out.clone(),
+                jobs,
+                resume,
+                seed,
+                images,
+                recipes,
+                formats,
+                build_timeout: Duration::from_secs(build_timeout),
+                time_limit: timeout.map(Duration::from_secs),
+            };
+            let reports = batch::run(&docker, opts, &cancel).await?;
+            println!("gradebook: {}", out.join("gradebook.csv").display());
+            println!("summary:   {}", out.join("summary.html").display());
+            Ok(if cancel.is_cancelled() {
+                exit::GRADER_FAILED
+            } else if reports.values().all(|r| r.passed) {
+                exit::PASSED
+            } else {
+                exit::BELOW_PASS_MARK
+            })
+        }
+        Command::Merge { dirs, out } => {
+            let all = batch::merge(&dirs, &out)?;
+            println!(
+                "merged {} learners into {}",
+                all.len(),
+                out.join("gradebook.csv").display()
+            );
+            Ok(exit::PASSED)
         }
         Command::Load {
             url,
@@ -528,7 +656,7 @@ async fn load_command(
 
 /// Writes report.json and every other requested format into `dir`; the Markdown
 /// summary also goes to `$GITHUB_STEP_SUMMARY` when GitHub Actions sets it.
-fn write_reports(
+pub(crate) fn write_reports(
     report: &harness::Report,
     dir: &Path,
     formats: &[report::Format],

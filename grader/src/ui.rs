@@ -9,6 +9,8 @@ use crate::report::pts;
 
 pub struct Ui {
     color: bool,
+    /// Batch grading: no progress or per-check lines (runs interleave).
+    quiet: bool,
     /// A spinner with the current phase, on a terminal only.
     spinner: Option<indicatif::ProgressBar>,
 }
@@ -23,11 +25,27 @@ impl Ui {
             pb.enable_steady_tick(std::time::Duration::from_millis(120));
             pb
         });
-        Ui { color, spinner }
+        Ui {
+            color,
+            quiet: false,
+            spinner,
+        }
+    }
+
+    /// A Ui that prints nothing while grading, for runs that go on side by side.
+    pub fn quiet() -> Ui {
+        Ui {
+            color: false,
+            quiet: true,
+            spinner: None,
+        }
     }
 
     /// Prints a line above the spinner (or plainly when there is none).
     fn out(&self, line: String) {
+        if self.quiet {
+            return;
+        }
         match &self.spinner {
             Some(pb) => pb.println(line),
             None => {

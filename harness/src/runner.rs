@@ -21,13 +21,16 @@ use crate::template::{Context, RenderError};
 const EXCERPT_BYTES: usize = 2048;
 
 /// Settings of one run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunConfig {
     /// Seed of all random data.
     pub seed: u64,
     /// The base URL printed in curl commands: where the learner runs the server
     /// (e.g. `http://localhost:8080`), not where the grader reached it.
     pub public_base_url: String,
+    /// Shared by runs in one process (batch grading): one load step at a time, so
+    /// that loads do not disturb each other's latency figures.
+    pub load_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 /// What the runner reports while it works.
@@ -327,6 +330,10 @@ impl<T: Target> Runner<'_, T> {
             render_request(entry, &mut c).map_err(|e| e.0)
         });
         let seed = self.config.seed ^ crate::template::fnv1a(b"load");
+        let _permit = match &self.config.load_gate {
+            Some(gate) => gate.clone().acquire_owned().await.ok(),
+            None => None,
+        };
         let report = crate::load::run(&step.options, &self.target.base_url(), seed, make).await;
         let failed: Vec<&crate::result::ThresholdResult> =
             report.thresholds.iter().filter(|t| !t.passed).collect();

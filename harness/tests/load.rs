@@ -23,6 +23,7 @@ async fn run(checks: &str) -> Vec<CheckResult> {
     let config = RunConfig {
         seed: 7,
         public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
     };
     run_checks(&ex, &target, &config, |_| {}).await
 }
@@ -155,6 +156,7 @@ async fn a_dead_server_ends_the_step_quickly() {
     let config = RunConfig {
         seed: 1,
         public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
     };
     let start = std::time::Instant::now();
     let results = run_checks(&ex, &support::Dead::new(), &config, |_| {}).await;

@@ -113,7 +113,8 @@ http = "GET /x/{{ w }}"
         rt.block_on(async {
             let target = support::Local { server: support::start().await, database_url: None };
             target.server.state.set_echo(status, body.to_string());
-            let config = harness::RunConfig { seed: 1, public_base_url: "http://localhost:8080".into() };
+            let config = harness::RunConfig { seed: 1, public_base_url: "http://localhost:8080".into(), ..Default::default()
+};
             let results = harness::run_checks(&ex, &target, &config, |_| {}).await;
             prop_assert_eq!(results.len(), 1);
             Ok(())

@@ -28,6 +28,7 @@ async fn run(checks: &str) -> (Vec<CheckResult>, support::Local) {
     let config = RunConfig {
         seed: 42,
         public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
     };
     let results = run_checks(&ex, &target, &config, |_| {}).await;
     (results, target)
@@ -355,6 +356,7 @@ async fn connection_refused_is_named() {
     let config = RunConfig {
         seed: 1,
         public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
     };
     let results = run_checks(&ex, &support::Dead::new(), &config, |_| {}).await;
     let f = results[0].failure.as_ref().unwrap();

@@ -46,7 +46,7 @@ pub async fn ensure_images(
     names: &ImageNames,
     recipes: &Path,
     need_postgres: bool,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), DockerError> {
     let mut wanted = vec![(Recipe::Base, &names.base), (Recipe::Socat, &names.socat)];
     if need_postgres {
@@ -108,7 +108,7 @@ async fn build(
     name: &str,
     names: &ImageNames,
     recipes: &Path,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), DockerError> {
     let log_path = std::env::temp_dir().join(format!("grader-image-{}.log", sanitize(name)));
     match recipe {

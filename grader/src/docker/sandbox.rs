@@ -74,7 +74,7 @@ impl Sandbox {
     pub async fn start(
         docker: &Docker,
         opts: SandboxOptions,
-        progress: &mut dyn FnMut(&str),
+        progress: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Sandbox, DockerError> {
         let id = opts.run_id.clone();
         let mut sandbox = Sandbox {

@@ -1,0 +1,404 @@
+//! Grading a class: many submissions, a few at a time, each in its own sandbox, with a
+//! gradebook and a class summary written as learners finish. `--resume` skips learners
+//! already graded; `--shard I/N` grades a deterministic slice; `grader merge` combines
+//! the shards' folders.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use harness::{CheckStatus, Exercise, Report};
+use tokio_util::sync::CancellationToken;
+
+use crate::docker::ImageNames;
+use crate::grade::{self, GradeOptions};
+use crate::report::{self, Format, pts};
+use crate::ui::Ui;
+
+/// One learner's submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Learner {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// A slice of a class: shard `index` (1-based) of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 2/4")?;
+        let (index, count): (u32, u32) = (
+            i.trim().parse().map_err(|_| "I in I/N is a whole number")?,
+            n.trim().parse().map_err(|_| "N in I/N is a whole number")?,
+        );
+        if count == 0 || index == 0 || index > count {
+            return Err("I/N needs 1 <= I <= N".into());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// A learner's shard depends on the name alone, so adding a learner moves no one.
+    pub fn holds(&self, name: &str) -> bool {
+        let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        h % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+/// The learners of a folder (one sub-folder each) or of a CSV of `name,path` lines
+/// (paths relative to the CSV), sorted by name.
+pub fn learners(source: &Path) -> Result<Vec<Learner>, String> {
+    let mut out = Vec::new();
+    if source.is_dir() {
+        let entries =
+            std::fs::read_dir(source).map_err(|e| format!("{}: {e}", source.display()))?;
+        for e in entries.flatten() {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if path.is_dir() && !name.starts_with('.') {
+                out.push(Learner { name, path });
+            }
+        }
+    } else {
+        let text =
+            std::fs::read_to_string(source).map_err(|e| format!("{}: {e}", source.display()))?;
+        let base = source.parent().unwrap_or(Path::new("."));
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty()
+                || line.starts_with('#')
+                || (n == 0 && line.eq_ignore_ascii_case("name,path"))
+            {
+                continue;
+            }
+            let (name, path) = line
+                .split_once(',')
+                .ok_or_else(|| format!("{}:{}: expected `name,path`", source.display(), n + 1))?;
+            let name = name.trim().to_string();
+            if name.is_empty() || name.contains('/') || name.starts_with('.') {
+                return Err(format!(
+                    "{}:{}: `{name}` is not a usable learner name",
+                    source.display(),
+                    n + 1
+                ));
+            }
+            out.push(Learner {
+                name,
+                path: base.join(path.trim()),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(w) = out.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(format!("the learner `{}` appears twice", w[0].name));
+    }
+    Ok(out)
+}
+
+pub struct BatchOptions {
+    pub exercise: Exercise,
+    pub learners: Vec<Learner>,
+    pub out_dir: PathBuf,
+    pub jobs: usize,
+    pub resume: bool,
+    pub seed: Option<u64>,
+    pub images: ImageNames,
+    pub recipes: PathBuf,
+    pub formats: Vec<Format>,
+    pub build_timeout: Duration,
+    pub time_limit: Option<Duration>,
+}
+
+/// Grades every learner; returns the reports by learner name.
+pub async fn run(
+    docker: &Docker,
+    opts: BatchOptions,
+    cancel: &CancellationToken,
+) -> anyhow::Result<BTreeMap<String, Report>> {
+    std::fs::create_dir_all(&opts.out_dir)?;
+    // Images once, before the class: not once per learner.
+    crate::docker::ensure_images(
+        docker,
+        &opts.images,
+        &opts.recipes,
+        opts.exercise.postgres.is_some(),
+        &mut |l| println!("==> {l}"),
+    )
+    .await?;
+    let mut done: BTreeMap<String, Report> = BTreeMap::new();
+    let mut todo = Vec::new();
+    for l in &opts.learners {
+        let saved = opts.out_dir.join(&l.name).join("report.json");
+        match std::fs::read_to_string(&saved)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Report>(&t).ok())
+        {
+            Some(r) if opts.resume => {
+                done.insert(l.name.clone(), r);
+            }
+            _ => todo.push(l.clone()),
+        }
+    }
+    let total = opts.learners.len();
+    if !done.is_empty() {
+        println!(
+            "==> resuming: {} already graded, {} to go",
+            done.len(),
+            todo.len()
+        );
+    }
+    let opts = Arc::new(opts);
+    let slots = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
+    let load_gate = Arc::new(tokio::sync::Semaphore::new(1));
+    let mut tasks = tokio::task::JoinSet::new();
+    for learner in todo {
+        let (docker, opts, slots, gate, cancel) = (
+            docker.clone(),
+            opts.clone(),
+            slots.clone(),
+            load_gate.clone(),
+            cancel.clone(),
+        );
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await.ok();
+            if cancel.is_cancelled() {
+                return None;
+            }
+            let dir = opts.out_dir.join(&learner.name);
+            let _ = std::fs::create_dir_all(&dir);
+            let go = GradeOptions {
+                exercise: opts.exercise.clone(),
+                submission: learner.path.clone(),
+                out_dir: dir.clone(),
+                seed: opts.seed.unwrap_or_else(rand::random),
+                images: opts.images.clone(),
+                recipes: opts.recipes.clone(),
+                build_timeout: opts.build_timeout,
+                run_id: grade::new_run_id(),
+                show_hidden: false,
+                time_limit: opts.time_limit,
+                load_gate: Some(gate),
+            };
+            let start = Instant::now();
+            let report = if learner.path.is_dir() {
+                // Images are ready: skip the per-run check by naming no recipes to build.
+                grade::grade(&docker, &go, &Ui::quiet(), &cancel).await
+            } else {
+                grade::not_a_folder(&go)
+            };
+            let _ = crate::write_reports(&report, &dir, &opts.formats);
+            Some((learner.name, report, start.elapsed()))
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let Ok(Some((name, report, took))) = joined else {
+            continue;
+        };
+        println!(
+            "[{}/{total}] {name}: {}/{} ({:.0}%) {} in {:.1}s",
+            done.len() + 1,
+            pts(report.score),
+            pts(report.max_score),
+            report.percent(),
+            report::verdict(&report),
+            took.as_secs_f64()
+        );
+        done.insert(name, report);
+        // Nothing is lost: the gradebook is rewritten as each learner finishes.
+        write_class(&opts.out_dir, &done)?;
+    }
+    write_class(&opts.out_dir, &done)?;
+    Ok(done)
+}
+
+/// Combines the folders of several shards into `out`.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<BTreeMap<String, Report>> {
+    let mut all = BTreeMap::new();
+    for dir in dirs {
+        for e in std::fs::read_dir(dir)?.flatten() {
+            let report = e.path().join("report.json");
+            let Ok(text) = std::fs::read_to_string(&report) else {
+                continue;
+            };
+            let r: Report = serde_json::from_str(&text)
+                .map_err(|err| anyhow::anyhow!("{}: {err}", report.display()))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if all.insert(name.clone(), r).is_some() {
+                anyhow::bail!("the learner `{name}` is in more than one shard");
+            }
+            if dir != out {
+                let to = out.join(&name);
+                std::fs::create_dir_all(&to)?;
+                for f in std::fs::read_dir(e.path())?.flatten() {
+                    if f.path().is_file() {
+                        std::fs::copy(f.path(), to.join(f.file_name()))?;
+                    }
+                }
+            }
+        }
+    }
+    std::fs::create_dir_all(out)?;
+    write_class(out, &all)?;
+    Ok(all)
+}
+
+/// gradebook.csv, summary.md and summary.html for the learners graded so far.
+pub fn write_class(out: &Path, reports: &BTreeMap<String, Report>) -> anyhow::Result<()> {
+    std::fs::write(out.join("gradebook.csv"), gradebook(reports))?;
+    std::fs::write(out.join("summary.md"), summary_md(reports))?;
+    std::fs::write(out.join("summary.html"), summary_html(reports))?;
+    Ok(())
+}
+
+fn categories(reports: &BTreeMap<String, Report>) -> Vec<String> {
+    let mut cats: Vec<String> = Vec::new();
+    for r in reports.values() {
+        for c in &r.checks {
+            if !cats.contains(&c.category) {
+                cats.push(c.category.clone());
+            }
+        }
+    }
+    cats
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn gradebook(reports: &BTreeMap<String, Report>) -> String {
+    let cats = categories(reports);
+    let mut out = String::from("learner,score,max,percent,status,passed");
+    for c in &cats {
+        out.push_str(&format!(",{}", csv_field(c)));
+    }
+    out.push_str(",seed,report\n");
+    for (name, r) in reports {
+        let status = serde_json::to_value(r.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{:.1},{status},{}",
+            csv_field(name),
+            pts(r.score),
+            pts(r.max_score),
+            r.percent(),
+            r.passed
+        ));
+        for c in &cats {
+            let earned: f64 = r
+                .checks
+                .iter()
+                .filter(|k| &k.category == c)
+                .map(|k| k.earned)
+                .sum();
+            out.push_str(&format!(",{}", pts(earned)));
+        }
+        out.push_str(&format!(
+            ",{},{}\n",
+            r.seed,
+            csv_field(&format!("{name}/report.json"))
+        ));
+    }
+    out
+}
+
+/// Score distribution in tenths, and the checks failed most often.
+fn class_figures(reports: &BTreeMap<String, Report>) -> ([usize; 10], Vec<(String, usize)>, f64) {
+    let mut buckets = [0usize; 10];
+    let mut failed: BTreeMap<String, usize> = BTreeMap::new();
+    for r in reports.values() {
+        buckets[((r.percent() / 10.0).floor() as usize).min(9)] += 1;
+        for c in r.checks.iter().filter(|c| c.status != CheckStatus::Passed) {
+            *failed.entry(c.id.clone()).or_default() += 1;
+        }
+    }
+    let mut failed: Vec<(String, usize)> = failed.into_iter().collect();
+    failed.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mean = if reports.is_empty() {
+        0.0
+    } else {
+        reports.values().map(Report::percent).sum::<f64>() / reports.len() as f64
+    };
+    (buckets, failed, mean)
+}
+
+pub fn summary_md(reports: &BTreeMap<String, Report>) -> String {
+    let (buckets, failed, mean) = class_figures(reports);
+    let passed = reports.values().filter(|r| r.passed).count();
+    let mut out = format!(
+        "## Class summary: {} learners, {passed} passed, mean {mean:.1}%\n\n| score | learners |\n| --- | --- |\n",
+        reports.len()
+    );
+    for (i, n) in buckets.iter().enumerate().rev() {
+        out.push_str(&format!(
+            "| {}-{}% | {} {} |\n",
+            i * 10,
+            i * 10 + 10,
+            n,
+            "█".repeat(*n)
+        ));
+    }
+    out.push_str("\n### Checks failed most often\n\n| check | learners |\n| --- | --- |\n");
+    for (id, n) in failed.iter().take(10) {
+        out.push_str(&format!("| `{id}` | {n} |\n"));
+    }
+    out
+}
+
+pub fn summary_html(reports: &BTreeMap<String, Report>) -> String {
+    let (buckets, failed, mean) = class_figures(reports);
+    let max = buckets.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let mut bars = String::new();
+    for (i, n) in buckets.iter().enumerate() {
+        let h = *n as f64 / max * 120.0;
+        bars.push_str(&format!(
+            r##"<rect x="{}" y="{:.1}" width="52" height="{h:.1}" fill="#0969da"><title>{n} learners</title></rect><text x="{}" y="140" font-size="11" text-anchor="middle" fill="#656d76">{}%</text>"##,
+            i * 60 + 4,
+            124.0 - h,
+            i * 60 + 30,
+            i * 10
+        ));
+    }
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let rows: String = reports
+        .iter()
+        .map(|(name, r)| {
+            format!(
+                "<tr><td><a href=\"{0}/report.html\">{0}</a></td><td>{1}/{2}</td><td>{3:.0}%</td><td>{4}</td></tr>",
+                esc(name),
+                pts(r.score),
+                pts(r.max_score),
+                r.percent(),
+                esc(&report::verdict(r))
+            )
+        })
+        .collect();
+    let worst: String = failed
+        .iter()
+        .take(10)
+        .map(|(id, n)| format!("<tr><td><code>{}</code></td><td>{n}</td></tr>", esc(id)))
+        .collect();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Class summary</title><style>body{{font:15px/1.5 system-ui,sans-serif;max-width:900px;margin:24px auto;color:#1f2328}}table{{border-collapse:collapse}}td,th{{padding:3px 12px;border-bottom:1px solid #d0d7de;text-align:left}}</style></head><body><h1>Class summary</h1><p>{} learners, {} passed, mean {mean:.1}%</p><svg width=\"600\" height=\"150\" role=\"img\" aria-label=\"score distribution\">{bars}</svg><h2>Checks failed most often</h2><table>{worst}</table><h2>Learners</h2><table><tr><th>learner</th><th>score</th><th></th><th>result</th></tr>{rows}</table></body></html>\n",
+        reports.len(),
+        reports.values().filter(|r| r.passed).count()
+    )
+}
