@@ -159,7 +159,7 @@ async fn a_dead_server_ends_the_step_quickly() {
         ..Default::default()
     };
     let start = std::time::Instant::now();
-    let results = run_checks(&ex, &support::Dead::new(), &config, |_| {}).await;
+    let results = run_checks(&ex, &support::Port::unused(), &config, |_| {}).await;
     let f = results[0].failure.as_ref().unwrap();
     assert!(
         f.message
@@ -179,4 +179,42 @@ async fn a_dead_server_ends_the_step_quickly() {
     // Not the configured 30 s. (How long it took is printed, not asserted on.)
     eprintln!("dead server: step ended after {:?}", start.elapsed());
     assert!(start.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[tokio::test]
+async fn requests_to_a_silent_server_time_out() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let src = format!(
+        "{HEAD}\n[[checks]]\nid = \"silent\"\ntitle = \"silent\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 50, duration = \"2s\", connections = 4, timeout = \"300ms\" }}\n"
+    );
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
+    let config = RunConfig {
+        seed: 1,
+        public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
+    };
+    let results = run_checks(&ex, &support::Port(port), &config, |_| {}).await;
+    let l = results[0].load.as_ref().unwrap();
+    assert!(
+        l.errors.get("timeout").copied().unwrap_or(0) >= 4,
+        "{:?}",
+        l.errors
+    );
+    assert_eq!(l.ok, 0);
+    assert!(
+        results[0]
+            .failure
+            .as_ref()
+            .unwrap()
+            .message
+            .contains("timeout")
+    );
 }

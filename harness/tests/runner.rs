@@ -358,7 +358,7 @@ async fn connection_refused_is_named() {
         public_base_url: "http://localhost:8080".into(),
         ..Default::default()
     };
-    let results = run_checks(&ex, &support::Dead::new(), &config, |_| {}).await;
+    let results = run_checks(&ex, &support::Port::unused(), &config, |_| {}).await;
     let f = results[0].failure.as_ref().unwrap();
     assert!(f.message.contains("connection refused"), "{}", f.message);
     assert_eq!(

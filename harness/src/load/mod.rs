@@ -61,7 +61,18 @@ pub struct LoadOptions {
 /// Makes request `i` (the caller renders templates; `rng` is seeded from `i`).
 pub type MakeRequest = dyn Fn(u64, &mut ChaCha8Rng) -> Result<ProbeRequest, String> + Send + Sync;
 
+/// Per-connection timeouts without a timer per request: each slot notes when its
+/// request left, and one reaper wakes the slots whose request is overdue.
+struct Slot {
+    /// Microseconds since the run's epoch at which the request in flight was sent
+    /// (0: none in flight).
+    sent_at: AtomicU64,
+    overdue: tokio::sync::Notify,
+}
+
 struct Shared {
+    slots: Vec<Slot>,
+    epoch: Instant,
     stages: Vec<Mutex<StageStats>>,
     next: AtomicU64,
     stop: AtomicBool,
@@ -85,6 +96,13 @@ pub async fn run(
         Model::Closed(_) => 1,
     };
     let shared = Arc::new(Shared {
+        slots: (0..options.connections.max(1))
+            .map(|_| Slot {
+                sent_at: AtomicU64::new(0),
+                overdue: tokio::sync::Notify::new(),
+            })
+            .collect(),
+        epoch: Instant::now(),
         stages: (0..stage_count)
             .map(|_| Mutex::new(StageStats::new()))
             .collect(),
@@ -99,15 +117,39 @@ pub async fn run(
         Model::Closed(d) => options.warmup + *d,
     };
     let mut tasks = Vec::with_capacity(options.connections);
-    for _ in 0..options.connections.max(1) {
+    for slot in 0..options.connections.max(1) {
         let shared = shared.clone();
         let make = make.clone();
         let authority = authority.clone();
         let options = options.clone();
         tasks.push(tokio::spawn(async move {
-            worker(&options, &authority, seed, start, total, &shared, &*make).await;
+            worker(
+                &options, &authority, seed, start, total, &shared, slot, &*make,
+            )
+            .await;
         }));
     }
+    // The reaper: wakes every slot whose request has been out longer than the timeout.
+    let reaper = {
+        let shared = shared.clone();
+        let timeout = options.timeout.as_micros() as u64;
+        let tick =
+            (options.timeout / 20).clamp(Duration::from_millis(5), Duration::from_millis(100));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(tick).await;
+                let now = shared.epoch.elapsed().as_micros() as u64;
+                for s in &shared.slots {
+                    let at = s.sent_at.load(Ordering::Relaxed);
+                    if at != 0 && now.saturating_sub(at) >= timeout {
+                        // Wakes only a request waiting now: a late wake-up never lingers to
+                        // cut short the next request of the slot.
+                        s.overdue.notify_waiters();
+                    }
+                }
+            }
+        })
+    };
     // The watchdog: a server that answers nothing ends the run early.
     let watchdog = {
         let shared = shared.clone();
@@ -124,6 +166,7 @@ pub async fn run(
     let all = futures_util::future::join_all(tasks);
     let timed_out = tokio::time::timeout(limit, all).await.is_err();
     watchdog.abort();
+    reaper.abort();
     shared.stop.store(true, Ordering::SeqCst);
     let elapsed = start
         .elapsed()
@@ -214,8 +257,10 @@ async fn worker(
     start: Instant,
     total: Duration,
     shared: &Shared,
+    slot: usize,
     make: &MakeRequest,
 ) {
+    let me = &shared.slots[slot];
     let mut conn: Option<http1::SendRequest<Full<Bytes>>> = None;
     // Samples wait here and reach the shared histograms in batches: one lock per batch,
     // and whatever is left is flushed however the worker returns.
@@ -271,15 +316,22 @@ async fn worker(
             }
         };
         let sent = Instant::now();
-        let outcome = tokio::time::timeout(options.timeout, async {
-            if conn.as_ref().is_none_or(|c| c.is_closed()) {
-                conn = Some(connect(authority, options.timeout).await?);
-            }
-            let c = conn.as_mut().expect("connected");
-            send(c, &host, req).await
-        })
-        .await
-        .unwrap_or_else(|_| Err("timeout".into()));
+        me.sent_at.store(
+            (sent.duration_since(shared.epoch).as_micros() as u64).max(1),
+            Ordering::Relaxed,
+        );
+        let overdue = me.overdue.notified();
+        let outcome = tokio::select! {
+            r = async {
+                if conn.as_ref().is_none_or(|c| c.is_closed()) {
+                    conn = Some(connect(authority, options.timeout).await?);
+                }
+                let c = conn.as_mut().expect("connected");
+                send(c, &host, req).await
+            } => r,
+            () = overdue => Err("timeout".into()),
+        };
+        me.sent_at.store(0, Ordering::Relaxed);
         let done = Instant::now();
         let kind = match &outcome {
             Ok(status) if *status < 400 => None,

@@ -181,20 +181,20 @@ impl Target for Local {
     }
 }
 
-/// A target where nothing listens: every request is refused.
+/// A target at a loopback port, with no lifecycle of its own.
 #[allow(dead_code)] // used by some of the test binaries that share this module
-pub struct Dead(pub u16);
+pub struct Port(pub u16);
 
-impl Dead {
+impl Port {
     /// A loopback port nothing listens on: bound, read, closed.
     #[allow(dead_code)]
-    pub fn new() -> Dead {
+    pub fn unused() -> Port {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        Dead(listener.local_addr().unwrap().port())
+        Port(listener.local_addr().unwrap().port())
     }
 }
 
-impl Target for Dead {
+impl Target for Port {
     fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.0)
     }
