@@ -124,7 +124,13 @@ pub async fn run(
         let options = options.clone();
         tasks.push(tokio::spawn(async move {
             worker(
-                &options, &authority, seed, start, total, &shared, slot, &*make,
+                &options,
+                &authority,
+                seed,
+                (start, total),
+                &shared,
+                slot,
+                &*make,
             )
             .await;
         }));
@@ -254,8 +260,7 @@ async fn worker(
     options: &LoadOptions,
     authority: &str,
     seed: u64,
-    start: Instant,
-    total: Duration,
+    (start, total): (Instant, Duration),
     shared: &Shared,
     slot: usize,
     make: &MakeRequest,
