@@ -225,10 +225,12 @@ fn check_one(
         },
         Predicate::Contains(tv) | Predicate::NotContains(tv) => {
             let want = tv.render(ctx)?;
+            // One string: a substring. One list: an element. Otherwise the values the
+            // JSONPath found are the list (one match of `$[*].id` is a list of one).
             let found = match &actual {
-                Value::String(s) => s.contains(&value_to_text(&want)),
-                Value::Array(items) => items.iter().any(|i| json_eq(i, &want)),
-                _ => false,
+                Value::String(s) if nodes.len() == 1 => s.contains(&value_to_text(&want)),
+                Value::Array(items) if nodes.len() == 1 => items.iter().any(|i| json_eq(i, &want)),
+                _ => nodes.iter().any(|n| json_eq(n, &want)),
             };
             found == matches!(p, Predicate::Contains(_))
         }
@@ -337,6 +339,16 @@ mod tests {
             .is_err()
         );
         assert!(check("$[*].id", &many, &[Predicate::Count(2)], &mut ctx()).is_ok());
+    }
+
+    #[test]
+    fn contains_treats_a_single_match_as_a_list_of_one() {
+        // `$[*].id` matching one todo gives one node: it still "contains" that id.
+        let p = [Predicate::Contains(TValue::Lit(json!(7)))];
+        assert!(check("$[*].id", &[json!(7)], &p, &mut ctx()).is_ok());
+        let p = [Predicate::NotContains(TValue::Lit(json!(7)))];
+        assert!(check("$[*].id", &[json!(7)], &p, &mut ctx()).is_err());
+        assert!(check("$[*].id", &[json!(8)], &p, &mut ctx()).is_ok());
     }
 
     #[test]
