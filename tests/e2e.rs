@@ -779,3 +779,45 @@ fn a_class_in_shards_merges_into_one_gradebook() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("already graded, 0 to go"), "{text}");
 }
+
+/// A check that no variant fails is a check that may not work: every check of every
+/// bundled exercise is declared failed by at least one variant (no Docker needed).
+#[test]
+fn every_check_is_failed_by_some_variant() {
+    for entry in std::fs::read_dir(root().join("exercises")).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("spec.toml").is_file() {
+            continue;
+        }
+        let ex = harness::load_exercise(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let mut covered = BTreeSet::new();
+        for v in std::fs::read_dir(dir.join("variants")).unwrap() {
+            let path = v.unwrap().path().join("variant.toml");
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                let v: Variant =
+                    toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                covered.extend(v.fails);
+            }
+        }
+        let uncovered: Vec<&str> = ex
+            .checks
+            .iter()
+            .map(|c| c.id.as_str())
+            .filter(|id| !covered.contains(*id))
+            .collect();
+        assert!(
+            uncovered.is_empty(),
+            "{}: no variant fails {uncovered:?}",
+            ex.name
+        );
+        let unknown: Vec<&String> = covered
+            .iter()
+            .filter(|id| !ex.checks.iter().any(|c| &c.id == *id))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "{}: variants declare unknown checks {unknown:?}",
+            ex.name
+        );
+    }
+}
