@@ -218,3 +218,62 @@ async fn requests_to_a_silent_server_time_out() {
             .contains("timeout")
     );
 }
+
+#[tokio::test]
+async fn a_weighted_mix_sends_each_request_in_its_share() {
+    let src = format!(
+        "{HEAD}\n{}",
+        r#"
+[[checks]]
+id = "mix"
+title = "mix"
+category = "performance"
+points = 1
+[[checks.steps]]
+http = "POST /items"
+json = { name = "seed" }
+capture = { first = "$.id" }
+[[checks.steps]]
+http = "POST /items"
+json = { name = "seed" }
+capture = { second = "$.id" }
+[[checks.steps]]
+[checks.steps.load]
+rate = 400
+duration = "1s"
+connections = 8
+thresholds = ["error_rate < 1%"]
+mix = [
+  { weight = 9, http = "GET /items/{{ first }}" },
+  { weight = 1, http = "POST /items", json = { name = "{{ gen.word }} {{ second }}" } },
+]
+"#
+    );
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let target = support::Local {
+        server: support::start().await,
+        database_url: None,
+    };
+    let config = RunConfig {
+        seed: 3,
+        public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
+    };
+    let results = run_checks(&ex, &target, &config, |_| {}).await;
+    assert_eq!(
+        results[0].status,
+        CheckStatus::Passed,
+        "{:?}",
+        results[0].failure
+    );
+    let l = results[0].load.as_ref().unwrap();
+    // The POSTs the load made: every item after the two made in setup.
+    let posts = target.server.state.item_count() - 2;
+    let share = posts as f64 / l.requests as f64;
+    eprintln!(
+        "mix: {posts} POSTs of {} requests ({:.1}%)",
+        l.requests,
+        share * 100.0
+    );
+    assert!((0.04..=0.17).contains(&share), "POST share {share}");
+}

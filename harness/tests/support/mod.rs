@@ -148,6 +148,11 @@ async fn handle(
 
 impl State {
     #[allow(dead_code)] // used by some of the test binaries that share this module
+    pub fn item_count(&self) -> usize {
+        self.items.lock().unwrap().len()
+    }
+
+    #[allow(dead_code)] // used by some of the test binaries that share this module
     pub fn set_echo(&self, status: u16, body: String) {
         *self.echo.lock().unwrap() = (status, body);
     }
