@@ -821,3 +821,51 @@ fn every_check_is_failed_by_some_variant() {
         );
     }
 }
+
+/// `grader init` starts a folder for each stack; without a Dockerfile of its own, the
+/// stack's template builds it; the starter answers the health check.
+#[test]
+fn starters_of_every_stack_build_from_templates_and_answer_health() {
+    images_ready();
+    let base = std::env::temp_dir().join(format!("grader-e2e-{}-init", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    for lang in ["python", "node", "ruby", "php", "go"] {
+        let dir = base.join(lang);
+        let out = grader()
+            .args(["init", "todo-api", "--lang", lang])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Learners may drop the Dockerfile: the template must do.
+        std::fs::remove_file(dir.join("Dockerfile")).unwrap();
+        let g = grade("todo-api", &dir, &[]);
+        assert_eq!(
+            g.report.status,
+            RunStatus::Graded,
+            "{lang}:\n{}",
+            g.stdout()
+        );
+        assert_eq!(g.report.checks[0].id, "health");
+        assert_eq!(
+            g.report.checks[0].status,
+            CheckStatus::Passed,
+            "{lang}:\n{}",
+            g.stdout()
+        );
+        let log = std::fs::read_to_string(
+            std::env::temp_dir()
+                .join(format!("grader-e2e-{}-{lang}", std::process::id()))
+                .join("build.log"),
+        )
+        .unwrap();
+        assert!(
+            log.contains(&format!("a {lang} project, built with")),
+            "{log}"
+        );
+    }
+}

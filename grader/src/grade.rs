@@ -232,6 +232,7 @@ async fn run(
             &Default::default(),
             &log_path,
             opts.build_timeout,
+            Some(&opts.recipes.join("templates")),
         ),
     )
     .await?

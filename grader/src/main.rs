@@ -121,6 +121,16 @@ enum Command {
     },
     /// List the bundled exercises
     List,
+    /// Start a learner's folder: the exercise README, a starter server and a Dockerfile
+    Init {
+        /// Exercise name (bundled) or path to its folder or spec file
+        exercise: String,
+        /// go, node, php, ruby or python
+        #[arg(long)]
+        lang: String,
+        /// The folder to create (must not exist, or be empty)
+        dir: PathBuf,
+    },
     /// Grade a whole class: a folder with one sub-folder per learner, or a CSV of name,path
     Batch {
         /// Exercise name (bundled) or path to its folder or spec file
@@ -465,6 +475,61 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 exit::BELOW_PASS_MARK
             })
+        }
+        Command::Init {
+            exercise,
+            lang,
+            dir,
+        } => {
+            let exercise = match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
+                Ok(ex) => ex,
+                Err(errors) => {
+                    print_spec_errors(&errors);
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            if !docker::stack::STACKS.contains(&lang.as_str()) {
+                eprintln!(
+                    "error: --lang {lang}: expected one of {}",
+                    docker::stack::STACKS.join(", ")
+                );
+                return Ok(exit::BAD_INPUT);
+            }
+            if dir.exists()
+                && std::fs::read_dir(&dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
+                eprintln!("error: {} exists and is not empty", dir.display());
+                return Ok(exit::BAD_INPUT);
+            }
+            let template = recipes.join("templates").join(&lang);
+            std::fs::create_dir_all(&dir)?;
+            for f in std::fs::read_dir(template.join("starter"))
+                .with_context(|| format!("reading {}", template.display()))?
+                .flatten()
+            {
+                std::fs::copy(f.path(), dir.join(f.file_name()))?;
+            }
+            std::fs::copy(template.join("Dockerfile"), dir.join("Dockerfile"))?;
+            if let Some(readme) = &exercise.readme {
+                std::fs::copy(readme, dir.join("README.md"))?;
+            }
+            println!("created {} ({lang}) for {}:", dir.display(), exercise.name);
+            let mut names: Vec<String> = std::fs::read_dir(&dir)?
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for n in names {
+                println!("  {n}");
+            }
+            println!(
+                "grade it with: grader grade {} {}",
+                exercise.name,
+                dir.display()
+            );
+            Ok(exit::PASSED)
         }
         Command::Merge { dirs, out } => {
             let all = batch::merge(&dirs, &out)?;

@@ -33,6 +33,7 @@ pub async fn build_submission(
     build_args: &HashMap<String, String>,
     log_path: &Path,
     timeout: Duration,
+    templates: Option<&Path>,
 ) -> Result<BuildOutcome, DockerError> {
     let mut log = std::fs::File::create(log_path)
         .map_err(|e| DockerError::Other(format!("cannot write {}: {e}", log_path.display())))?;
@@ -46,18 +47,39 @@ pub async fn build_submission(
             tail.push_back(l.to_string());
         }
     };
+    let mut template = None;
     if !dir.join("Dockerfile").is_file() {
-        let reason = format!("there is no Dockerfile in {}", dir.display());
-        note(&mut log, &format!("{reason}\n"));
-        return Ok(BuildOutcome::Failed {
-            reason,
-            log_tail: String::new(),
-        });
+        let stack = templates.and_then(|t| super::stack::detect(dir).map(|s| (t, s)));
+        let Some((t, stack)) = stack else {
+            let reason = format!(
+                "there is no Dockerfile in {} (and no {} project was recognised)",
+                dir.display(),
+                super::stack::STACKS.join(", ")
+            );
+            note(&mut log, &format!("{reason}\n"));
+            return Ok(BuildOutcome::Failed {
+                reason,
+                log_tail: String::new(),
+            });
+        };
+        let path = t.join(stack).join("Dockerfile");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| DockerError::Other(format!("cannot read {}: {e}", path.display())))?;
+        note(
+            &mut log,
+            &format!(
+                "no Dockerfile: a {stack} project, built with {}\n",
+                path.display()
+            ),
+        );
+        template = Some(text);
     }
     let dir_owned = dir.to_path_buf();
-    let context = tokio::task::spawn_blocking(move || build_context(&dir_owned, "Dockerfile"))
-        .await
-        .map_err(|e| DockerError::Other(e.to_string()))?;
+    let context = tokio::task::spawn_blocking(move || {
+        build_context(&dir_owned, "Dockerfile", template.as_deref())
+    })
+    .await
+    .map_err(|e| DockerError::Other(e.to_string()))?;
     let context = match context {
         Ok(c) => c,
         Err(reason) => {

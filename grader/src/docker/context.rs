@@ -9,7 +9,12 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 pub const MAX_CONTEXT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Tars `dir` for a build, honouring `.dockerignore` (the Dockerfile is always sent).
-pub fn build_context(dir: &Path, dockerfile: &str) -> Result<Vec<u8>, String> {
+/// `template`: a Dockerfile to add (for a folder that has none).
+pub fn build_context(
+    dir: &Path,
+    dockerfile: &str,
+    template: Option<&str>,
+) -> Result<Vec<u8>, String> {
     let ignore = dockerignore(dir)?;
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
@@ -22,6 +27,14 @@ pub fn build_context(dir: &Path, dockerfile: &str) -> Result<Vec<u8>, String> {
         &mut tar,
         &mut total,
     )?;
+    if let Some(text) = template {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, dockerfile, text.as_bytes())
+            .map_err(|e| format!("cannot add the template Dockerfile: {e}"))?;
+    }
     tar.into_inner()
         .map_err(|e| format!("cannot write the build context: {e}"))
 }
@@ -138,7 +151,7 @@ mod tests {
             "# comment\nnode_modules\n*.env\n!keep.env\n**/*.pyc\nDockerfile\n",
         )
         .unwrap();
-        let tar = build_context(&dir, "Dockerfile").unwrap();
+        let tar = build_context(&dir, "Dockerfile", None).unwrap();
         let got = names(&tar);
         assert_eq!(
             got,

@@ -161,6 +161,7 @@ async fn build(
                 &args,
                 &log_path,
                 Duration::from_secs(1800),
+                None,
             )
             .await?;
             if let BuildOutcome::Failed { reason, log_tail } = outcome {

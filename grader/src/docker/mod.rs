@@ -5,6 +5,7 @@ mod clean;
 mod context;
 mod images;
 mod sandbox;
+pub mod stack;
 
 use std::collections::HashMap;
 use std::time::Duration;
