@@ -18,7 +18,7 @@ pub fn detect(dir: &Path) -> Option<&'static str> {
     };
     if has("go.mod") {
         Some("go")
-    } else if has("package.json") {
+    } else if has("package.json") || has("server.js") || has("index.js") {
         Some("node")
     } else if has("composer.json") || has("index.php") {
         Some("php")
@@ -41,6 +41,7 @@ mod tests {
         let cases = [
             ("go", "go.mod"),
             ("node", "package.json"),
+            ("node", "server.js"),
             ("php", "index.php"),
             ("ruby", "app.rb"),
             ("python", "requirements.txt"),
