@@ -260,6 +260,20 @@ fn print_spec_errors(errors: &SpecErrors) {
     eprintln!("{errors}");
 }
 
+/// The exercise, or `None` after printing what is wrong with its spec.
+fn load_or_report(exercises: &Path, arg: &str) -> Option<harness::Exercise> {
+    harness::load_exercise(&resolve_exercise(exercises, arg))
+        .map_err(|errors| print_spec_errors(&errors))
+        .ok()
+}
+
+/// The `--format` list, or `None` after saying which name is unknown.
+fn formats_or_report(list: &str) -> Option<Vec<report::Format>> {
+    report::Format::parse_list(list)
+        .map_err(|e| eprintln!("error: --format: {e}"))
+        .ok()
+}
+
 async fn run(cli: Cli) -> anyhow::Result<u8> {
     let exercises = default_dir(cli.exercises.clone(), "exercises");
     let recipes = default_dir(cli.recipes.clone(), "docker");
@@ -346,19 +360,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             format,
             timeout,
         } => {
-            let formats = match report::Format::parse_list(&format) {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("error: --format: {e}");
-                    return Ok(exit::BAD_INPUT);
-                }
+            let Some(formats) = formats_or_report(&format) else {
+                return Ok(exit::BAD_INPUT);
             };
-            let exercise = match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
-                Ok(ex) => ex,
-                Err(errors) => {
-                    print_spec_errors(&errors);
-                    return Ok(exit::BAD_INPUT);
-                }
+            let Some(exercise) = load_or_report(&exercises, &exercise) else {
+                return Ok(exit::BAD_INPUT);
             };
             if !submission.is_dir() {
                 eprintln!(
@@ -411,19 +417,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             build_timeout,
             timeout,
         } => {
-            let exercise = match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
-                Ok(ex) => ex,
-                Err(errors) => {
-                    print_spec_errors(&errors);
-                    return Ok(exit::BAD_INPUT);
-                }
+            let Some(exercise) = load_or_report(&exercises, &exercise) else {
+                return Ok(exit::BAD_INPUT);
             };
-            let formats = match report::Format::parse_list(&format) {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("error: --format: {e}");
-                    return Ok(exit::BAD_INPUT);
-                }
+            let Some(formats) = formats_or_report(&format) else {
+                return Ok(exit::BAD_INPUT);
             };
             let mut learners = match batch::learners(&submissions) {
                 Ok(l) => l,
@@ -481,12 +479,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             lang,
             dir,
         } => {
-            let exercise = match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
-                Ok(ex) => ex,
-                Err(errors) => {
-                    print_spec_errors(&errors);
-                    return Ok(exit::BAD_INPUT);
-                }
+            let Some(exercise) = load_or_report(&exercises, &exercise) else {
+                return Ok(exit::BAD_INPUT);
             };
             if !docker::stack::STACKS.contains(&lang.as_str()) {
                 eprintln!(
@@ -554,12 +548,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             format,
             out,
         } => {
-            let formats = match report::Format::parse_list(&format) {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("error: --format: {e}");
-                    return Ok(exit::BAD_INPUT);
-                }
+            let Some(formats) = formats_or_report(&format) else {
+                return Ok(exit::BAD_INPUT);
             };
             let text = match std::fs::read_to_string(&report) {
                 Ok(t) => t,
