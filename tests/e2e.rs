@@ -152,37 +152,108 @@ struct Variant {
     fails: BTreeSet<String>,
 }
 
-/// Every faulty variant loses exactly the checks it declares, and nothing else.
-#[test]
-fn faulty_variants_lose_exactly_their_checks() {
-    let dir = todo("variants");
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("variant.toml").is_file())
-        .collect();
-    names.sort();
+/// The bundled exercises that `exercise_suite` grades; `every_check_is_failed_by_some_variant`
+/// makes sure no exercise folder is missing here.
+const SUITES: &[&str] = &[
+    "auth-service",
+    "bank-ledger",
+    "cache-proxy",
+    "todo-api",
+    "url-shortener",
+];
+
+/// Grades every reference solution and every faulty variant of an exercise as one class
+/// (`grader batch -j 2`, which never runs two load steps at once): each reference gets
+/// the full score, each variant loses exactly the checks its `variant.toml` declares.
+fn exercise_suite(exercise: &str) {
+    images_ready();
+    let dir = root().join("exercises").join(exercise);
+    if !dir.join("spec.toml").is_file() {
+        panic!("{} has no spec.toml", dir.display());
+    }
+    let mut class = String::from("name,path\n");
+    let mut expected: Vec<(String, PathBuf, Option<Variant>)> = Vec::new();
+    for (sub, is_variant) in [("solutions", false), ("variants", true)] {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        paths.sort();
+        for p in paths {
+            let name = format!("{sub}-{}", p.file_name().unwrap().to_string_lossy());
+            let variant = is_variant.then(|| {
+                let file = p.join("variant.toml");
+                toml::from_str::<Variant>(&std::fs::read_to_string(&file).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            });
+            class.push_str(&format!("{name},{}\n", p.display()));
+            expected.push((name, p, variant));
+        }
+    }
     assert!(
-        names.len() >= 2,
-        "expected at least two variants in {}",
-        dir.display()
+        expected.iter().any(|e| e.2.is_none()),
+        "{exercise}: no reference solution"
     );
-    for variant in names {
-        let spec: Variant =
-            toml::from_str(&std::fs::read_to_string(variant.join("variant.toml")).unwrap())
-                .unwrap();
-        let g = grade("todo-api", &variant, &[]);
-        assert_eq!(g.report.status, RunStatus::Graded, "{}", g.stdout());
-        assert_eq!(
-            g.failed(),
-            spec.fails,
-            "{}: wrong set of failed checks\n{}",
-            variant.display(),
-            g.stdout()
-        );
-        assert_eq!(g.code(), 1, "below the pass mark exits 1");
-        for c in g
-            .report
+    assert!(
+        expected.iter().filter(|e| e.2.is_some()).count() >= 2,
+        "{exercise}: expected at least two variants"
+    );
+    let base = std::env::temp_dir().join(format!(
+        "grader-e2e-{}-suite-{exercise}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let csv = base.join("class.csv");
+    std::fs::write(&csv, class).unwrap();
+    let out = base.join("out");
+    let o = grader()
+        .args(["batch", exercise])
+        .arg(&csv)
+        .args(["--jobs", "2", "--format", "json", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut problems = Vec::new();
+    for (name, path, variant) in &expected {
+        let text = std::fs::read_to_string(out.join(name).join("report.json"))
+            .unwrap_or_else(|e| panic!("{name}: no report ({e})\n{log}"));
+        let report: Report = serde_json::from_str(&text).unwrap();
+        assert_nothing_left(&report.run_id);
+        let failed: BTreeSet<String> = report
+            .checks
+            .iter()
+            .filter(|c| c.status != CheckStatus::Passed)
+            .map(|c| c.id.clone())
+            .collect();
+        let want = variant
+            .as_ref()
+            .map(|v| v.fails.clone())
+            .unwrap_or_default();
+        if report.status != RunStatus::Graded || failed != want {
+            let why: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| c.status != CheckStatus::Passed)
+                .map(|c| {
+                    format!(
+                        "    {}: {}",
+                        c.id,
+                        c.failure.as_ref().map_or("", |f| f.message.as_str())
+                    )
+                })
+                .collect();
+            problems.push(format!(
+                "{} ({:?}, seed {}): failed {failed:?}, declared {want:?}\n{}",
+                path.display(),
+                report.status,
+                report.seed,
+                why.join("\n")
+            ));
+        }
+        for c in report
             .checks
             .iter()
             .filter(|c| c.status == CheckStatus::Failed)
@@ -193,6 +264,32 @@ fn faulty_variants_lose_exactly_their_checks() {
             assert_eq!(f.location.is_empty(), c.hidden, "{c:?}");
         }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn suite_todo_api() {
+    exercise_suite("todo-api");
+}
+
+#[test]
+fn suite_url_shortener() {
+    exercise_suite("url-shortener");
+}
+
+#[test]
+fn suite_auth_service() {
+    exercise_suite("auth-service");
+}
+
+#[test]
+fn suite_bank_ledger() {
+    exercise_suite("bank-ledger");
+}
+
+#[test]
+fn suite_cache_proxy() {
+    exercise_suite("cache-proxy");
 }
 
 #[test]
@@ -784,11 +881,13 @@ fn a_class_in_shards_merges_into_one_gradebook() {
 /// bundled exercise is declared failed by at least one variant (no Docker needed).
 #[test]
 fn every_check_is_failed_by_some_variant() {
+    let mut found = Vec::new();
     for entry in std::fs::read_dir(root().join("exercises")).unwrap() {
         let dir = entry.unwrap().path();
         if !dir.join("spec.toml").is_file() {
             continue;
         }
+        found.push(dir.file_name().unwrap().to_string_lossy().into_owned());
         let ex = harness::load_exercise(&dir).unwrap_or_else(|e| panic!("{e}"));
         let mut covered = BTreeSet::new();
         for v in std::fs::read_dir(dir.join("variants")).unwrap() {
@@ -820,6 +919,8 @@ fn every_check_is_failed_by_some_variant() {
             ex.name
         );
     }
+    found.sort();
+    assert_eq!(found, SUITES, "every bundled exercise has a suite test");
 }
 
 /// `grader init` starts a folder for each stack; without a Dockerfile of its own, the
@@ -868,4 +969,16 @@ fn starters_of_every_stack_build_from_templates_and_answer_health() {
             "{log}"
         );
     }
+}
+
+/// The optional services for real: a Redis container read by `redis` steps, and the
+/// upstream mock that the grader hosts, reached by the submission through its relay,
+/// counting calls and switched to fail or to answer slowly.
+#[test]
+fn services_redis_and_upstream_mock_work() {
+    let fixture = root().join("tests/fixtures/services");
+    let g = grade(fixture.to_str().unwrap(), &fixture.join("submission"), &[]);
+    assert_eq!(g.report.status, RunStatus::Graded, "{}", g.stdout());
+    assert!(g.failed().is_empty(), "{}", g.stdout());
+    assert_eq!(g.report.score, 4.0);
 }

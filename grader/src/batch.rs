@@ -129,7 +129,7 @@ pub async fn run(
         docker,
         &opts.images,
         &opts.recipes,
-        opts.exercise.postgres.is_some(),
+        crate::docker::ImageNeeds::of(&opts.exercise),
         &mut |l| println!("==> {l}"),
     )
     .await?;

@@ -207,7 +207,7 @@ async fn run(
             docker,
             &opts.images,
             &opts.recipes,
-            ex.postgres.is_some(),
+            docker::ImageNeeds::of(ex),
             &mut progress,
         ),
     )
@@ -258,6 +258,9 @@ async fn run(
         env: ex.submission.env.clone(),
         limits: ex.submission.limits,
         postgres: ex.postgres.clone(),
+        redis: ex.redis.is_some(),
+        upstream: ex.upstream.clone(),
+        seed: opts.seed,
     };
     let sandbox = cancellable(cancel, Sandbox::start(docker, sandbox_opts, &mut progress))
         .await?

@@ -66,6 +66,14 @@ struct ImageArgs {
         default_value = "alpine/socat:latest"
     )]
     socat_image: String,
+    /// The Redis image, for exercises with [services.redis]
+    #[arg(
+        long,
+        global = true,
+        env = "GRADER_REDIS_IMAGE",
+        default_value = "redis:7-bookworm"
+    )]
+    redis_image: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -281,6 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         base: cli.images.base_image.clone(),
         postgres: cli.images.postgres_image.clone(),
         socat: cli.images.socat_image.clone(),
+        redis: cli.images.redis_image.clone(),
     };
     let ui = Ui::new(cli.no_color);
     match cli.command {
@@ -343,10 +352,17 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Images => {
             let docker = docker::connect().await?;
-            docker::ensure_images(&docker, &images, &recipes, true, &mut |l| ui.step(l)).await?;
+            docker::ensure_images(
+                &docker,
+                &images,
+                &recipes,
+                docker::ImageNeeds::ALL,
+                &mut |l| ui.step(l),
+            )
+            .await?;
             ui.step(&format!(
-                "images ready: {}, {}, {}",
-                images.base, images.postgres, images.socat
+                "images ready: {}, {}, {}, {}",
+                images.base, images.postgres, images.socat, images.redis
             ));
             Ok(exit::PASSED)
         }

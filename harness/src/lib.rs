@@ -4,6 +4,7 @@
 
 mod assert;
 pub mod http;
+pub mod kv;
 pub mod load;
 pub mod result;
 mod runner;
@@ -11,6 +12,7 @@ pub mod spec;
 pub mod sql;
 pub mod target;
 pub mod template;
+pub mod upstream;
 
 pub use result::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
 pub use runner::{Event, RunConfig, not_run, run_checks};

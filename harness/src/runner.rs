@@ -11,7 +11,8 @@ use crate::assert::{self, Mismatch, typed};
 use crate::http::{self, ProbeRequest, ProbeResponse, Prober, curl_command, encode_component};
 use crate::result::{CheckResult, CheckStatus, Failure};
 use crate::spec::{
-    Body, Capture, CaptureSource, Check, Exercise, Expect, HttpStep, SqlStep, StepKind,
+    Body, Capture, CaptureSource, Check, Exercise, Expect, HttpStep, RedisStep, SqlStep, StepKind,
+    UpstreamCallsStep, UpstreamMode,
 };
 use crate::sql::SqlProbe;
 use crate::target::{Target, TargetError};
@@ -93,6 +94,7 @@ pub async fn run_checks<T: Target>(
         config,
         prober: Prober::new(),
         sql: None,
+        redis: None,
         last_load: None,
     };
     let total = exercise.checks.len();
@@ -156,6 +158,7 @@ struct Runner<'a, T> {
     config: &'a RunConfig,
     prober: Prober,
     sql: Option<SqlProbe>,
+    redis: Option<crate::kv::RedisProbe>,
     /// The figures of the current check's load step.
     last_load: Option<crate::result::LoadReport>,
 }
@@ -217,6 +220,9 @@ impl<T: Target> Runner<'_, T> {
     /// step; a partial-credit check runs them all.
     async fn steps(&mut self, check: &Check, passed: &mut usize) -> Result<(), StepFail> {
         let mut ctx = Context::new(self.config.seed, &check.id);
+        if let Some(mock) = self.target.upstream() {
+            mock.set_mode(UpstreamMode::Ok);
+        }
         for (name, value) in &check.vars {
             let v = value.render(&mut ctx)?;
             ctx.set(name, v);
@@ -229,6 +235,13 @@ impl<T: Target> Runner<'_, T> {
                 StepKind::Restart => self.lifecycle("restart", self.target.restart()).await,
                 StepKind::Crash => self.lifecycle("crash", self.target.crash()).await,
                 StepKind::WaitReady => self.lifecycle("wait_ready", async { Ok(()) }).await,
+                StepKind::Sleep(d) => {
+                    tokio::time::sleep(*d).await;
+                    Ok(())
+                }
+                StepKind::Redis(r) => self.redis(r, &mut ctx).await,
+                StepKind::Upstream(mode) => self.upstream_mode(*mode).await,
+                StepKind::UpstreamCalls(u) => self.upstream_calls(u, &mut ctx).await,
                 StepKind::Load(l) => self.load(l, &ctx).await,
                 StepKind::Sequence { copies, steps } => self.sequence(*copies, steps, &ctx).await,
             };
@@ -678,6 +691,103 @@ impl<T: Target> Runner<'_, T> {
         }
         Ok(())
     }
+}
+
+impl<T: Target> Runner<'_, T> {
+    async fn redis(&mut self, step: &RedisStep, ctx: &mut Context) -> Result<(), StepFail> {
+        let mut words = Vec::with_capacity(step.command.len());
+        for w in &step.command {
+            words.push(w.render_string(ctx)?);
+        }
+        let shown = format!("redis-cli {}", words.join(" "));
+        let infra = |message: String| StepFail {
+            failure: Failure {
+                request: Some(shown.clone()),
+                ..Failure::message(message)
+            },
+            infrastructure: true,
+            credit: None,
+        };
+        if self.redis.is_none() {
+            let url = self
+                .target
+                .redis_url()
+                .ok_or_else(|| infra("this exercise has no Redis service".into()))?;
+            self.redis = Some(
+                crate::kv::RedisProbe::connect(&url, step.timeout)
+                    .await
+                    .map_err(infra)?,
+            );
+        }
+        let probe = self.redis.as_mut().expect("just set");
+        let reply = match probe.command(&words, step.timeout).await {
+            Ok(v) => v,
+            Err(e) => {
+                // A broken connection is reopened by the next step.
+                self.redis = None;
+                return Err(infra(e));
+            }
+        };
+        judge_document(&step.expect, &step.captures, &reply, &shown, ctx).await
+    }
+
+    async fn upstream_mode(&self, mode: UpstreamMode) -> Result<(), StepFail> {
+        let mock = self.target.upstream().ok_or_else(|| StepFail {
+            failure: Failure::message("this exercise has no upstream mock"),
+            infrastructure: true,
+            credit: None,
+        })?;
+        mock.set_mode(mode);
+        Ok(())
+    }
+
+    async fn upstream_calls(
+        &self,
+        step: &UpstreamCallsStep,
+        ctx: &mut Context,
+    ) -> Result<(), StepFail> {
+        let mock = self.target.upstream().ok_or_else(|| StepFail {
+            failure: Failure::message("this exercise has no upstream mock"),
+            infrastructure: true,
+            credit: None,
+        })?;
+        let path = step.path.render_string(ctx)?;
+        let count = mock.calls(&path);
+        let doc = serde_json::json!({ "path": path, "count": count });
+        let shown = format!("requests the upstream received for {path}");
+        judge_document(&step.expect, &step.captures, &doc, &shown, ctx).await
+    }
+}
+
+/// Judges a JSON document (a Redis reply, the mock's counts) and takes its captures.
+/// (async like the other steps: a large error type is fine in a future)
+async fn judge_document(
+    expect: &Expect,
+    captures: &[Capture],
+    doc: &Value,
+    shown: &str,
+    ctx: &mut Context,
+) -> Result<(), StepFail> {
+    let fail = |m: Mismatch| {
+        let mut f = StepFail::mismatch(m);
+        f.failure.request = Some(shown.to_string());
+        f.failure.response = Some(crate::http::excerpt_text(
+            doc.to_string().as_bytes(),
+            EXCERPT_BYTES,
+        ));
+        f
+    };
+    check_document(expect, doc, ctx).map_err(fail)?;
+    for c in captures {
+        let CaptureSource::JsonPath(q) = &c.source else {
+            return Err(StepFail::new(
+                "this step captures with JSONPath, not headers",
+            ));
+        };
+        let v = capture_json(&c.name, q, doc).map_err(fail)?;
+        ctx.set(&c.name, v);
+    }
+    Ok(())
 }
 
 /// Renders an HTTP step's request with the check's variables.

@@ -21,6 +21,14 @@ pub trait Target: Sync {
     fn base_url(&self) -> String;
     /// The submission's database, as the grader reaches it (SQL steps).
     fn database_url(&self) -> Option<String>;
+    /// The submission's Redis, as the grader reaches it (`redis` steps).
+    fn redis_url(&self) -> Option<String> {
+        None
+    }
+    /// The upstream mock the submission calls (`upstream` and `upstream_calls` steps).
+    fn upstream(&self) -> Option<&crate::upstream::Mock> {
+        None
+    }
     /// Stops the submission gracefully (SIGTERM), then starts it again.
     fn restart(&self) -> impl Future<Output = Result<(), TargetError>> + Send;
     /// Kills the submission (SIGKILL), then starts it again.

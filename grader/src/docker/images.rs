@@ -21,6 +21,29 @@ pub struct ImageNames {
     pub postgres: String,
     /// The port forwarder (its entrypoint is `socat`).
     pub socat: String,
+    /// For exercises with `[services.redis]`.
+    pub redis: String,
+}
+
+/// Which of the optional images a run needs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImageNeeds {
+    pub postgres: bool,
+    pub redis: bool,
+}
+
+impl ImageNeeds {
+    pub const ALL: ImageNeeds = ImageNeeds {
+        postgres: true,
+        redis: true,
+    };
+
+    pub fn of(exercise: &harness::Exercise) -> ImageNeeds {
+        ImageNeeds {
+            postgres: exercise.postgres.is_some(),
+            redis: exercise.redis.is_some(),
+        }
+    }
 }
 
 impl Default for ImageNames {
@@ -29,6 +52,7 @@ impl Default for ImageNames {
             base: "debian:bookworm-slim".into(),
             postgres: "postgres:15-bookworm".into(),
             socat: "alpine/socat:latest".into(),
+            redis: "redis:7-bookworm".into(),
         }
     }
 }
@@ -38,6 +62,7 @@ enum Recipe {
     Base,
     Postgres,
     Socat,
+    Redis,
 }
 
 /// Makes sure every image exists. `progress` hears one line per step.
@@ -45,12 +70,15 @@ pub async fn ensure_images(
     docker: &Docker,
     names: &ImageNames,
     recipes: &Path,
-    need_postgres: bool,
+    needs: ImageNeeds,
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(), DockerError> {
     let mut wanted = vec![(Recipe::Base, &names.base), (Recipe::Socat, &names.socat)];
-    if need_postgres {
+    if needs.postgres {
         wanted.push((Recipe::Postgres, &names.postgres));
+    }
+    if needs.redis {
+        wanted.push((Recipe::Redis, &names.redis));
     }
     for (recipe, name) in wanted {
         if exists(docker, name).await? {
@@ -142,11 +170,11 @@ async fn build(
                 )));
             }
         }
-        Recipe::Postgres | Recipe::Socat => {
-            let dir: PathBuf = recipes.join(if recipe == Recipe::Postgres {
-                "postgres"
-            } else {
-                "socat"
+        Recipe::Postgres | Recipe::Socat | Recipe::Redis => {
+            let dir: PathBuf = recipes.join(match recipe {
+                Recipe::Postgres => "postgres",
+                Recipe::Redis => "redis",
+                _ => "socat",
             });
             progress(&format!(
                 "image {name}: building {} (log: {})",

@@ -14,7 +14,7 @@ use bollard::Docker;
 
 pub use build::{BuildOutcome, build_submission};
 pub use clean::{clean_all, clean_run};
-pub use images::{ImageNames, ensure_images};
+pub use images::{ImageNames, ImageNeeds, ensure_images};
 pub use sandbox::{Sandbox, SandboxOptions};
 
 /// The label key on everything the grader creates; its value is the run's id.

@@ -18,7 +18,7 @@ use bollard::query_parameters::{
 };
 use futures_util::StreamExt;
 use harness::http::{Prober, wait_ready};
-use harness::spec::{Limits, PostgresService};
+use harness::spec::{Limits, PostgresService, UpstreamService};
 use harness::template::{Context, Template};
 use harness::{Target, TargetError};
 use rand::Rng;
@@ -37,6 +37,12 @@ pub struct SandboxOptions {
     pub env: Vec<(String, Template)>,
     pub limits: Limits,
     pub postgres: Option<PostgresService>,
+    /// A Redis beside the submission.
+    pub redis: bool,
+    /// The upstream mock the grader hosts for the submission.
+    pub upstream: Option<UpstreamService>,
+    /// Feeds the upstream mock's generators.
+    pub seed: u64,
 }
 
 /// The most log bytes the grader keeps from the submission.
@@ -46,6 +52,11 @@ pub const MAX_LOG_BYTES: usize = 64 * 1024;
 const DB_HOST: &str = "db";
 /// Alias of the submission on the private network.
 const APP_HOST: &str = "app";
+/// Alias of Redis on the private network.
+const REDIS_HOST: &str = "redis";
+/// Alias of the upstream mock's relay on the private network, and its port.
+const UPSTREAM_HOST: &str = "upstream";
+const UPSTREAM_PORT: u16 = 8080;
 
 /// Peaks of the submission's resource use, updated by a background task.
 #[derive(Debug, Default, Clone, Copy)]
@@ -63,6 +74,8 @@ pub struct Sandbox {
     db_password: String,
     http_port: Mutex<u16>,
     db_port: Option<u16>,
+    redis_port: Option<u16>,
+    mock: Option<harness::upstream::Mock>,
     prober: Prober,
     peaks: std::sync::Arc<Mutex<Peaks>>,
     stats_stop: tokio_util::sync::CancellationToken,
@@ -85,6 +98,8 @@ impl Sandbox {
             db_password: random_password(),
             http_port: Mutex::new(0),
             db_port: None,
+            redis_port: None,
+            mock: None,
             prober: Prober::new(),
             peaks: Default::default(),
             stats_stop: tokio_util::sync::CancellationToken::new(),
@@ -101,6 +116,30 @@ impl Sandbox {
             harness::sql::wait_database(&url, Duration::from_secs(90))
                 .await
                 .map_err(|e| DockerError::Other(format!("PostgreSQL did not become ready: {e}")))?;
+        }
+        if sandbox.opts.redis {
+            progress("starting Redis");
+            sandbox.start_redis().await?;
+            let port = sandbox.start_forwarder("redis", 6379, REDIS_HOST).await?;
+            sandbox.redis_port = Some(port);
+            sandbox.wait_redis(Duration::from_secs(60)).await?;
+        }
+        if let Some(upstream) = sandbox.opts.upstream.clone() {
+            progress("starting the upstream mock");
+            let gateway = sandbox.edge_gateway().await?;
+            let mock = harness::upstream::Mock::start(
+                std::net::SocketAddr::new(gateway, 0),
+                &upstream,
+                sandbox.opts.seed,
+            )
+            .await
+            .map_err(|e| {
+                DockerError::Other(format!(
+                    "cannot serve the upstream mock on {gateway} (the grader must run on the Docker host): {e}"
+                ))
+            })?;
+            sandbox.start_relay(mock.addr()).await?;
+            sandbox.mock = Some(mock);
         }
         let port = sandbox.opts.port;
         let http_port = sandbox.start_forwarder("http", port, APP_HOST).await?;
@@ -213,6 +252,131 @@ impl Sandbox {
         self.create_and_start(&name, body).await
     }
 
+    async fn start_redis(&self) -> Result<(), DockerError> {
+        let name = format!("{}-redis", self.opts.run_id);
+        let body = ContainerCreateBody {
+            image: Some(self.opts.images.redis.clone()),
+            // A throwaway cache: no snapshots, no append-only file.
+            cmd: Some(
+                [
+                    "redis-server",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--protected-mode",
+                    "no",
+                    "--maxmemory",
+                    "256mb",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            labels: Some(self.labels("redis")),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.internal_net.clone()),
+                memory: Some(512 * 1024 * 1024),
+                memory_swap: Some(512 * 1024 * 1024),
+                pids_limit: Some(256),
+                log_config: Some(small_logs()),
+                ..Default::default()
+            }),
+            networking_config: Some(self.endpoint(&self.internal_net, REDIS_HOST)),
+            ..Default::default()
+        };
+        self.create_and_start(&name, body).await
+    }
+
+    /// Waits until Redis answers PING through its forwarder.
+    async fn wait_redis(&self, limit: Duration) -> Result<(), DockerError> {
+        let url = self.redis_url().expect("redis port set");
+        let deadline = Instant::now() + limit;
+        loop {
+            let last = match harness::kv::RedisProbe::connect(&url, Duration::from_secs(2)).await {
+                Ok(mut probe) => match probe
+                    .command(&["PING".to_string()], Duration::from_secs(2))
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            if Instant::now() >= deadline {
+                return Err(DockerError::Other(format!(
+                    "Redis did not become ready: {last}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The edge network's gateway: the host's address on it, where the upstream mock
+    /// listens (containers on that network reach the host there).
+    async fn edge_gateway(&self) -> Result<std::net::IpAddr, DockerError> {
+        let info = self
+            .docker
+            .inspect_network(
+                &self.edge_net,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .map_err(api(format!("inspecting network {}", self.edge_net)))?;
+        info.ipam
+            .and_then(|i| i.config)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.gateway?.parse::<std::net::IpAddr>().ok())
+            .find(std::net::IpAddr::is_ipv4)
+            .ok_or_else(|| DockerError::Other(format!("network {} has no gateway", self.edge_net)))
+    }
+
+    /// A socat container named `upstream` on the private network that relays to the
+    /// mock on the host (through the edge network): the submission reaches the mock
+    /// and nothing else.
+    async fn start_relay(&self, mock: std::net::SocketAddr) -> Result<(), DockerError> {
+        let name = format!("{}-fwd-upstream", self.opts.run_id);
+        let body = ContainerCreateBody {
+            image: Some(self.opts.images.socat.clone()),
+            cmd: Some(vec![
+                format!("TCP-LISTEN:{UPSTREAM_PORT},fork,reuseaddr"),
+                format!("TCP:{}:{},connect-timeout=5", mock.ip(), mock.port()),
+            ]),
+            labels: Some(self.labels("forwarder")),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.internal_net.clone()),
+                memory: Some(256 * 1024 * 1024),
+                pids_limit: Some(512),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges:true".into()]),
+                log_config: Some(small_logs()),
+                ..Default::default()
+            }),
+            networking_config: Some(self.endpoint(&self.internal_net, UPSTREAM_HOST)),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(api(format!("creating container {name}")))?;
+        self.docker
+            .connect_network(
+                &self.edge_net,
+                NetworkConnectRequest {
+                    container: name.clone(),
+                    endpoint_config: None,
+                },
+            )
+            .await
+            .map_err(api(format!("connecting {name} to {}", self.edge_net)))?;
+        self.docker
+            .start_container(&name, None::<StartContainerOptions>)
+            .await
+            .map_err(api(format!("starting container {name}")))?;
+        Ok(())
+    }
+
     /// A socat container on the edge network, publishing `port` on 127.0.0.1 and
     /// forwarding to `target:port` on the private network. Returns the host port.
     async fn start_forwarder(
@@ -310,6 +474,20 @@ impl Sandbox {
             ctx.set("db_user", pg.user.clone().into());
             ctx.set("db_password", self.db_password.clone().into());
             ctx.set("db_name", pg.database.clone().into());
+        }
+        if self.opts.redis {
+            let url = format!("redis://{REDIS_HOST}:6379/0");
+            env.extend([
+                format!("REDIS_URL={url}"),
+                format!("REDIS_HOST={REDIS_HOST}"),
+                "REDIS_PORT=6379".to_string(),
+            ]);
+            ctx.set("redis_url", url.into());
+        }
+        if self.opts.upstream.is_some() {
+            let url = format!("http://{UPSTREAM_HOST}:{UPSTREAM_PORT}");
+            env.push(format!("UPSTREAM_URL={url}"));
+            ctx.set("upstream_url", url.into());
         }
         for (name, t) in &self.opts.env {
             match t.render_string(&mut ctx) {
@@ -502,6 +680,14 @@ impl Target for Sandbox {
             "postgres://{}:{}@127.0.0.1:{}/{}",
             pg.user, self.db_password, self.db_port?, pg.database
         ))
+    }
+
+    fn redis_url(&self) -> Option<String> {
+        Some(format!("redis://127.0.0.1:{}/0", self.redis_port?))
+    }
+
+    fn upstream(&self) -> Option<&harness::upstream::Mock> {
+        self.mock.as_ref()
     }
 
     async fn restart(&self) -> Result<(), TargetError> {

@@ -69,6 +69,7 @@ pub fn parse_exercise(file: &Path, src: &str) -> Result<Exercise, SpecErrors> {
         file,
         src,
         errors: Vec::new(),
+        services: Declared::default(),
     };
     let exercise = v.exercise(raw);
     if v.errors.is_empty() {
@@ -76,6 +77,49 @@ pub fn parse_exercise(file: &Path, src: &str) -> Result<Exercise, SpecErrors> {
     } else {
         Err(SpecErrors(v.errors))
     }
+}
+
+/// Splits a Redis command into words: on spaces outside `{{ ... }}` and outside double
+/// quotes (`SET k "two words"`).
+fn split_command(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut started = false;
+    let mut in_template = false;
+    let mut in_quotes = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_template {
+            word.push(c);
+            if c == '}' && chars.peek() == Some(&'}') {
+                word.push(chars.next().expect("peeked"));
+                in_template = false;
+            }
+        } else if c == '{' && chars.peek() == Some(&'{') {
+            word.push(c);
+            word.push(chars.next().expect("peeked"));
+            in_template = true;
+            started = true;
+        } else if c == '"' {
+            in_quotes = !in_quotes;
+            started = true;
+        } else if c.is_whitespace() && !in_quotes {
+            if started {
+                words.push(std::mem::take(&mut word));
+                started = false;
+            }
+        } else {
+            word.push(c);
+            started = true;
+        }
+    }
+    if in_quotes {
+        return Err("unclosed `\"` in the Redis command".into());
+    }
+    if started {
+        words.push(word);
+    }
+    Ok(words)
 }
 
 /// A TOML or serde error, at its position, with a "did you mean" when one fits.
@@ -101,6 +145,15 @@ struct Validator<'a> {
     file: &'a Path,
     src: &'a str,
     errors: Vec<SpecError>,
+    /// The services the spec declares (steps that need one check it).
+    services: Declared,
+}
+
+/// Which optional services a spec declares.
+#[derive(Debug, Clone, Copy, Default)]
+struct Declared {
+    redis: bool,
+    upstream: bool,
 }
 
 const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -155,6 +208,16 @@ impl Validator<'_> {
             user: p.user.unwrap_or_else(|| "grader".into()),
             database: p.database.unwrap_or_else(|| "app".into()),
         });
+        let redis = raw.services.redis.as_ref().map(|_| RedisService {});
+        let upstream = raw
+            .services
+            .upstream
+            .as_ref()
+            .map(|u| self.upstream(u.get_ref()));
+        self.services = Declared {
+            redis: redis.is_some(),
+            upstream: upstream.is_some(),
+        };
         let pass_mark = match raw.scoring.pass_mark {
             Some(p) if !(0.0..=100.0).contains(p.get_ref()) => {
                 self.error(p.span(), "`pass_mark` is a percentage: expected 0 to 100");
@@ -195,6 +258,7 @@ impl Validator<'_> {
                         file: &path,
                         src: &src,
                         errors: Vec::new(),
+                        services: self.services,
                     };
                     sub.checks_of(inc.checks, &mut state);
                     self.errors.extend(sub.errors);
@@ -227,9 +291,95 @@ impl Validator<'_> {
             readme,
             submission,
             postgres,
+            redis,
+            upstream,
             pass_mark,
             checks,
         }
+    }
+
+    /// The upstream mock's routes.
+    fn upstream(&mut self, raw: &RawUpstream) -> UpstreamService {
+        let mut routes = Vec::new();
+        for r in &raw.routes {
+            let span = r.span();
+            let r = r.get_ref();
+            let method = match &r.method {
+                None => http::Method::GET,
+                Some(m) => match http::Method::from_bytes(m.get_ref().as_bytes()) {
+                    Ok(method) if m.get_ref().chars().all(|c| c.is_ascii_uppercase()) => method,
+                    _ => {
+                        self.error(
+                            m.span(),
+                            "expected an HTTP method in capitals, e.g. \"GET\"",
+                        );
+                        continue;
+                    }
+                },
+            };
+            let path = r.path.get_ref().clone();
+            if !path.starts_with('/') {
+                self.error(
+                    r.path.span(),
+                    "a route's path starts with `/`, e.g. \"/quotes/{symbol}\"",
+                );
+                continue;
+            }
+            let mut segments = Vec::new();
+            let mut scope = vec!["calls".to_string()];
+            for seg in path.trim_start_matches('/').split('/') {
+                if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    if name.is_empty()
+                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        self.error(r.path.span(), format!("`{seg}`: a path parameter is `{{name}}` with letters, digits or `_`"));
+                    }
+                    scope.push(name.to_string());
+                    segments.push(Segment::Param(name.to_string()));
+                } else {
+                    segments.push(Segment::Literal(seg.to_string()));
+                }
+            }
+            let status = match &r.status {
+                None => 200,
+                Some(s) if (100..=599).contains(s.get_ref()) => *s.get_ref() as u16,
+                Some(s) => {
+                    self.error(s.span(), "expected an HTTP status from 100 to 599");
+                    200
+                }
+            };
+            let delay = self.duration(r.delay.as_ref()).unwrap_or_default();
+            let body = match (&r.json, &r.body) {
+                (Some(_), Some(_)) => {
+                    self.error(span.clone(), "a route answers `json` or `body`, not both");
+                    MockBody::Empty
+                }
+                (Some(j), None) => match self.tvalue(j.get_ref(), j.span()) {
+                    Some(tv) => {
+                        self.check_scope(&tv, &scope, j.span());
+                        MockBody::Json(tv)
+                    }
+                    None => MockBody::Empty,
+                },
+                (None, Some(b)) => match self.template(b) {
+                    Some(t) => {
+                        self.check_scope(&TValue::Str(t.clone()), &scope, b.span());
+                        MockBody::Text(t)
+                    }
+                    None => MockBody::Empty,
+                },
+                (None, None) => MockBody::Empty,
+            };
+            routes.push(MockRoute {
+                method,
+                path,
+                segments,
+                status,
+                delay,
+                body,
+            });
+        }
+        UpstreamService { routes }
     }
 
     fn submission(&mut self, raw: RawSubmission) -> SubmissionContract {
@@ -524,16 +674,20 @@ impl Validator<'_> {
             (!raw.sequence.is_empty()).then_some("sequence"),
             raw.sql.as_ref().map(|_| "sql"),
             raw.action.as_ref().map(|_| "action"),
+            raw.sleep.as_ref().map(|_| "sleep"),
+            raw.redis.as_ref().map(|_| "redis"),
+            raw.upstream.as_ref().map(|_| "upstream"),
+            raw.upstream_calls.as_ref().map(|_| "upstream_calls"),
         ]
         .into_iter()
         .flatten()
         .collect();
         if kinds.len() != 1 {
             let what = if kinds.is_empty() {
-                "a step needs one of `http`, `sql`, `action` or `load`".to_string()
+                "a step needs one of `http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream` or `upstream_calls`".to_string()
             } else {
                 format!(
-                    "a step has exactly one of `http`, `sql`, `action` or `load`, not {}",
+                    "a step has exactly one kind (`http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream`, `upstream_calls`), not {}",
                     kinds.join(" and ")
                 )
             };
@@ -567,6 +721,54 @@ impl Validator<'_> {
             StepKind::Http(Box::new(self.http_step(&raw, http, scope)?))
         } else if let Some(sql) = &raw.sql {
             StepKind::Sql(Box::new(self.sql_step(&raw, sql, span.clone(), scope)?))
+        } else if let Some(sleep) = &raw.sleep {
+            self.reject_fields(&raw, "sleep", span.clone());
+            let d = self.duration(Some(sleep))?;
+            if d > Duration::from_secs(60) {
+                self.error(sleep.span(), "a sleep lasts at most \"60s\"");
+                return None;
+            }
+            StepKind::Sleep(d)
+        } else if let Some(cmd) = &raw.redis {
+            StepKind::Redis(Box::new(self.redis_step(&raw, cmd, span.clone(), scope)?))
+        } else if let Some(mode) = &raw.upstream {
+            self.reject_fields(&raw, "upstream", span.clone());
+            self.need_upstream(mode.span());
+            match mode.get_ref().as_str() {
+                "ok" => StepKind::Upstream(UpstreamMode::Ok),
+                "fail" => StepKind::Upstream(UpstreamMode::Fail),
+                "slow" => match &raw.delay {
+                    Some(d) => StepKind::Upstream(UpstreamMode::Slow(self.duration(Some(d))?)),
+                    None => {
+                        self.error(
+                            mode.span(),
+                            "`upstream = \"slow\"` needs a `delay`, e.g. delay = \"5s\"",
+                        );
+                        return None;
+                    }
+                },
+                other => {
+                    let help = did_you_mean(other, ["ok", "fail", "slow"])
+                        .map(|s| format!("did you mean `{s}`?"))
+                        .unwrap_or_else(|| "expected `ok`, `fail` or `slow`".into());
+                    self.error(mode.span(), format!("unknown upstream mode `{other}`"))
+                        .help = Some(help);
+                    return None;
+                }
+            }
+        } else if let Some(path) = &raw.upstream_calls {
+            self.reject_fields(&raw, "upstream_calls", span.clone());
+            self.need_upstream(path.span());
+            let t = self.template(path)?;
+            self.check_scope(&TValue::Str(t.clone()), scope, path.span());
+            let expect = self.expect(raw.expect.as_ref(), scope, false, false);
+            let captures = self.captures(&raw.capture);
+            scope.extend(captures.iter().map(|c| c.name.clone()));
+            StepKind::UpstreamCalls(Box::new(UpstreamCallsStep {
+                path: t,
+                expect,
+                captures,
+            }))
         } else {
             let action = raw.action.as_ref().expect("one kind is set");
             self.reject_fields(&raw, "action", span.clone());
@@ -623,7 +825,11 @@ impl Validator<'_> {
         if !is_sql && !raw.params.is_empty() {
             wrong.push("params");
         }
-        if !is_http && !is_sql {
+        if kind != "upstream" && raw.delay.is_some() {
+            wrong.push("delay");
+        }
+        let is_doc = is_sql || kind == "redis" || kind == "upstream_calls";
+        if !is_http && !is_doc {
             if raw.expect.is_some() {
                 wrong.push("expect");
             }
@@ -1030,6 +1236,66 @@ impl Validator<'_> {
             .collect()
     }
 
+    fn need_upstream(&mut self, span: Range<usize>) {
+        if !self.services.upstream {
+            self.error(
+                span,
+                "this step needs the upstream mock: declare `[services.upstream]` with its routes",
+            );
+        }
+    }
+
+    fn redis_step(
+        &mut self,
+        raw: &RawStep,
+        cmd: &Spanned<String>,
+        span: Range<usize>,
+        scope: &mut Vec<String>,
+    ) -> Option<RedisStep> {
+        self.reject_fields(raw, "redis", span);
+        if !self.services.redis {
+            self.error(
+                cmd.span(),
+                "a `redis` step needs a Redis: declare `[services.redis]`",
+            );
+        }
+        let mut command = Vec::new();
+        let words = match split_command(cmd.get_ref()) {
+            Ok(w) => w,
+            Err(e) => {
+                self.error(cmd.span(), e);
+                return None;
+            }
+        };
+        for word in &words {
+            let t = match Template::parse(word) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.error(cmd.span(), e.message).help = e.help;
+                    return None;
+                }
+            };
+            self.check_scope(&TValue::Str(t.clone()), scope, cmd.span());
+            command.push(t);
+        }
+        if command.is_empty() {
+            self.error(cmd.span(), "expected a Redis command, e.g. \"GET key\"");
+            return None;
+        }
+        let timeout = self
+            .duration(raw.timeout.as_ref())
+            .unwrap_or(DEFAULT_SQL_TIMEOUT);
+        let expect = self.expect(raw.expect.as_ref(), scope, false, false);
+        let captures = self.captures(&raw.capture);
+        scope.extend(captures.iter().map(|c| c.name.clone()));
+        Some(RedisStep {
+            command,
+            timeout,
+            expect,
+            captures,
+        })
+    }
+
     fn sql_step(
         &mut self,
         raw: &RawStep,
@@ -1425,4 +1691,20 @@ pub fn parse_bytes(s: &str) -> Option<i64> {
         _ => return None,
     };
     n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redis_commands_split_outside_templates_and_quotes() {
+        assert_eq!(
+            super::split_command(r#"SET  k:{{ id }} "two words" {{ gen.int(1, 2) }}"#).unwrap(),
+            ["SET", "k:{{ id }}", "two words", "{{ gen.int(1, 2) }}"]
+        );
+        assert_eq!(
+            super::split_command(r#"SET k """#).unwrap(),
+            ["SET", "k", ""]
+        );
+        assert!(super::split_command(r#"GET "k"#).is_err());
+    }
 }

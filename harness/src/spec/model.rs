@@ -24,6 +24,10 @@ pub struct Exercise {
     pub readme: Option<PathBuf>,
     pub submission: SubmissionContract,
     pub postgres: Option<PostgresService>,
+    /// A Redis server beside the submission (`REDIS_URL`).
+    pub redis: Option<RedisService>,
+    /// A mock HTTP API hosted by the grader (`UPSTREAM_URL`).
+    pub upstream: Option<UpstreamService>,
     /// Percentage of the maximum score needed to pass.
     pub pass_mark: f64,
     pub checks: Vec<Check>,
@@ -55,6 +59,8 @@ pub const ENV_VARIABLES: &[&str] = &[
     "db_password",
     "db_name",
     "port",
+    "redis_url",
+    "upstream_url",
 ];
 
 /// Resource limits of the submission's container.
@@ -89,6 +95,56 @@ impl Default for Limits {
 pub struct PostgresService {
     pub database: String,
     pub user: String,
+}
+
+/// A Redis server for the submission (no settings yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RedisService {}
+
+/// The routes of the upstream mock the grader hosts.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamService {
+    pub routes: Vec<MockRoute>,
+}
+
+/// One route of the upstream mock.
+#[derive(Debug, Clone)]
+pub struct MockRoute {
+    pub method: http::Method,
+    /// The path as written, e.g. `/quotes/{symbol}`.
+    pub path: String,
+    pub segments: Vec<Segment>,
+    pub status: u16,
+    pub delay: Duration,
+    pub body: MockBody,
+}
+
+/// A path segment of a mock route: literal, or `{name}` (any one segment).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+/// What a mock route answers; templates may use the path's `{name}` segments and
+/// `calls` (this path's requests so far, this one included).
+#[derive(Debug, Clone)]
+pub enum MockBody {
+    Json(TValue),
+    Text(Template),
+    Empty,
+}
+
+/// The upstream mock's behaviour, switched by `upstream` steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamMode {
+    /// Answer per the routes.
+    #[default]
+    Ok,
+    /// Answer 503 to everything.
+    Fail,
+    /// Wait this long (on top of the route's delay) before answering.
+    Slow(Duration),
 }
 
 /// One scored check: a sequence of steps that must all pass.
@@ -131,6 +187,14 @@ pub enum StepKind {
     Crash,
     /// Poll the health endpoint until it answers 2xx.
     WaitReady,
+    /// A pause (at most a minute).
+    Sleep(Duration),
+    /// A Redis command whose reply is judged as JSON.
+    Redis(Box<RedisStep>),
+    /// Switches the upstream mock's behaviour.
+    Upstream(UpstreamMode),
+    /// The upstream mock's count of requests for a path, judged as `{"path", "count"}`.
+    UpstreamCalls(Box<UpstreamCallsStep>),
     Load(Box<LoadStep>),
     /// `copies` clients at once, each sending `steps` in order with its own captures.
     Sequence {
@@ -154,6 +218,10 @@ impl StepKind {
             StepKind::Restart => "restart",
             StepKind::Crash => "crash",
             StepKind::WaitReady => "wait_ready",
+            StepKind::Sleep(_) => "sleep",
+            StepKind::Redis(_) => "redis",
+            StepKind::Upstream(_) => "upstream",
+            StepKind::UpstreamCalls(_) => "upstream_calls",
             StepKind::Load(_) => "load",
             StepKind::Sequence { .. } => "sequence",
         }
@@ -188,6 +256,22 @@ pub struct SqlStep {
     pub query: String,
     pub params: Vec<TValue>,
     pub timeout: Duration,
+    pub expect: Expect,
+    pub captures: Vec<Capture>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisStep {
+    /// The command's words (templates).
+    pub command: Vec<Template>,
+    pub timeout: Duration,
+    pub expect: Expect,
+    pub captures: Vec<Capture>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamCallsStep {
+    pub path: Template,
     pub expect: Expect,
     pub captures: Vec<Capture>,
 }

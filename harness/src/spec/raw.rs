@@ -82,6 +82,39 @@ pub(crate) struct RawLimits {
 pub(crate) struct RawServices {
     #[serde(default)]
     pub postgres: Option<RawPostgres>,
+    #[serde(default)]
+    pub redis: Option<Spanned<RawRedis>>,
+    #[serde(default)]
+    pub upstream: Option<Spanned<RawUpstream>>,
+}
+
+/// A Redis server beside the submission (no keys: its presence is the setting).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedis {}
+
+/// A mock HTTP API that the grader hosts and the submission calls.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUpstream {
+    #[serde(default)]
+    pub routes: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    #[serde(default)]
+    pub method: Option<Spanned<String>>,
+    pub path: Spanned<String>,
+    #[serde(default)]
+    pub status: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub delay: Option<Spanned<String>>,
+    #[serde(default)]
+    pub json: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub body: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,6 +167,21 @@ pub(crate) struct RawStep {
     pub sql: Option<Spanned<String>>,
     #[serde(default)]
     pub action: Option<Spanned<String>>,
+    /// Makes this a pause: `sleep = "2s"` (e.g. to let a token or a cache entry expire).
+    #[serde(default)]
+    pub sleep: Option<Spanned<String>>,
+    /// A Redis command on the exercise's Redis: `redis = "GET key:{{ id }}"`.
+    #[serde(default)]
+    pub redis: Option<Spanned<String>>,
+    /// Switches the upstream mock: `"ok"`, `"fail"` or `"slow"` (with `delay`).
+    #[serde(default)]
+    pub upstream: Option<Spanned<String>>,
+    /// How many requests the upstream mock received for a path.
+    #[serde(default)]
+    pub upstream_calls: Option<Spanned<String>>,
+    /// The extra delay of `upstream = "slow"`.
+    #[serde(default)]
+    pub delay: Option<Spanned<String>>,
     /// Shown to the learner when the step fails.
     #[serde(default)]
     pub hint: Option<String>,

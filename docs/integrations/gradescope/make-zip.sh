@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds a Gradescope autograder zip for one exercise:
+#
+#   docs/integrations/gradescope/make-zip.sh EXERCISE [OUT.zip]
+#
+# EXERCISE is a bundled exercise's name (todo-api) or an exercise folder, which is
+# copied into the zip. The zip holds setup.sh, run_autograder, autograder.env (the
+# settings) and grader-src.tar.gz (this repository's grader, exercises and image
+# recipes). With GRADER_GIT_URL set (and GRADER_GIT_REF, optional) no source is bundled
+# and setup.sh clones that instead. GRADER_ARGS and DOCKER_HOST, when set, are written
+# into autograder.env as the defaults of every run.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../../.." && pwd)"
+exercise="${1:?usage: make-zip.sh EXERCISE [OUT.zip]}"
+out="${2:-autograder-$(basename "$exercise").zip}"
+case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
+
+stage="$(mktemp -d)"
+trap 'rm -rf "$stage"' EXIT
+cp "$here/setup.sh" "$here/run_autograder" "$stage/"
+chmod +x "$stage/setup.sh" "$stage/run_autograder"
+
+# Settings: each line keeps a value the environment already sets (": ${X:=...}").
+# shellcheck disable=SC2016 # $SOURCE and ${X:=} are expanded by the reader, not here
+{
+  echo "# Settings of the autograder, read by setup.sh and run_autograder."
+  if [ -d "$exercise" ] || [ -f "$exercise" ]; then
+    # A folder (or spec file) of its own: ship the folder.
+    dir="$exercise"; [ -f "$dir" ] && dir="$(dirname "$dir")"
+    cp -r "$dir" "$stage/exercise"
+    rm -rf "$stage/exercise/solutions" "$stage/exercise/variants"   # not needed to grade
+    echo ': "${EXERCISE:=$SOURCE/exercise}"'
+  else
+    [ -f "$repo/exercises/$exercise/spec.toml" ] \
+      || { echo "error: no exercise \`$exercise\` in $repo/exercises" >&2; exit 1; }
+    printf ': "${EXERCISE:=%s}"\n' "$exercise"
+  fi
+  [ -n "${GRADER_ARGS:-}" ] && printf ': "${GRADER_ARGS:=%s}"\n' "$GRADER_ARGS"
+  [ -n "${DOCKER_HOST:-}" ] && printf ': "${DOCKER_HOST:=%s}"; export DOCKER_HOST\n' "$DOCKER_HOST"
+  if [ -n "${GRADER_GIT_URL:-}" ]; then
+    printf 'GRADER_GIT_URL=%s\n' "$GRADER_GIT_URL"
+    [ -n "${GRADER_GIT_REF:-}" ] && printf 'GRADER_GIT_REF=%s\n' "$GRADER_GIT_REF"
+  fi
+  true
+} >"$stage/autograder.env"
+
+if [ -z "${GRADER_GIT_URL:-}" ]; then
+  # What `cargo install --path grader` needs, plus the exercises and image recipes.
+  tar -czf "$stage/grader-src.tar.gz" -C "$repo" \
+    --exclude=target --exclude=grader-out --exclude=__pycache__ \
+    Cargo.toml Cargo.lock grader harness exercises docker tests/e2e.rs
+fi
+
+rm -f "$out"
+(cd "$stage" && zip -qr "$out" .)
+echo "$out:"
+unzip -l "$out"
