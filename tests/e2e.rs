@@ -167,6 +167,10 @@ const SUITES: &[&str] = &[
 /// the full score, each variant loses exactly the checks its `variant.toml` declares.
 fn exercise_suite(exercise: &str) {
     images_ready();
+    // One class at a time: each batch already grades two at once, and their load steps
+    // must not overlap (the batch's gate covers one process only).
+    static ONE_CLASS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_CLASS.lock().unwrap_or_else(|e| e.into_inner());
     let dir = root().join("exercises").join(exercise);
     if !dir.join("spec.toml").is_file() {
         panic!("{} has no spec.toml", dir.display());
@@ -981,4 +985,85 @@ fn services_redis_and_upstream_mock_work() {
     assert_eq!(g.report.status, RunStatus::Graded, "{}", g.stdout());
     assert!(g.failed().is_empty(), "{}", g.stdout());
     assert_eq!(g.report.score, 4.0);
+}
+
+/// A git repository as the submission: graded at a ref, or at the last commit before a
+/// deadline, and the report names the commit.
+#[test]
+fn a_git_submission_is_graded_at_the_picked_commit() {
+    images_ready();
+    let repo = std::env::temp_dir().join(format!("grader-e2e-{}-repo", std::process::id()));
+    let _ = std::fs::remove_dir_all(&repo);
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str], date: &str| {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args([
+                "-c",
+                "user.name=Ada",
+                "-c",
+                "user.email=ada@example.invalid",
+            ])
+            .args(args)
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let copy = |from: &Path| {
+        for e in std::fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, repo.join(p.file_name().unwrap())).unwrap();
+        }
+    };
+    git(&["init", "-q", "-b", "main"], "2026-11-01T10:00:00Z");
+    // Before the deadline: a Dockerfile that does not build. After: the reference.
+    copy(&root().join("tests/fixtures/broken-build"));
+    git(&["add", "-A"], "2026-11-01T10:00:00Z");
+    git(&["commit", "-q", "-m", "first try"], "2026-11-01T10:00:00Z");
+    let early = git(&["rev-parse", "HEAD"], "2026-11-01T10:00:00Z");
+    for e in std::fs::read_dir(&repo).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    copy(&todo("solutions/python"));
+    git(&["add", "-A"], "2026-11-20T10:00:00Z");
+    git(&["commit", "-q", "-m", "late fix"], "2026-11-20T10:00:00Z");
+    let late = git(&["rev-parse", "HEAD"], "2026-11-20T10:00:00Z");
+
+    let g = grade("todo-api", &repo, &["--before", "2026-11-10T00:00:00Z"]);
+    assert_eq!(
+        g.report.commit.as_deref(),
+        Some(early.as_str()),
+        "{}",
+        g.stdout()
+    );
+    assert_eq!(g.report.status, RunStatus::BuildFailed, "{}", g.stdout());
+
+    let g = grade("todo-api", &repo, &["--ref", "main"]);
+    assert_eq!(
+        g.report.commit.as_deref(),
+        Some(late.as_str()),
+        "{}",
+        g.stdout()
+    );
+    assert!(g.report.passed, "{}", g.stdout());
+    assert!(g.stdout().contains(&format!("grading commit {late}")));
+
+    let g = grade("todo-api", &repo, &["--ref", "no-such-branch"]);
+    assert_eq!(g.report.status, RunStatus::BuildFailed);
+    assert!(
+        g.report
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no ref `no-such-branch`"),
+        "{:?}",
+        g.report.reason
+    );
 }

@@ -21,7 +21,10 @@ use crate::ui::Ui;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Learner {
     pub name: String,
+    /// A folder, or a git repository (clone URL or local path).
     pub path: PathBuf,
+    /// The ref to grade (a CSV's third column).
+    pub git_ref: Option<String>,
 }
 
 /// A slice of a class: shard `index` (1-based) of `count`.
@@ -64,7 +67,11 @@ pub fn learners(source: &Path) -> Result<Vec<Learner>, String> {
             let path = e.path();
             let name = e.file_name().to_string_lossy().into_owned();
             if path.is_dir() && !name.starts_with('.') {
-                out.push(Learner { name, path });
+                out.push(Learner {
+                    name,
+                    path,
+                    git_ref: None,
+                });
             }
         }
     } else {
@@ -75,13 +82,20 @@ pub fn learners(source: &Path) -> Result<Vec<Learner>, String> {
             let line = line.trim();
             if line.is_empty()
                 || line.starts_with('#')
-                || (n == 0 && line.eq_ignore_ascii_case("name,path"))
+                || (n == 0
+                    && (line.eq_ignore_ascii_case("name,path")
+                        || line.eq_ignore_ascii_case("name,path,ref")))
             {
                 continue;
             }
-            let (name, path) = line
-                .split_once(',')
-                .ok_or_else(|| format!("{}:{}: expected `name,path`", source.display(), n + 1))?;
+            let (name, rest) = line.split_once(',').ok_or_else(|| {
+                format!("{}:{}: expected `name,path[,ref]`", source.display(), n + 1)
+            })?;
+            let (path, git_ref) = match rest.split_once(',') {
+                Some((p, r)) if !r.trim().is_empty() => (p, Some(r.trim().to_string())),
+                Some((p, _)) => (p, None),
+                None => (rest, None),
+            };
             let name = name.trim().to_string();
             if name.is_empty() || name.contains('/') || name.starts_with('.') {
                 return Err(format!(
@@ -90,9 +104,16 @@ pub fn learners(source: &Path) -> Result<Vec<Learner>, String> {
                     n + 1
                 ));
             }
+            let path = path.trim();
             out.push(Learner {
                 name,
-                path: base.join(path.trim()),
+                // A clone URL stays as it is; a path is relative to the CSV.
+                path: if crate::source::is_git_url(path) {
+                    PathBuf::from(path)
+                } else {
+                    base.join(path)
+                },
+                git_ref,
             });
         }
     }
@@ -115,6 +136,8 @@ pub struct BatchOptions {
     pub formats: Vec<Format>,
     pub build_timeout: Duration,
     pub time_limit: Option<Duration>,
+    /// The ref and deadline for git submissions.
+    pub git: crate::source::GitPick,
 }
 
 /// Grades every learner; returns the reports by learner name.
@@ -186,9 +209,15 @@ pub async fn run(
                 show_hidden: false,
                 time_limit: opts.time_limit,
                 load_gate: Some(gate),
+                git: crate::source::GitPick {
+                    git_ref: learner.git_ref.clone().or_else(|| opts.git.git_ref.clone()),
+                    before: opts.git.before.clone(),
+                },
             };
             let start = Instant::now();
-            let report = if learner.path.is_dir() {
+            let report = if learner.path.is_dir()
+                || crate::source::is_git_url(&learner.path.to_string_lossy())
+            {
                 // Images are ready: skip the per-run check by naming no recipes to build.
                 grade::grade(&docker, &go, &Ui::quiet(), &cancel).await
             } else {
@@ -284,7 +313,7 @@ pub fn gradebook(reports: &BTreeMap<String, Report>) -> String {
     for c in &cats {
         out.push_str(&format!(",{}", csv_field(c)));
     }
-    out.push_str(",seed,report\n");
+    out.push_str(",seed,commit,report\n");
     for (name, r) in reports {
         let status = serde_json::to_value(r.status)
             .ok()
@@ -308,8 +337,9 @@ pub fn gradebook(reports: &BTreeMap<String, Report>) -> String {
             out.push_str(&format!(",{}", pts(earned)));
         }
         out.push_str(&format!(
-            ",{},{}\n",
+            ",{},{},{}\n",
             r.seed,
+            r.commit.as_deref().unwrap_or(""),
             csv_field(&format!("{name}/report.json"))
         ));
     }

@@ -29,6 +29,8 @@ pub struct GradeOptions {
     pub time_limit: Option<Duration>,
     /// Shared by concurrent runs (batch): one load step at a time.
     pub load_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// The commit to grade when the submission is a git repository.
+    pub git: crate::source::GitPick,
 }
 
 /// Why the run stopped before grading; becomes the report's status and reason.
@@ -145,6 +147,7 @@ fn skeleton(opts: &GradeOptions) -> Report {
             version: ex.version.clone(),
         },
         submission: opts.submission.display().to_string(),
+        commit: None,
         seed: opts.seed,
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         status: RunStatus::Graded,
@@ -200,6 +203,24 @@ async fn run(
     results: &mut Vec<CheckResult>,
 ) -> Result<(), Stop> {
     let ex = &opts.exercise;
+    // A git submission is cloned at the picked commit; a work tree's commit is noted.
+    let given = opts.submission.to_string_lossy().into_owned();
+    let submission = if crate::source::needs_clone(&given, &opts.git) {
+        ui.step(&format!("fetching {given}"));
+        let into = opts.out_dir.join("source");
+        let _ = std::fs::remove_dir_all(&into);
+        let fetched = cancellable(cancel, crate::source::fetch(&given, &opts.git, &into)).await?;
+        let (dir, commit) = fetched.map_err(|e| Stop {
+            status: RunStatus::BuildFailed,
+            reason: format!("could not fetch the submission: {e}"),
+        })?;
+        ui.step(&format!("grading commit {commit}"));
+        report.commit = Some(commit);
+        dir
+    } else {
+        report.commit = crate::source::head_of(&opts.submission).await;
+        opts.submission.clone()
+    };
     let mut progress = |line: &str| ui.step(line);
     cancellable(
         cancel,
@@ -215,11 +236,11 @@ async fn run(
     .map_err(Stop::error)?;
 
     // Build.
-    let tag = submission_tag(&ex.name, &opts.submission);
+    let tag = submission_tag(&ex.name, &submission);
     let log_path = opts.out_dir.join("build.log");
     ui.step(&format!(
         "building {} (log: {})",
-        opts.submission.display(),
+        submission.display(),
         log_path.display()
     ));
     let start = Instant::now();
@@ -227,7 +248,7 @@ async fn run(
         cancel,
         docker::build_submission(
             docker,
-            &opts.submission,
+            &submission,
             &tag,
             &Default::default(),
             &log_path,

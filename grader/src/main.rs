@@ -6,6 +6,7 @@ mod docker;
 mod exit;
 mod grade;
 mod report;
+mod source;
 mod ui;
 
 use std::path::{Path, PathBuf};
@@ -82,8 +83,14 @@ enum Command {
     Grade {
         /// Exercise name (bundled) or path to its folder or spec file
         exercise: String,
-        /// The submission's folder
+        /// The submission's folder, or a git repository (clone URL or local path)
         submission: PathBuf,
+        /// Grade this branch, tag or commit of a git submission (cloned first)
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// Grade the last commit made before this date (e.g. 2026-12-01T23:59:00Z)
+        #[arg(long, value_name = "DATE")]
+        before: Option<String>,
         /// Where to write report.json and the logs [default: grader-out/RUN_ID]
         #[arg(long)]
         out: Option<PathBuf>,
@@ -143,8 +150,15 @@ enum Command {
     Batch {
         /// Exercise name (bundled) or path to its folder or spec file
         exercise: String,
-        /// A folder of submissions (one per learner) or a CSV of `name,path` lines
+        /// A folder of submissions (one per learner) or a CSV of `name,path[,ref]` lines
+        /// (a path may be a git clone URL)
         submissions: PathBuf,
+        /// Grade this ref of every git submission (a CSV's third column overrides it)
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// Grade each git submission's last commit made before this date
+        #[arg(long, value_name = "DATE")]
+        deadline: Option<String>,
         /// Where each learner's folder, gradebook.csv and the class summary go
         #[arg(long, default_value = "grader-class")]
         out: PathBuf,
@@ -369,6 +383,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Grade {
             exercise,
             submission,
+            git_ref,
+            before,
             out,
             seed,
             build_timeout,
@@ -382,9 +398,18 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let Some(exercise) = load_or_report(&exercises, &exercise) else {
                 return Ok(exit::BAD_INPUT);
             };
-            if !submission.is_dir() {
+            let git = source::GitPick { git_ref, before };
+            let given = submission.to_string_lossy();
+            if !submission.is_dir() && !source::is_git_url(&given) {
                 eprintln!(
-                    "error: the submission `{}` is not a folder",
+                    "error: the submission `{}` is not a folder (nor a git URL)",
+                    submission.display()
+                );
+                return Ok(exit::BAD_INPUT);
+            }
+            if git.is_set() && !source::needs_clone(&given, &git) {
+                eprintln!(
+                    "error: --ref and --before need a git repository; `{}` is not one",
                     submission.display()
                 );
                 return Ok(exit::BAD_INPUT);
@@ -414,6 +439,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 show_hidden,
                 time_limit: timeout.map(Duration::from_secs),
                 load_gate: None,
+                git,
             };
             let report = grade::grade(&docker, &opts, &ui, &cancel).await;
             let path = out_dir.join("report.json");
@@ -424,6 +450,8 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Batch {
             exercise,
             submissions,
+            git_ref,
+            deadline,
             out,
             jobs,
             resume,
@@ -478,6 +506,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 formats,
                 build_timeout: Duration::from_secs(build_timeout),
                 time_limit: timeout.map(Duration::from_secs),
+                git: source::GitPick {
+                    git_ref,
+                    before: deadline,
+                },
             };
             let reports = batch::run(&docker, opts, &cancel).await?;
             println!("gradebook: {}", out.join("gradebook.csv").display());

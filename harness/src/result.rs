@@ -195,8 +195,11 @@ pub struct Report {
     pub grader_version: String,
     pub run_id: String,
     pub exercise: ExerciseInfo,
-    /// The submission folder as given on the command line.
+    /// The submission folder (or git URL) as given on the command line.
     pub submission: String,
+    /// The git commit graded, when the submission is (in) a git repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
     /// Random data is drawn from this seed: `--seed` replays the run exactly.
     pub seed: u64,
     /// RFC 3339.

@@ -45,6 +45,7 @@ pub(crate) fn report() -> Report {
             version: "1.0.0".into(),
         },
         submission: "solutions/python".into(),
+        commit: Some("3f786850e387550fdab836ed7e6dc881de23001b".into()),
         seed: 42,
         started_at: "2026-01-01T00:00:00Z".into(),
         status: RunStatus::Graded,

@@ -332,7 +332,7 @@ pub fn render(report: &Report) -> String {
     ));
     let ok = report.passed;
     h.push_str(&format!(
-        r#"<header>{}<div><h1>{}</h1><span class="verdict {}">{}</span> <b>{}/{} points</b><div class="meta">submission <code>{}</code> · seed <code>{}</code> (replay with <code>--seed {}</code>) · run <code>{}</code> · {}</div></div></header>"#,
+        r#"<header>{}<div><h1>{}</h1><span class="verdict {}">{}</span> <b>{}/{} points</b><div class="meta">submission <code>{}</code>{} · seed <code>{}</code> (replay with <code>--seed {}</code>) · run <code>{}</code> · {}</div></div></header>"#,
         ring(report.percent(), ok),
         esc(&report.exercise.title),
         if ok { "ok" } else { "bad" },
@@ -340,6 +340,11 @@ pub fn render(report: &Report) -> String {
         pts(report.score),
         pts(report.max_score),
         esc(&report.submission),
+        report
+            .commit
+            .as_ref()
+            .map(|c| format!(" at commit <code>{}</code>", esc(c)))
+            .unwrap_or_default(),
         report.seed,
         report.seed,
         esc(&report.run_id),

@@ -26,6 +26,9 @@ pub fn render(report: &Report) -> String {
         report.seed,
         report.seed
     ));
+    if let Some(commit) = &report.commit {
+        out.push_str(&format!("Graded commit `{commit}`.\n\n"));
+    }
     out.push_str("| | check | category | points | |\n| --- | --- | --- | --- | --- |\n");
     for c in &report.checks {
         let mark = match c.status {

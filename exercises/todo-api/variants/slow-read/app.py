@@ -213,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def get_one(self, todo_id):
         # The mistake: a debugging pause left on the read path.
-        time.sleep(0.15)
+        time.sleep(0.4)
         row = query(f"SELECT {COLUMNS} FROM todos WHERE id = %s", (todo_id,), one=True)
         if row is None:
             return self.send_json(404, {"error": "todo not found"})
