@@ -220,6 +220,13 @@ fn exercise_suite(exercise: &str) {
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&o.stdout).into_owned();
+    // The class shares one PostgreSQL (a database per learner); it is gone afterwards.
+    let shared = log
+        .split("starting the class's PostgreSQL (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no shared database in the log:\n{log}"));
+    assert_nothing_left(shared);
     let mut problems = Vec::new();
     for (name, path, variant) in &expected {
         let text = std::fs::read_to_string(out.join(name).join("report.json"))

@@ -138,6 +138,9 @@ pub struct BatchOptions {
     pub time_limit: Option<Duration>,
     /// The ref and deadline for git submissions.
     pub git: crate::source::GitPick,
+    /// One PostgreSQL server for the class, a fresh database per learner (default), or
+    /// a server per learner.
+    pub shared_db: bool,
 }
 
 /// Grades every learner; returns the reports by learner name.
@@ -178,17 +181,48 @@ pub async fn run(
             todo.len()
         );
     }
+    // One database server for the class: a fresh database per learner on it.
+    let shared_db = if opts.shared_db && opts.exercise.postgres.is_some() && !todo.is_empty() {
+        let id = grade::new_run_id();
+        println!("==> starting the class's PostgreSQL ({id})");
+        match crate::docker::SharedPostgres::start(docker, &opts.images, &id).await {
+            Ok(pg) => Some(Arc::new(pg)),
+            Err(e) => {
+                let _ = crate::docker::clean_run(docker, &id).await;
+                return Err(e.into());
+            }
+        }
+    } else {
+        None
+    };
+    let graded = grade_all(docker, opts, cancel, todo, done, total, shared_db.clone()).await;
+    if let Some(pg) = shared_db {
+        pg.stop().await?;
+    }
+    graded
+}
+
+async fn grade_all(
+    docker: &Docker,
+    opts: BatchOptions,
+    cancel: &CancellationToken,
+    todo: Vec<Learner>,
+    mut done: BTreeMap<String, Report>,
+    total: usize,
+    shared_db: Option<Arc<crate::docker::SharedPostgres>>,
+) -> anyhow::Result<BTreeMap<String, Report>> {
     let opts = Arc::new(opts);
     let slots = Arc::new(tokio::sync::Semaphore::new(opts.jobs.max(1)));
     let load_gate = Arc::new(tokio::sync::Semaphore::new(1));
     let mut tasks = tokio::task::JoinSet::new();
     for learner in todo {
-        let (docker, opts, slots, gate, cancel) = (
+        let (docker, opts, slots, gate, cancel, shared_db) = (
             docker.clone(),
             opts.clone(),
             slots.clone(),
             load_gate.clone(),
             cancel.clone(),
+            shared_db.clone(),
         );
         tasks.spawn(async move {
             let _slot = slots.acquire_owned().await.ok();
@@ -213,6 +247,7 @@ pub async fn run(
                     git_ref: learner.git_ref.clone().or_else(|| opts.git.git_ref.clone()),
                     before: opts.git.before.clone(),
                 },
+                shared_db,
             };
             let start = Instant::now();
             let report = if learner.path.is_dir()

@@ -31,6 +31,8 @@ pub struct GradeOptions {
     pub load_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
     /// The commit to grade when the submission is a git repository.
     pub git: crate::source::GitPick,
+    /// A class's shared PostgreSQL (batch), instead of a server per run.
+    pub shared_db: Option<std::sync::Arc<docker::SharedPostgres>>,
 }
 
 /// Why the run stopped before grading; becomes the report's status and reason.
@@ -98,6 +100,11 @@ pub async fn grade(
     }
     // Teardown, whatever happened above.
     let teardown = Instant::now();
+    if let Some(shared) = &opts.shared_db {
+        shared
+            .detach(&opts.run_id, &docker::private_network(&opts.run_id))
+            .await;
+    }
     let mut cleaned = docker::clean_run(docker, &opts.run_id).await;
     if cleaned.is_err() {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -282,6 +289,7 @@ async fn run(
         redis: ex.redis.is_some(),
         upstream: ex.upstream.clone(),
         seed: opts.seed,
+        shared_db: opts.shared_db.clone(),
     };
     let sandbox = cancellable(cancel, Sandbox::start(docker, sandbox_opts, &mut progress))
         .await?

@@ -159,6 +159,10 @@ enum Command {
         /// Grade each git submission's last commit made before this date
         #[arg(long, value_name = "DATE")]
         deadline: Option<String>,
+        /// A PostgreSQL server per learner, instead of one for the class with a fresh
+        /// database per learner
+        #[arg(long)]
+        no_shared_db: bool,
         /// Where each learner's folder, gradebook.csv and the class summary go
         #[arg(long, default_value = "grader-class")]
         out: PathBuf,
@@ -440,6 +444,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 time_limit: timeout.map(Duration::from_secs),
                 load_gate: None,
                 git,
+                shared_db: None,
             };
             let report = grade::grade(&docker, &opts, &ui, &cancel).await;
             let path = out_dir.join("report.json");
@@ -452,6 +457,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             submissions,
             git_ref,
             deadline,
+            no_shared_db,
             out,
             jobs,
             resume,
@@ -510,6 +516,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     git_ref,
                     before: deadline,
                 },
+                shared_db: !no_shared_db,
             };
             let reports = batch::run(&docker, opts, &cancel).await?;
             println!("gradebook: {}", out.join("gradebook.csv").display());

@@ -113,3 +113,25 @@ pub async fn wait_database(url: &str, timeout: Duration) -> Result<(), String> {
         timeout.as_secs()
     ))
 }
+
+/// Runs administrative statements (no parameters, no results) one after another on one
+/// connection: creating and dropping a learner's database on a shared server.
+pub async fn admin_exec(url: &str, statements: &[String], timeout: Duration) -> Result<(), String> {
+    use sqlx::Connection;
+    let options = PgConnectOptions::from_str(url).map_err(|e| format!("bad database URL: {e}"))?;
+    let work = async {
+        let mut conn = sqlx::PgConnection::connect_with(&options)
+            .await
+            .map_err(|e| e.to_string())?;
+        for s in statements {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(s.as_str()))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| format!("{s}: {e}"))?;
+        }
+        conn.close().await.map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("no answer within {}s", timeout.as_secs()))?
+}

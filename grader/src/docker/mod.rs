@@ -5,6 +5,7 @@ mod clean;
 mod context;
 mod images;
 mod sandbox;
+mod shared_pg;
 pub mod stack;
 
 use std::collections::HashMap;
@@ -15,7 +16,8 @@ use bollard::Docker;
 pub use build::{BuildOutcome, build_submission};
 pub use clean::{clean_all, clean_run};
 pub use images::{ImageNames, ImageNeeds, ensure_images};
-pub use sandbox::{Sandbox, SandboxOptions};
+pub use sandbox::{Sandbox, SandboxOptions, private_network};
+pub use shared_pg::SharedPostgres;
 
 /// The label key on everything the grader creates; its value is the run's id.
 pub const RUN_LABEL: &str = "grader.run";

@@ -43,6 +43,14 @@ pub struct SandboxOptions {
     pub upstream: Option<UpstreamService>,
     /// Feeds the upstream mock's generators.
     pub seed: u64,
+    /// A class's shared PostgreSQL server: the run gets a database on it instead of a
+    /// server of its own.
+    pub shared_db: Option<std::sync::Arc<super::SharedPostgres>>,
+}
+
+/// The name of a run's private network.
+pub fn private_network(run_id: &str) -> String {
+    format!("{run_id}-private")
 }
 
 /// The most log bytes the grader keeps from the submission.
@@ -72,6 +80,8 @@ pub struct Sandbox {
     edge_net: String,
     app: String,
     db_password: String,
+    db_user: String,
+    db_name: String,
     http_port: Mutex<u16>,
     db_port: Option<u16>,
     redis_port: Option<u16>,
@@ -92,10 +102,20 @@ impl Sandbox {
         let id = opts.run_id.clone();
         let mut sandbox = Sandbox {
             docker: docker.clone(),
-            internal_net: format!("{id}-private"),
+            internal_net: private_network(&id),
             edge_net: format!("{id}-edge"),
             app: format!("{id}-app"),
             db_password: random_password(),
+            db_user: opts
+                .postgres
+                .as_ref()
+                .map(|p| p.user.clone())
+                .unwrap_or_default(),
+            db_name: opts
+                .postgres
+                .as_ref()
+                .map(|p| p.database.clone())
+                .unwrap_or_default(),
             http_port: Mutex::new(0),
             db_port: None,
             redis_port: None,
@@ -107,9 +127,16 @@ impl Sandbox {
         };
         sandbox.create_network(&sandbox.internal_net, true).await?;
         sandbox.create_network(&sandbox.edge_net, false).await?;
-        if let Some(pg) = sandbox.opts.postgres.clone() {
+        if let (Some(_), Some(shared)) = (&sandbox.opts.postgres, sandbox.opts.shared_db.clone()) {
+            progress("creating a database on the class's PostgreSQL");
+            let db = shared.attach(&id, &sandbox.internal_net).await?;
+            sandbox.db_user = db.user;
+            sandbox.db_name = db.database;
+            sandbox.db_password = db.password;
+            sandbox.db_port = Some(db.host_port);
+        } else if sandbox.opts.postgres.is_some() {
             progress("starting PostgreSQL");
-            sandbox.start_postgres(&pg).await?;
+            sandbox.start_postgres().await?;
             let port = sandbox.start_forwarder("db", 5432, DB_HOST).await?;
             sandbox.db_port = Some(port);
             let url = sandbox.database_url().expect("db port set");
@@ -210,14 +237,14 @@ impl Sandbox {
         self.opts.postgres.as_ref()
     }
 
-    async fn start_postgres(&self, pg: &PostgresService) -> Result<(), DockerError> {
+    async fn start_postgres(&self) -> Result<(), DockerError> {
         let name = format!("{}-db", self.opts.run_id);
         let body = ContainerCreateBody {
             image: Some(self.opts.images.postgres.clone()),
             env: Some(vec![
-                format!("POSTGRES_USER={}", pg.user),
+                format!("POSTGRES_USER={}", self.db_user),
                 format!("POSTGRES_PASSWORD={}", self.db_password),
-                format!("POSTGRES_DB={}", pg.database),
+                format!("POSTGRES_DB={}", self.db_name),
             ]),
             // A throwaway database: durability against a host crash buys nothing here.
             cmd: Some(
@@ -455,25 +482,26 @@ impl Sandbox {
         let mut ctx = Context::new(0, "env");
         ctx.set("port", port.into());
         let mut env = vec![format!("PORT={port}")];
-        if let Some(pg) = self.pg() {
+        if self.pg().is_some() {
+            let (user, name) = (&self.db_user, &self.db_name);
             let url = format!(
-                "postgres://{}:{}@{DB_HOST}:5432/{}",
-                pg.user, self.db_password, pg.database
+                "postgres://{user}:{}@{DB_HOST}:5432/{name}",
+                self.db_password
             );
             env.extend([
                 format!("DATABASE_URL={url}"),
                 format!("PGHOST={DB_HOST}"),
                 "PGPORT=5432".to_string(),
-                format!("PGUSER={}", pg.user),
+                format!("PGUSER={user}"),
                 format!("PGPASSWORD={}", self.db_password),
-                format!("PGDATABASE={}", pg.database),
+                format!("PGDATABASE={name}"),
             ]);
             ctx.set("database_url", url.into());
             ctx.set("db_host", DB_HOST.into());
             ctx.set("db_port", 5432.into());
-            ctx.set("db_user", pg.user.clone().into());
+            ctx.set("db_user", user.clone().into());
             ctx.set("db_password", self.db_password.clone().into());
-            ctx.set("db_name", pg.database.clone().into());
+            ctx.set("db_name", name.clone().into());
         }
         if self.opts.redis {
             let url = format!("redis://{REDIS_HOST}:6379/0");
@@ -675,10 +703,10 @@ impl Target for Sandbox {
     }
 
     fn database_url(&self) -> Option<String> {
-        let pg = self.pg()?;
+        self.pg()?;
         Some(format!(
             "postgres://{}:{}@127.0.0.1:{}/{}",
-            pg.user, self.db_password, self.db_port?, pg.database
+            self.db_user, self.db_password, self.db_port?, self.db_name
         ))
     }
 
@@ -763,7 +791,7 @@ fn small_logs() -> HostConfigLogConfig {
     }
 }
 
-fn random_password() -> String {
+pub(super) fn random_password() -> String {
     let bytes: [u8; 12] = rand::rng().random();
     hex::encode(bytes)
 }

@@ -1,0 +1,240 @@
+//! One PostgreSQL server for a whole class (`grader batch`): each learner gets a fresh
+//! database and role of their own on it, instead of a new server per learner (an
+//! initdb and a start saved per submission). The server joins each learner's private
+//! network as `db` for the length of that learner's run, so submissions see the same
+//! contract as with a server of their own.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkDisconnectRequest, PortBinding,
+};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, StartContainerOptions};
+
+use super::{DockerError, api, images::ImageNames, run_labels};
+
+const ADMIN: &str = "grader_admin";
+
+/// A running shared server. `stop` removes it.
+#[derive(Debug)]
+pub struct SharedPostgres {
+    docker: Docker,
+    batch_id: String,
+    container: String,
+    host_port: u16,
+    admin_password: String,
+}
+
+/// A learner's database on the shared server.
+#[derive(Debug, Clone)]
+pub struct LearnerDb {
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    /// Published on 127.0.0.1, for the grader's SQL steps.
+    pub host_port: u16,
+}
+
+impl SharedPostgres {
+    /// Starts the server (labelled with the batch's id) and waits until it answers.
+    pub async fn start(
+        docker: &Docker,
+        images: &ImageNames,
+        batch_id: &str,
+    ) -> Result<SharedPostgres, DockerError> {
+        let net = format!("{batch_id}-db");
+        docker
+            .create_network(NetworkCreateRequest {
+                name: net.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(run_labels(batch_id)),
+                ..Default::default()
+            })
+            .await
+            .map_err(api(format!("creating network {net}")))?;
+        let container = format!("{batch_id}-shared-db");
+        let admin_password = super::sandbox::random_password();
+        let mut labels = run_labels(batch_id);
+        labels.insert("grader.role".into(), "shared-database".into());
+        let key = "5432/tcp".to_string();
+        let body = ContainerCreateBody {
+            image: Some(images.postgres.clone()),
+            env: Some(vec![
+                format!("POSTGRES_USER={ADMIN}"),
+                format!("POSTGRES_PASSWORD={admin_password}"),
+                "POSTGRES_DB=postgres".into(),
+            ]),
+            cmd: Some(
+                [
+                    "postgres",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "max_connections=500",
+                ]
+                .map(String::from)
+                .to_vec(),
+            ),
+            exposed_ports: Some(vec![key.clone()]),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                network_mode: Some(net.clone()),
+                port_bindings: Some(HashMap::from([(
+                    key.clone(),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: Some(String::new()),
+                    }]),
+                )])),
+                memory: Some(2048 * 1024 * 1024),
+                memory_swap: Some(2048 * 1024 * 1024),
+                tmpfs: Some(HashMap::from([(
+                    "/var/lib/postgresql/data".to_string(),
+                    "rw,size=1536m".to_string(),
+                )])),
+                shm_size: Some(256 * 1024 * 1024),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        docker
+            .create_container(
+                Some(
+                    CreateContainerOptionsBuilder::new()
+                        .name(&container)
+                        .build(),
+                ),
+                body,
+            )
+            .await
+            .map_err(api(format!("creating container {container}")))?;
+        docker
+            .start_container(&container, None::<StartContainerOptions>)
+            .await
+            .map_err(api(format!("starting container {container}")))?;
+        let info = docker
+            .inspect_container(&container, None)
+            .await
+            .map_err(api(format!("inspecting {container}")))?;
+        let host_port = info
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|p| p.get(&key).cloned().flatten())
+            .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse().ok()))
+            .ok_or_else(|| DockerError::Other(format!("{container} has no published port")))?;
+        let pg = SharedPostgres {
+            docker: docker.clone(),
+            batch_id: batch_id.to_string(),
+            container,
+            host_port,
+            admin_password,
+        };
+        harness::sql::wait_database(&pg.admin_url(), Duration::from_secs(90))
+            .await
+            .map_err(|e| DockerError::Other(format!("the shared PostgreSQL did not start: {e}")))?;
+        Ok(pg)
+    }
+
+    fn admin_url(&self) -> String {
+        format!(
+            "postgres://{ADMIN}:{}@127.0.0.1:{}/postgres",
+            self.admin_password, self.host_port
+        )
+    }
+
+    /// A fresh database and role for one run, reachable as `db` on `network`.
+    pub async fn attach(&self, run_id: &str, network: &str) -> Result<LearnerDb, DockerError> {
+        let name = db_name(run_id);
+        let password = super::sandbox::random_password();
+        harness::sql::admin_exec(
+            &self.admin_url(),
+            &[
+                format!(
+                    "CREATE ROLE {name} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE"
+                ),
+                format!("CREATE DATABASE {name} OWNER {name}"),
+                // Other learners' roles cannot even connect to it.
+                format!("REVOKE ALL ON DATABASE {name} FROM PUBLIC"),
+            ],
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|e| DockerError::Other(format!("creating the learner's database: {e}")))?;
+        self.docker
+            .connect_network(
+                network,
+                NetworkConnectRequest {
+                    container: self.container.clone(),
+                    endpoint_config: Some(EndpointSettings {
+                        aliases: Some(vec!["db".into()]),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await
+            .map_err(api(format!("connecting the shared database to {network}")))?;
+        Ok(LearnerDb {
+            user: name.clone(),
+            password,
+            database: name,
+            host_port: self.host_port,
+        })
+    }
+
+    /// Leaves the run's network (so it can be removed) and drops its database.
+    pub async fn detach(&self, run_id: &str, network: &str) {
+        let _ = self
+            .docker
+            .disconnect_network(
+                network,
+                NetworkDisconnectRequest {
+                    container: self.container.clone(),
+                    force: Some(true),
+                },
+            )
+            .await;
+        let name = db_name(run_id);
+        let _ = harness::sql::admin_exec(
+            &self.admin_url(),
+            &[
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                format!("DROP ROLE IF EXISTS {name}"),
+            ],
+            Duration::from_secs(30),
+        )
+        .await;
+    }
+
+    /// Removes the server and its network.
+    pub async fn stop(&self) -> Result<(), DockerError> {
+        super::clean_run(&self.docker, &self.batch_id)
+            .await
+            .map(|_| ())
+    }
+}
+
+/// `grader-1a2b3c4d` becomes `run_1a2b3c4d`: a plain SQL identifier.
+fn db_name(run_id: &str) -> String {
+    let id: String = run_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    format!("run_{}", id.trim_start_matches("grader"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_names_are_plain_identifiers() {
+        assert_eq!(super::db_name("grader-1a2b3c4d"), "run_1a2b3c4d");
+        assert_eq!(super::db_name("grader-AB'; x"), "run_abx");
+    }
+}
