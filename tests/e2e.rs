@@ -1074,3 +1074,63 @@ fn a_git_submission_is_graded_at_the_picked_commit() {
         g.report.reason
     );
 }
+
+/// The Gradescope autograder script (docs/integrations/gradescope/run_autograder) on a
+/// fake /autograder: a results.json whatever happens, with the reason.
+#[test]
+fn the_gradescope_autograder_always_leaves_results() {
+    images_ready();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_grader")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |submission: &Path, docker_host: Option<&str>| -> serde_json::Value {
+        let fake = std::env::temp_dir().join(format!(
+            "grader-e2e-{}-gradescope-{}",
+            std::process::id(),
+            docker_host.is_some()
+        ));
+        let _ = std::fs::remove_dir_all(&fake);
+        std::fs::create_dir_all(fake.join("submission")).unwrap();
+        for e in std::fs::read_dir(submission).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, fake.join("submission").join(p.file_name().unwrap())).unwrap();
+        }
+        let mut cmd = Command::new("bash");
+        cmd.arg(root_script())
+            .env("AUTOGRADER_ROOT", &fake)
+            .env("EXERCISE", root().join("exercises/todo-api"))
+            .env("PATH", &path)
+            .current_dir(root());
+        if let Some(h) = docker_host {
+            cmd.env("DOCKER_HOST", h);
+        }
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(fake.join("results/results.json")).unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    fn root_script() -> PathBuf {
+        root().join("docs/integrations/gradescope/run_autograder")
+    }
+    let broken = run(&root().join("tests/fixtures/broken-build"), None);
+    assert_eq!(broken["score"], 0.0, "{broken}");
+    assert!(
+        broken["output"].as_str().unwrap().contains("build"),
+        "{broken}"
+    );
+    let no_docker = run(
+        &todo("solutions/python"),
+        Some("unix:///nonexistent/docker.sock"),
+    );
+    assert_eq!(no_docker["score"], 0, "{no_docker}");
+    assert!(
+        no_docker["output"]
+            .as_str()
+            .unwrap()
+            .contains("No Docker engine answered"),
+        "{no_docker}"
+    );
+}

@@ -167,7 +167,8 @@ pub async fn run(
             .ok()
             .and_then(|t| serde_json::from_str::<Report>(&t).ok())
         {
-            Some(r) if opts.resume => {
+            // A run the grader or Docker broke is graded again.
+            Some(r) if opts.resume && r.status != harness::RunStatus::Error => {
                 done.insert(l.name.clone(), r);
             }
             _ => todo.push(l.clone()),
@@ -258,7 +259,7 @@ async fn grade_all(
             } else {
                 grade::not_a_folder(&go)
             };
-            let _ = crate::write_reports(&report, &dir, &opts.formats);
+            let _ = crate::write_reports_to(&report, &dir, &opts.formats, false);
             Some((learner.name, report, start.elapsed()))
         });
     }
@@ -280,6 +281,15 @@ async fn grade_all(
         write_class(&opts.out_dir, &done)?;
     }
     write_class(&opts.out_dir, &done)?;
+    // In GitHub Actions, the class summary (not each learner's) goes to the job summary.
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&summary)?;
+        file.write_all(summary_md(&done).as_bytes())?;
+    }
     Ok(done)
 }
 
@@ -287,6 +297,14 @@ async fn grade_all(
 pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<BTreeMap<String, Report>> {
     let mut all = BTreeMap::new();
     for dir in dirs {
+        // A shard that produced nothing (its job failed) does not hide the others.
+        if !dir.is_dir() {
+            eprintln!(
+                "warning: {} is missing: its learners are not in the gradebook",
+                dir.display()
+            );
+            continue;
+        }
         for e in std::fs::read_dir(dir)?.flatten() {
             let report = e.path().join("report.json");
             let Ok(text) = std::fs::read_to_string(&report) else {

@@ -765,11 +765,21 @@ async fn load_command(
 }
 
 /// Writes report.json and every other requested format into `dir`; the Markdown
-/// summary also goes to `$GITHUB_STEP_SUMMARY` when GitHub Actions sets it.
+/// summary also goes to `$GITHUB_STEP_SUMMARY` when GitHub Actions sets it (one run;
+/// a batch appends its class summary instead).
 pub(crate) fn write_reports(
     report: &harness::Report,
     dir: &Path,
     formats: &[report::Format],
+) -> anyhow::Result<()> {
+    write_reports_to(report, dir, formats, true)
+}
+
+pub(crate) fn write_reports_to(
+    report: &harness::Report,
+    dir: &Path,
+    formats: &[report::Format],
+    step_summary: bool,
 ) -> anyhow::Result<()> {
     let mut all = vec![report::Format::Json];
     all.extend(
@@ -783,6 +793,7 @@ pub(crate) fn write_reports(
         let text = report::render(report, f);
         std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
         if f == report::Format::Markdown
+            && step_summary
             && let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY")
         {
             use std::io::Write;

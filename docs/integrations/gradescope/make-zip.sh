@@ -47,10 +47,16 @@ chmod +x "$stage/setup.sh" "$stage/run_autograder"
 } >"$stage/autograder.env"
 
 if [ -z "${GRADER_GIT_URL:-}" ]; then
-  # What `cargo install --path grader` needs, plus the exercises and image recipes.
-  tar -czf "$stage/grader-src.tar.gz" -C "$repo" \
-    --exclude=target --exclude=grader-out --exclude=__pycache__ \
-    Cargo.toml Cargo.lock grader harness exercises docker tests/e2e.rs
+  # What `cargo install --path grader` needs, plus the exercises and image recipes:
+  # the files git tracks (as they are in the work tree), so work in progress stays out.
+  parts=(Cargo.toml Cargo.lock grader harness exercises docker tests/e2e.rs)
+  if git -C "$repo" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git -C "$repo" ls-files -z -- "${parts[@]}" \
+      | tar -czf "$stage/grader-src.tar.gz" -C "$repo" --null -T -
+  else
+    tar -czf "$stage/grader-src.tar.gz" -C "$repo" \
+      --exclude=target --exclude=grader-out --exclude=__pycache__ "${parts[@]}"
+  fi
 fi
 
 rm -f "$out"
