@@ -366,14 +366,14 @@ impl Sandbox {
         let body = ContainerCreateBody {
             image: Some(self.opts.images.socat.clone()),
             cmd: Some(vec![
-                format!("TCP-LISTEN:{UPSTREAM_PORT},fork,reuseaddr"),
+                format!("TCP-LISTEN:{UPSTREAM_PORT},fork,reuseaddr,backlog=1024"),
                 format!("TCP:{}:{},connect-timeout=5", mock.ip(), mock.port()),
             ]),
             labels: Some(self.labels("forwarder")),
             host_config: Some(HostConfig {
                 network_mode: Some(self.internal_net.clone()),
                 memory: Some(256 * 1024 * 1024),
-                pids_limit: Some(512),
+                pids_limit: Some(2048), // one socat process per open connection
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges:true".into()]),
                 log_config: Some(small_logs()),
@@ -417,7 +417,9 @@ impl Sandbox {
         let body = ContainerCreateBody {
             image: Some(self.opts.images.socat.clone()),
             cmd: Some(vec![
-                format!("TCP-LISTEN:{port},fork,reuseaddr"),
+                // socat listens with a backlog of 5 unless told: a burst of concurrent
+                // requests would wait a SYN retransmit (a second) past the fifth.
+                format!("TCP-LISTEN:{port},fork,reuseaddr,backlog=1024"),
                 format!("TCP:{target}:{port},connect-timeout=5"),
             ]),
             exposed_ports: Some(vec![key.clone()]),
@@ -432,7 +434,7 @@ impl Sandbox {
                     }]),
                 )])),
                 memory: Some(256 * 1024 * 1024),
-                pids_limit: Some(512),
+                pids_limit: Some(2048), // one socat process per open connection
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges:true".into()]),
                 log_config: Some(small_logs()),

@@ -79,14 +79,15 @@ pub fn parse_exercise(file: &Path, src: &str) -> Result<Exercise, SpecErrors> {
     }
 }
 
-/// Splits a Redis command into words: on spaces outside `{{ ... }}` and outside double
-/// quotes (`SET k "two words"`).
+/// Splits a Redis command into words, as redis-cli does: on spaces outside `{{ ... }}`
+/// and outside quotes. `"..."` takes `\"` and `\\` escapes; `'...'` is literal, so
+/// `SET k '{"a": 1}'` stores a JSON text.
 fn split_command(s: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut started = false;
     let mut in_template = false;
-    let mut in_quotes = false;
+    let mut quote: Option<char> = None;
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         if in_template {
@@ -100,10 +101,21 @@ fn split_command(s: &str) -> Result<Vec<String>, String> {
             word.push(chars.next().expect("peeked"));
             in_template = true;
             started = true;
-        } else if c == '"' {
-            in_quotes = !in_quotes;
+        } else if quote == Some('"') && c == '\\' {
+            match chars.next() {
+                Some(e @ ('"' | '\\')) => word.push(e),
+                Some(other) => {
+                    word.push(c);
+                    word.push(other);
+                }
+                None => word.push(c),
+            }
+        } else if quote == Some(c) {
+            quote = None;
+        } else if quote.is_none() && (c == '"' || c == '\'') {
+            quote = Some(c);
             started = true;
-        } else if c.is_whitespace() && !in_quotes {
+        } else if c.is_whitespace() && quote.is_none() {
             if started {
                 words.push(std::mem::take(&mut word));
                 started = false;
@@ -113,8 +125,8 @@ fn split_command(s: &str) -> Result<Vec<String>, String> {
             started = true;
         }
     }
-    if in_quotes {
-        return Err("unclosed `\"` in the Redis command".into());
+    if let Some(q) = quote {
+        return Err(format!("unclosed `{q}` in the Redis command"));
     }
     if started {
         words.push(word);
@@ -1706,5 +1718,9 @@ mod tests {
             ["SET", "k", ""]
         );
         assert!(super::split_command(r#"GET "k"#).is_err());
+        assert_eq!(
+            super::split_command(r#"SET k '{"a": 1}' "say \"hi\" \\ \n""#).unwrap(),
+            ["SET", "k", r#"{"a": 1}"#, r#"say "hi" \ \n"#]
+        );
     }
 }
