@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use crate::spec::{JsonType, Predicate, SortOrder};
+use crate::spec::{JsonType, Predicate, SortOrder, show_num};
 use crate::template::{Context, RenderError, value_to_text};
 
 /// What an assertion found, for the report.
@@ -164,8 +164,10 @@ fn check_one(
             return Ok(());
         }
         Predicate::Count(n) => {
-            let count = list_of(nodes).len() as u64;
-            if count != *n {
+            let n = n.value(ctx)?;
+            let count = list_of(nodes).len();
+            if count as f64 != n {
+                let n = show_num(n);
                 return Err(Mismatch::new(
                     format!("{subject} has {count} item(s), expected {n}"),
                     format!("count <{n}>"),
@@ -236,12 +238,13 @@ fn check_one(
         }
         Predicate::Type(t) => t.accepts(&actual),
         Predicate::Gt(n) | Predicate::Ge(n) | Predicate::Lt(n) | Predicate::Le(n) => {
+            let n = n.value(ctx)?;
             match actual.as_f64() {
                 Some(a) => match p {
-                    Predicate::Gt(_) => a > *n,
-                    Predicate::Ge(_) => a >= *n,
-                    Predicate::Lt(_) => a < *n,
-                    _ => a <= *n,
+                    Predicate::Gt(_) => a > n,
+                    Predicate::Ge(_) => a >= n,
+                    Predicate::Lt(_) => a < n,
+                    _ => a <= n,
                 },
                 None => false,
             }
@@ -270,11 +273,11 @@ fn describe(p: &Predicate, ctx: &mut Context) -> Result<String, RenderError> {
         Predicate::Type(t) => format!("a value of type {}", t.name()),
         Predicate::Exists(true) => "a value".into(),
         Predicate::Exists(false) => "nothing".into(),
-        Predicate::Count(n) => format!("count <{n}>"),
-        Predicate::Gt(n) => format!("a number > {n}"),
-        Predicate::Ge(n) => format!("a number >= {n}"),
-        Predicate::Lt(n) => format!("a number < {n}"),
-        Predicate::Le(n) => format!("a number <= {n}"),
+        Predicate::Count(n) => format!("count <{}>", show_num(n.value(ctx)?)),
+        Predicate::Gt(n) => format!("a number > {}", show_num(n.value(ctx)?)),
+        Predicate::Ge(n) => format!("a number >= {}", show_num(n.value(ctx)?)),
+        Predicate::Lt(n) => format!("a number < {}", show_num(n.value(ctx)?)),
+        Predicate::Le(n) => format!("a number <= {}", show_num(n.value(ctx)?)),
         Predicate::Sorted(SortOrder::Asc) => "ascending order".into(),
         Predicate::Sorted(SortOrder::Desc) => "descending order".into(),
     })
@@ -291,6 +294,7 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::Num;
     use crate::spec::TValue;
     use serde_json::json;
 
@@ -310,7 +314,7 @@ mod tests {
     #[test]
     fn count_and_sorted_use_the_array() {
         let nodes = [json!([1, 2, 5])];
-        assert!(check("$", &nodes, &[Predicate::Count(3)], &mut ctx()).is_ok());
+        assert!(check("$", &nodes, &[Predicate::Count(Num::Lit(3.0))], &mut ctx()).is_ok());
         assert!(
             check(
                 "$",
@@ -338,7 +342,15 @@ mod tests {
             )
             .is_err()
         );
-        assert!(check("$[*].id", &many, &[Predicate::Count(2)], &mut ctx()).is_ok());
+        assert!(
+            check(
+                "$[*].id",
+                &many,
+                &[Predicate::Count(Num::Lit(2.0))],
+                &mut ctx()
+            )
+            .is_ok()
+        );
     }
 
     #[test]

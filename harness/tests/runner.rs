@@ -623,3 +623,52 @@ sequence = [{ http = "GET /health" }, { http = "GET /nope", expect.status = 200 
         f.message
     );
 }
+
+#[tokio::test]
+async fn numbers_from_templates_status_lists_with_classes_and_sleep() {
+    let (results, _) = run(r#"
+[[checks]]
+id = "ok"
+title = "ok"
+category = "api"
+points = 1
+vars = { two = 2, one = "1" }
+[[checks.steps]]
+http = "POST /items"
+json = { name = "a" }
+expect.status = [200, "2xx"]
+expect.jsonpath."$.tags" = { count = "{{ two }}" }
+expect.jsonpath."$.id" = { ge = "{{ one }}", lt = "{{ gen.int(1000, 2000) }}" }
+[[checks.steps]]
+sleep = "50ms"
+[[checks.steps]]
+http = "GET /items/999999"
+expect.status = ["4xx", 500]
+
+[[checks]]
+id = "bad"
+title = "bad"
+category = "api"
+points = 1
+vars = { three = 3 }
+[[checks.steps]]
+http = "POST /items"
+json = { name = "a" }
+expect.jsonpath."$.tags" = { count = "{{ three }}" }
+"#)
+    .await;
+    assert_eq!(
+        results[0].status,
+        CheckStatus::Passed,
+        "{:?}",
+        results[0].failure
+    );
+    let f = results[1].failure.as_ref().unwrap();
+    assert_eq!(results[1].status, CheckStatus::Failed);
+    assert!(
+        f.message.contains("has 2 item(s), expected 3"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.expected.as_deref(), Some("count <3>"));
+}

@@ -1507,28 +1507,49 @@ impl Validator<'_> {
     }
 
     fn status(&mut self, status: &Spanned<toml::Value>) -> Option<StatusExpect> {
-        let valid = |n: i64| u16::try_from(n).ok().filter(|n| (100..=599).contains(n));
-        let result = match status.get_ref() {
-            toml::Value::Integer(n) => valid(*n).map(StatusExpect::Exact),
-            toml::Value::String(s) => {
-                let b = s.as_bytes();
-                (b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && &s[1..] == "xx")
-                    .then(|| StatusExpect::Class(u16::from(b[0] - b'0')))
+        fn one(v: &toml::Value) -> Option<StatusExpect> {
+            match v {
+                toml::Value::Integer(n) => u16::try_from(*n)
+                    .ok()
+                    .filter(|n| (100..=599).contains(n))
+                    .map(StatusExpect::Exact),
+                toml::Value::String(s) => {
+                    let b = s.as_bytes();
+                    (b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && &s[1..] == "xx")
+                        .then(|| StatusExpect::Class(u16::from(b[0] - b'0')))
+                }
+                _ => None,
             }
+        }
+        let result = match status.get_ref() {
             toml::Value::Array(items) if !items.is_empty() => items
                 .iter()
-                .map(|i| i.as_integer().and_then(valid))
+                .map(one)
                 .collect::<Option<Vec<_>>>()
                 .map(StatusExpect::OneOf),
-            _ => None,
+            other => one(other),
         };
         if result.is_none() {
             self.error(
                 status.span(),
-                "expected a status code (201), a class (\"2xx\") or a list ([200, 204])",
+                "expected a status code (201), a class (\"2xx\") or a list of them ([200, \"4xx\"])",
             );
         }
         result
+    }
+
+    /// A number given as a template, e.g. `count = "{{ k }}"`.
+    fn num_template(&mut self, src: &str, scope: &[String], span: Range<usize>) -> Option<Num> {
+        match Template::parse(src) {
+            Ok(t) => {
+                self.check_scope(&TValue::Str(t.clone()), scope, span);
+                Some(Num::Var(t))
+            }
+            Err(e) => {
+                self.error(span, e.message).help = e.help;
+                None
+            }
+        }
     }
 
     fn predicates(&mut self, value: &Spanned<toml::Value>, scope: &[String]) -> Vec<Predicate> {
@@ -1613,14 +1634,24 @@ impl Validator<'_> {
                         continue;
                     }
                 },
-                "count" => match v.as_integer().and_then(|i| u64::try_from(i).ok()) {
-                    Some(n) => Predicate::Count(n),
-                    None => {
-                        self.error(span.clone(), "`count` takes a whole number");
+                "count" => match v {
+                    toml::Value::Integer(i) if *i >= 0 => Predicate::Count(Num::Lit(*i as f64)),
+                    toml::Value::String(t) => match self.num_template(t, scope, span.clone()) {
+                        Some(n) => Predicate::Count(n),
+                        None => continue,
+                    },
+                    _ => {
+                        self.error(
+                            span.clone(),
+                            "`count` takes a whole number (or a template such as \"{{ n }}\")",
+                        );
                         continue;
                     }
                 },
-                "gt" | "ge" | "lt" | "le" => match number(v) {
+                "gt" | "ge" | "lt" | "le" => match number(v).map(Num::Lit).or_else(|| {
+                    v.as_str()
+                        .and_then(|t| self.num_template(t, scope, span.clone()))
+                }) {
                     Some(n) => match key.as_str() {
                         "gt" => Predicate::Gt(n),
                         "ge" => Predicate::Ge(n),
@@ -1628,7 +1659,12 @@ impl Validator<'_> {
                         _ => Predicate::Le(n),
                     },
                     None => {
-                        self.error(span.clone(), format!("`{key}` takes a number"));
+                        self.error(
+                            span.clone(),
+                            format!(
+                                "`{key}` takes a number (or a template such as \"{{{{ n }}}}\")"
+                            ),
+                        );
                         continue;
                     }
                 },

@@ -310,7 +310,8 @@ pub enum StatusExpect {
     Exact(u16),
     /// `2xx`: the first digit.
     Class(u16),
-    OneOf(Vec<u16>),
+    /// Any of these codes or classes: `[201, "4xx"]`.
+    OneOf(Vec<StatusExpect>),
 }
 
 impl StatusExpect {
@@ -318,7 +319,7 @@ impl StatusExpect {
         match self {
             StatusExpect::Exact(s) => *s == status,
             StatusExpect::Class(c) => status / 100 == *c,
-            StatusExpect::OneOf(list) => list.contains(&status),
+            StatusExpect::OneOf(list) => list.iter().any(|e| e.matches(status)),
         }
     }
 }
@@ -329,7 +330,7 @@ impl std::fmt::Display for StatusExpect {
             StatusExpect::Exact(s) => write!(f, "{s}"),
             StatusExpect::Class(c) => write!(f, "{c}xx"),
             StatusExpect::OneOf(list) => {
-                let list: Vec<String> = list.iter().map(u16::to_string).collect();
+                let list: Vec<String> = list.iter().map(ToString::to_string).collect();
                 write!(f, "one of {}", list.join(", "))
             }
         }
@@ -364,12 +365,50 @@ pub enum Predicate {
     NotContains(TValue),
     Type(JsonType),
     Exists(bool),
-    Count(u64),
-    Gt(f64),
-    Ge(f64),
-    Lt(f64),
-    Le(f64),
+    Count(Num),
+    Gt(Num),
+    Ge(Num),
+    Lt(Num),
+    Le(Num),
     Sorted(SortOrder),
+}
+
+/// A number in an assertion: written out, or a template (`"{{ k }}"`) whose value is
+/// a number when the step runs.
+#[derive(Debug, Clone)]
+pub enum Num {
+    Lit(f64),
+    Var(Template),
+}
+
+impl Num {
+    pub fn value(
+        &self,
+        ctx: &mut crate::template::Context,
+    ) -> Result<f64, crate::template::RenderError> {
+        match self {
+            Num::Lit(n) => Ok(*n),
+            Num::Var(t) => {
+                let v = t.render(ctx)?;
+                v.as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                    .ok_or_else(|| {
+                        crate::template::RenderError(format!(
+                            "a number was expected here, but the template gave {v}"
+                        ))
+                    })
+            }
+        }
+    }
+}
+
+/// A number as a person writes it: `3`, not `3.0`.
+pub fn show_num(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
