@@ -66,6 +66,18 @@ const REDIS_HOST: &str = "redis";
 const UPSTREAM_HOST: &str = "upstream";
 const UPSTREAM_PORT: u16 = 8080;
 
+/// A socat relay: listens on `listen` in `home` (as `alias`), also joins `also`, and
+/// forwards every connection `to` a host:port; `publish` puts it on 127.0.0.1.
+struct Socat<'a> {
+    role: &'a str,
+    listen: u16,
+    to: String,
+    home: &'a str,
+    alias: Option<&'a str>,
+    also: &'a str,
+    publish: bool,
+}
+
 /// Peaks of the submission's resource use, updated by a background task.
 #[derive(Debug, Default, Clone, Copy)]
 struct Peaks {
@@ -362,46 +374,17 @@ impl Sandbox {
     /// mock on the host (through the edge network): the submission reaches the mock
     /// and nothing else.
     async fn start_relay(&self, mock: std::net::SocketAddr) -> Result<(), DockerError> {
-        let name = format!("{}-fwd-upstream", self.opts.run_id);
-        let body = ContainerCreateBody {
-            image: Some(self.opts.images.socat.clone()),
-            cmd: Some(vec![
-                format!("TCP-LISTEN:{UPSTREAM_PORT},fork,reuseaddr,backlog=1024"),
-                format!("TCP:{}:{},connect-timeout=5", mock.ip(), mock.port()),
-            ]),
-            labels: Some(self.labels("forwarder")),
-            host_config: Some(HostConfig {
-                network_mode: Some(self.internal_net.clone()),
-                memory: Some(256 * 1024 * 1024),
-                pids_limit: Some(2048), // one socat process per open connection
-                cap_drop: Some(vec!["ALL".into()]),
-                security_opt: Some(vec!["no-new-privileges:true".into()]),
-                log_config: Some(small_logs()),
-                ..Default::default()
-            }),
-            networking_config: Some(self.endpoint(&self.internal_net, UPSTREAM_HOST)),
-            ..Default::default()
-        };
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        self.docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(api(format!("creating container {name}")))?;
-        self.docker
-            .connect_network(
-                &self.edge_net,
-                NetworkConnectRequest {
-                    container: name.clone(),
-                    endpoint_config: None,
-                },
-            )
-            .await
-            .map_err(api(format!("connecting {name} to {}", self.edge_net)))?;
-        self.docker
-            .start_container(&name, None::<StartContainerOptions>)
-            .await
-            .map_err(api(format!("starting container {name}")))?;
-        Ok(())
+        self.start_socat(Socat {
+            role: "upstream",
+            listen: UPSTREAM_PORT,
+            to: mock.to_string(),
+            home: &self.internal_net,
+            alias: Some(UPSTREAM_HOST),
+            also: &self.edge_net,
+            publish: false,
+        })
+        .await
+        .map(|_| ())
     }
 
     /// A socat container on the edge network, publishing `port` on 127.0.0.1 and
@@ -412,27 +395,45 @@ impl Sandbox {
         port: u16,
         target: &str,
     ) -> Result<u16, DockerError> {
-        let name = format!("{}-fwd-{role}", self.opts.run_id);
-        let key = format!("{port}/tcp");
+        let published = self
+            .start_socat(Socat {
+                role,
+                listen: port,
+                to: format!("{target}:{port}"),
+                home: &self.edge_net,
+                alias: None,
+                also: &self.internal_net,
+                publish: true,
+            })
+            .await?;
+        Ok(published.expect("a published forwarder has a port"))
+    }
+
+    /// Starts a socat container on two networks; returns its published host port.
+    async fn start_socat(&self, s: Socat<'_>) -> Result<Option<u16>, DockerError> {
+        let name = format!("{}-fwd-{}", self.opts.run_id, s.role);
+        let key = format!("{}/tcp", s.listen);
         let body = ContainerCreateBody {
             image: Some(self.opts.images.socat.clone()),
             cmd: Some(vec![
                 // socat listens with a backlog of 5 unless told: a burst of concurrent
                 // requests would wait a SYN retransmit (a second) past the fifth.
-                format!("TCP-LISTEN:{port},fork,reuseaddr,backlog=1024"),
-                format!("TCP:{target}:{port},connect-timeout=5"),
+                format!("TCP-LISTEN:{},fork,reuseaddr,backlog=1024", s.listen),
+                format!("TCP:{},connect-timeout=5", s.to),
             ]),
-            exposed_ports: Some(vec![key.clone()]),
+            exposed_ports: s.publish.then(|| vec![key.clone()]),
             labels: Some(self.labels("forwarder")),
             host_config: Some(HostConfig {
-                network_mode: Some(self.edge_net.clone()),
-                port_bindings: Some(HashMap::from([(
-                    key.clone(),
-                    Some(vec![PortBinding {
-                        host_ip: Some("127.0.0.1".into()),
-                        host_port: Some(String::new()),
-                    }]),
-                )])),
+                network_mode: Some(s.home.to_string()),
+                port_bindings: s.publish.then(|| {
+                    HashMap::from([(
+                        key.clone(),
+                        Some(vec![PortBinding {
+                            host_ip: Some("127.0.0.1".into()),
+                            host_port: Some(String::new()),
+                        }]),
+                    )])
+                }),
                 memory: Some(256 * 1024 * 1024),
                 pids_limit: Some(2048), // one socat process per open connection
                 cap_drop: Some(vec!["ALL".into()]),
@@ -440,6 +441,7 @@ impl Sandbox {
                 log_config: Some(small_logs()),
                 ..Default::default()
             }),
+            networking_config: s.alias.map(|a| self.endpoint(s.home, a)),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::new().name(&name).build();
@@ -449,19 +451,23 @@ impl Sandbox {
             .map_err(api(format!("creating container {name}")))?;
         self.docker
             .connect_network(
-                &self.internal_net,
+                s.also,
                 NetworkConnectRequest {
                     container: name.clone(),
                     endpoint_config: None,
                 },
             )
             .await
-            .map_err(api(format!("connecting {name} to {}", self.internal_net)))?;
+            .map_err(api(format!("connecting {name} to {}", s.also)))?;
         self.docker
             .start_container(&name, None::<StartContainerOptions>)
             .await
             .map_err(api(format!("starting container {name}")))?;
-        self.published_port(&name, &key).await
+        if s.publish {
+            self.published_port(&name, &key).await.map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     async fn published_port(&self, container: &str, key: &str) -> Result<u16, DockerError> {
