@@ -212,7 +212,19 @@ async fn run(
     let ex = &opts.exercise;
     // A git submission is cloned at the picked commit; a work tree's commit is noted.
     let given = opts.submission.to_string_lossy().into_owned();
-    let submission = if crate::source::needs_clone(&given, &opts.git) {
+    let submission = if crate::variant::is_patch_variant(&opts.submission) {
+        ui.step(&format!(
+            "applying {} to its reference solution",
+            opts.submission.join(crate::variant::PATCH).display()
+        ));
+        let into = opts.out_dir.join("source");
+        crate::variant::materialize(&opts.submission, &into)
+            .await
+            .map_err(|e| Stop {
+                status: RunStatus::BuildFailed,
+                reason: format!("could not prepare the variant: {e}"),
+            })?
+    } else if crate::source::needs_clone(&given, &opts.git) {
         ui.step(&format!("fetching {given}"));
         let into = opts.out_dir.join("source");
         let _ = std::fs::remove_dir_all(&into);

@@ -8,6 +8,7 @@ mod grade;
 mod report;
 mod source;
 mod ui;
+mod variant;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
