@@ -258,20 +258,7 @@ impl Sandbox {
                 format!("POSTGRES_PASSWORD={}", self.db_password),
                 format!("POSTGRES_DB={}", self.db_name),
             ]),
-            // A throwaway database: durability against a host crash buys nothing here.
-            cmd: Some(
-                [
-                    "postgres",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "max_connections=200",
-                ]
-                .map(String::from)
-                .to_vec(),
-            ),
+            cmd: Some(throwaway_postgres(200)),
             labels: Some(self.labels("database")),
             host_config: Some(HostConfig {
                 network_mode: Some(self.internal_net.clone()),
@@ -797,6 +784,25 @@ fn small_logs() -> HostConfigLogConfig {
             ("max-file".to_string(), "1".to_string()),
         ])),
     }
+}
+
+/// PostgreSQL's command for a throwaway database: durability against a host crash buys
+/// nothing here.
+pub(super) fn throwaway_postgres(max_connections: u32) -> Vec<String> {
+    [
+        "postgres",
+        "-c",
+        "fsync=off",
+        "-c",
+        "full_page_writes=off",
+        "-c",
+        "synchronous_commit=off",
+        "-c",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain([format!("max_connections={max_connections}")])
+    .collect()
 }
 
 pub(super) fn random_password() -> String {

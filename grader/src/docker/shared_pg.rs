@@ -67,21 +67,7 @@ impl SharedPostgres {
                 format!("POSTGRES_PASSWORD={admin_password}"),
                 "POSTGRES_DB=postgres".into(),
             ]),
-            cmd: Some(
-                [
-                    "postgres",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "max_connections=500",
-                ]
-                .map(String::from)
-                .to_vec(),
-            ),
+            cmd: Some(super::sandbox::throwaway_postgres(500)),
             exposed_ports: Some(vec![key.clone()]),
             labels: Some(labels),
             host_config: Some(HostConfig {

@@ -1257,6 +1257,22 @@ impl Validator<'_> {
         }
     }
 
+    /// The timeout, expectations and captures of a step whose result is a JSON document
+    /// (SQL rows, a Redis reply); the captures join the scope.
+    fn judged(
+        &mut self,
+        raw: &RawStep,
+        scope: &mut Vec<String>,
+    ) -> (Duration, Expect, Vec<Capture>) {
+        let timeout = self
+            .duration(raw.timeout.as_ref())
+            .unwrap_or(DEFAULT_SQL_TIMEOUT);
+        let expect = self.expect(raw.expect.as_ref(), scope, false, false);
+        let captures = self.captures(&raw.capture);
+        scope.extend(captures.iter().map(|c| c.name.clone()));
+        (timeout, expect, captures)
+    }
+
     fn redis_step(
         &mut self,
         raw: &RawStep,
@@ -1294,12 +1310,7 @@ impl Validator<'_> {
             self.error(cmd.span(), "expected a Redis command, e.g. \"GET key\"");
             return None;
         }
-        let timeout = self
-            .duration(raw.timeout.as_ref())
-            .unwrap_or(DEFAULT_SQL_TIMEOUT);
-        let expect = self.expect(raw.expect.as_ref(), scope, false, false);
-        let captures = self.captures(&raw.capture);
-        scope.extend(captures.iter().map(|c| c.name.clone()));
+        let (timeout, expect, captures) = self.judged(raw, scope);
         Some(RedisStep {
             command,
             timeout,
@@ -1328,12 +1339,7 @@ impl Validator<'_> {
             self.check_scope(&tv, scope, p.span());
             params.push(tv);
         }
-        let timeout = self
-            .duration(raw.timeout.as_ref())
-            .unwrap_or(DEFAULT_SQL_TIMEOUT);
-        let expect = self.expect(raw.expect.as_ref(), scope, false, false);
-        let captures = self.captures(&raw.capture);
-        scope.extend(captures.iter().map(|c| c.name.clone()));
+        let (timeout, expect, captures) = self.judged(raw, scope);
         Some(SqlStep {
             query: sql.get_ref().trim().trim_end_matches(';').to_string(),
             params,
