@@ -508,6 +508,34 @@ impl<T: Target> Runner<'_, T> {
             );
             return Err(f);
         }
+        if !step.expect.statuses.is_empty() {
+            let got: Vec<u16> = responses.iter().flatten().map(|r| r.status).collect();
+            let mut tally: Vec<(u16, usize)> = Vec::new();
+            for s in &got {
+                match tally.iter_mut().find(|(k, _)| k == s) {
+                    Some((_, c)) => *c += 1,
+                    None => tally.push((*s, 1)),
+                }
+            }
+            tally.sort_unstable();
+            let shown: Vec<String> = tally.iter().map(|(s, c)| format!("{c} × {s}")).collect();
+            for (status, want) in &step.expect.statuses {
+                let want = want.value(ctx)?;
+                let count = got.iter().filter(|s| status.matches(**s)).count();
+                if count as f64 != want {
+                    let want = crate::spec::show_num(want);
+                    return Err(StepFail::mismatch(Mismatch {
+                        message: format!(
+                            "{n} concurrent requests: {count} answered {status}, expected {want} (all answers: {})",
+                            shown.join(", ")
+                        ),
+                        expected: Some(format!("{want} × {status}")),
+                        actual: Some(shown.join(", ")),
+                        diff: None,
+                    }));
+                }
+            }
+        }
         if let Some(q) = &step.expect.distinct {
             let mut seen: Vec<Value> = Vec::new();
             for json in jsons.iter().flatten() {

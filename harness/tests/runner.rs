@@ -672,3 +672,71 @@ expect.jsonpath."$.tags" = { count = "{{ three }}" }
     );
     assert_eq!(f.expected.as_deref(), Some("count <3>"));
 }
+
+#[tokio::test]
+async fn concurrent_steps_count_statuses() {
+    let (results, _) = run(r#"
+[[checks]]
+id = "counts"
+title = "counts"
+category = "api"
+points = 1
+vars = { five = 5 }
+[[checks.steps]]
+http = "POST /items"
+concurrent = 5
+json = { name = "n{{ i }}" }
+expect.statuses = { "201" = "{{ five }}", "4xx" = 0 }
+
+[[checks]]
+id = "wrong"
+title = "wrong"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "POST /items"
+concurrent = 4
+json = { name = "n{{ i }}" }
+expect.statuses = { "201" = 1, "409" = 3 }
+"#)
+    .await;
+    assert_eq!(
+        results[0].status,
+        CheckStatus::Passed,
+        "{:?}",
+        results[0].failure
+    );
+    let f = results[1].failure.as_ref().unwrap();
+    assert!(
+        f.message
+            .contains("4 concurrent requests: 4 answered 201, expected 1 (all answers: 4 × 201)"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.expected.as_deref(), Some("1 × 201"));
+}
+
+#[test]
+fn statuses_belong_to_concurrent_steps() {
+    let src = format!(
+        "{HEAD}\n{}",
+        r#"
+[[checks]]
+id = "c"
+title = "c"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /health"
+expect.statuses = { "2x1" = 1 }
+"#
+    );
+    let err = parse_exercise(Path::new("toy.toml"), &src)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("counts the responses of a `concurrent` step"),
+        "{err}"
+    );
+    assert!(err.contains("`2x1` is not a status code"), "{err}");
+}

@@ -79,6 +79,22 @@ pub fn parse_exercise(file: &Path, src: &str) -> Result<Exercise, SpecErrors> {
     }
 }
 
+/// A status code (`201`) or class (`"2xx"`).
+fn status_pattern(v: &toml::Value) -> Option<StatusExpect> {
+    match v {
+        toml::Value::Integer(n) => u16::try_from(*n)
+            .ok()
+            .filter(|n| (100..=599).contains(n))
+            .map(StatusExpect::Exact),
+        toml::Value::String(s) => {
+            let b = s.as_bytes();
+            (b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && &s[1..] == "xx")
+                .then(|| StatusExpect::Class(u16::from(b[0] - b'0')))
+        }
+        _ => None,
+    }
+}
+
 /// Splits a Redis command into words, as redis-cli does: on spaces outside `{{ ... }}`
 /// and outside quotes. `"..."` takes `\"` and `\\` escapes; `'...'` is literal, so
 /// `SET k '{"a": 1}'` stores a JSON text.
@@ -1459,6 +1475,37 @@ impl Validator<'_> {
             }
             expect.distinct = self.query(d.get_ref(), d.span());
         }
+        for (key, n) in &raw.statuses {
+            if !concurrent {
+                self.error(
+                    n.span(),
+                    "`expect.statuses` counts the responses of a `concurrent` step",
+                );
+            }
+            let key_value = key
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .unwrap_or_else(|_| toml::Value::String(key.clone()));
+            let Some(status) = status_pattern(&key_value) else {
+                self.error(
+                    n.span(),
+                    format!("`{key}` is not a status code (\"201\") or class (\"4xx\")"),
+                );
+                continue;
+            };
+            let count = match n.get_ref() {
+                toml::Value::Integer(i) if *i >= 0 => Num::Lit(*i as f64),
+                toml::Value::String(t) => match self.num_template(t, scope, n.span()) {
+                    Some(c) => c,
+                    None => continue,
+                },
+                _ => {
+                    self.error(n.span(), "a count of responses: a whole number");
+                    continue;
+                }
+            };
+            expect.statuses.push((status, count));
+        }
         expect
     }
 
@@ -1513,27 +1560,13 @@ impl Validator<'_> {
     }
 
     fn status(&mut self, status: &Spanned<toml::Value>) -> Option<StatusExpect> {
-        fn one(v: &toml::Value) -> Option<StatusExpect> {
-            match v {
-                toml::Value::Integer(n) => u16::try_from(*n)
-                    .ok()
-                    .filter(|n| (100..=599).contains(n))
-                    .map(StatusExpect::Exact),
-                toml::Value::String(s) => {
-                    let b = s.as_bytes();
-                    (b.len() == 3 && (b'1'..=b'5').contains(&b[0]) && &s[1..] == "xx")
-                        .then(|| StatusExpect::Class(u16::from(b[0] - b'0')))
-                }
-                _ => None,
-            }
-        }
         let result = match status.get_ref() {
             toml::Value::Array(items) if !items.is_empty() => items
                 .iter()
-                .map(one)
+                .map(status_pattern)
                 .collect::<Option<Vec<_>>>()
                 .map(StatusExpect::OneOf),
-            other => one(other),
+            other => status_pattern(other),
         };
         if result.is_none() {
             self.error(

@@ -285,6 +285,8 @@ pub struct Expect {
     pub rows: Option<u64>,
     /// A JSONPath whose values must all differ across a concurrent step's responses.
     pub distinct: Option<Query>,
+    /// How many of a concurrent step's responses must have each status (or class).
+    pub statuses: Vec<(StatusExpect, Num)>,
     /// The whole JSON body, exactly.
     pub json: Option<TValue>,
     /// Keys and values the JSON body must contain (objects recursively).

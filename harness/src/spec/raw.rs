@@ -281,6 +281,9 @@ pub(crate) struct RawExpect {
     pub rows: Option<Spanned<i64>>,
     #[serde(default)]
     pub distinct: Option<Spanned<String>>,
+    /// How many of a concurrent step's responses have each status: `{ "201" = 1 }`.
+    #[serde(default)]
+    pub statuses: IndexMap<String, Spanned<toml::Value>>,
     /// The whole JSON body, exactly.
     #[serde(default)]
     pub json: Option<Spanned<toml::Value>>,
