@@ -122,14 +122,16 @@ fn step_kind_must_be_one() {
     assert_has(
         &text,
         &[
-            "a step needs one of `http`, `sql`, `action` or `load`",
+            "a step needs one of `http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream` or `upstream_calls`",
             "bad.toml:11:1",
         ],
     );
     let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nsql = \"SELECT 1\"\n");
     assert_has(
         &text,
-        &["exactly one of `http`, `sql`, `action` or `load`, not http and sql"],
+        &[
+            "a step has exactly one kind (`http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream`, `upstream_calls`), not http and sql",
+        ],
     );
 }
 
