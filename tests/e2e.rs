@@ -363,7 +363,12 @@ fn a_bad_exercise_is_exit_3_without_docker() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no exercise spec here"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no exercise spec here"), "{err}");
+    assert!(
+        err.contains("bundled exercises: auth-service, bank-ledger"),
+        "{err}"
+    );
     let out = grader().args(["grade"]).output().unwrap();
     assert_eq!(out.status.code(), Some(3), "a bad command line is exit 3");
 }

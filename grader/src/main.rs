@@ -289,7 +289,32 @@ fn print_spec_errors(errors: &SpecErrors) {
 
 /// The exercise, or `None` after printing what is wrong with its spec.
 fn load_or_report(exercises: &Path, arg: &str) -> Option<harness::Exercise> {
-    harness::load_exercise(&resolve_exercise(exercises, arg))
+    let path = resolve_exercise(exercises, arg);
+    if !path.exists() {
+        // Neither a path from here nor a bundled name: say both, and what is bundled.
+        let mut names: Vec<String> = std::fs::read_dir(exercises)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join(SPEC_FILE).is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        eprintln!(
+            "error: no exercise spec here: `{arg}` is not a folder or spec file (from {}), nor an exercise in {}\n  bundled exercises: {}",
+            std::env::current_dir().map_or_else(|_| ".".into(), |d| d.display().to_string()),
+            std::fs::canonicalize(exercises)
+                .unwrap_or_else(|_| exercises.to_path_buf())
+                .display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+        return None;
+    }
+    harness::load_exercise(&path)
         .map_err(|errors| print_spec_errors(&errors))
         .ok()
 }
@@ -336,24 +361,19 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(exit::PASSED)
         }
-        Command::Check { exercise } => {
-            match harness::load_exercise(&resolve_exercise(&exercises, &exercise)) {
-                Ok(ex) => {
-                    println!(
-                        "ok: {} — {} checks, {} points, pass mark {}%",
-                        ex.name,
-                        ex.checks.len(),
-                        ex.max_points(),
-                        ex.pass_mark
-                    );
-                    Ok(exit::PASSED)
-                }
-                Err(errors) => {
-                    print_spec_errors(&errors);
-                    Ok(exit::BAD_INPUT)
-                }
+        Command::Check { exercise } => match load_or_report(&exercises, &exercise) {
+            Some(ex) => {
+                println!(
+                    "ok: {} — {} checks, {} points, pass mark {}%",
+                    ex.name,
+                    ex.checks.len(),
+                    ex.max_points(),
+                    ex.pass_mark
+                );
+                Ok(exit::PASSED)
             }
-        }
+            None => Ok(exit::BAD_INPUT),
+        },
         Command::Clean { run } => {
             let docker = docker::connect().await?;
             let cleaned = match &run {
