@@ -282,14 +282,7 @@ async fn grade_all(
     }
     write_class(&opts.out_dir, &done)?;
     // In GitHub Actions, the class summary (not each learner's) goes to the job summary.
-    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&summary)?;
-        file.write_all(summary_md(&done).as_bytes())?;
-    }
+    crate::append_step_summary(&summary_md(&done))?;
     Ok(done)
 }
 

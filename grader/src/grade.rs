@@ -212,12 +212,13 @@ async fn run(
     let ex = &opts.exercise;
     // A git submission is cloned at the picked commit; a work tree's commit is noted.
     let given = opts.submission.to_string_lossy().into_owned();
+    // Where a variant is applied or a repository cloned.
+    let into = opts.out_dir.join("source");
     let submission = if crate::variant::is_patch_variant(&opts.submission) {
         ui.step(&format!(
             "applying {} to its reference solution",
             opts.submission.join(crate::variant::PATCH).display()
         ));
-        let into = opts.out_dir.join("source");
         crate::variant::materialize(&opts.submission, &into)
             .await
             .map_err(|e| Stop {
@@ -226,7 +227,6 @@ async fn run(
             })?
     } else if crate::source::needs_clone(&given, &opts.git) {
         ui.step(&format!("fetching {given}"));
-        let into = opts.out_dir.join("source");
         let _ = std::fs::remove_dir_all(&into);
         let fetched = cancellable(cancel, crate::source::fetch(&given, &opts.git, &into)).await?;
         let (dir, commit) = fetched.map_err(|e| Stop {

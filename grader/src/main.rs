@@ -287,19 +287,27 @@ fn print_spec_errors(errors: &SpecErrors) {
     eprintln!("{errors}");
 }
 
+/// The folders of `dir` that hold an exercise spec, sorted by name.
+fn bundled_exercises(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join(SPEC_FILE).is_file())
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
 /// The exercise, or `None` after printing what is wrong with its spec.
 fn load_or_report(exercises: &Path, arg: &str) -> Option<harness::Exercise> {
     let path = resolve_exercise(exercises, arg);
     if !path.exists() {
         // Neither a path from here nor a bundled name: say both, and what is bundled.
-        let mut names: Vec<String> = std::fs::read_dir(exercises)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().join(SPEC_FILE).is_file())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
+        let names: Vec<String> = bundled_exercises(exercises)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
             .collect();
-        names.sort();
         eprintln!(
             "error: no exercise spec here: `{arg}` is not a folder or spec file (from {}), nor an exercise in {}\n  bundled exercises: {}",
             std::env::current_dir().map_or_else(|_| ".".into(), |d| d.display().to_string()),
@@ -338,14 +346,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
     let ui = Ui::new(cli.no_color);
     match cli.command {
         Command::List => {
-            let mut entries: Vec<_> = std::fs::read_dir(&exercises)
-                .with_context(|| format!("reading {}", exercises.display()))?
-                .filter_map(Result::ok)
-                .filter(|e| e.path().join(SPEC_FILE).is_file())
-                .collect();
-            entries.sort_by_key(|e| e.file_name());
+            let entries = bundled_exercises(&exercises)
+                .with_context(|| format!("reading {}", exercises.display()))?;
             for e in entries {
-                match harness::load_exercise(&e.path()) {
+                match harness::load_exercise(&e) {
                     Ok(ex) => println!(
                         "{:<16} {} ({} checks, {} points)",
                         ex.name,
@@ -355,7 +359,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     ),
                     Err(_) => println!(
                         "{:<16} (invalid spec: run `grader check`)",
-                        e.file_name().to_string_lossy()
+                        e.file_name().unwrap_or_default().to_string_lossy()
                     ),
                 }
             }
@@ -796,6 +800,19 @@ pub(crate) fn write_reports(
     write_reports_to(report, dir, formats, true)
 }
 
+/// Appends Markdown to the job summary when GitHub Actions sets `$GITHUB_STEP_SUMMARY`.
+pub(crate) fn append_step_summary(markdown: &str) -> std::io::Result<()> {
+    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return Ok(());
+    };
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(summary)?
+        .write_all(markdown.as_bytes())
+}
+
 pub(crate) fn write_reports_to(
     report: &harness::Report,
     dir: &Path,
@@ -813,16 +830,8 @@ pub(crate) fn write_reports_to(
         let path = dir.join(f.file_name());
         let text = report::render(report, f);
         std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-        if f == report::Format::Markdown
-            && step_summary
-            && let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY")
-        {
-            use std::io::Write;
-            let mut file = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&summary)?;
-            file.write_all(text.as_bytes())?;
+        if f == report::Format::Markdown && step_summary {
+            append_step_summary(&text)?;
         }
     }
     Ok(())

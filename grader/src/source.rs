@@ -39,7 +39,9 @@ pub fn needs_clone(submission: &str, pick: &GitPick) -> bool {
     is_git_url(submission) || (pick.is_set() && Path::new(submission).join(".git").exists())
 }
 
-async fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
+/// Runs git (in `dir` when given) with no prompts and a time limit; its output, or the
+/// last line of its error.
+pub async fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
     let mut cmd = tokio::process::Command::new("git");
     if let Some(d) = dir {
         cmd.arg("-C").arg(d);

@@ -56,22 +56,16 @@ pub async fn materialize(dir: &Path, into: &Path) -> Result<PathBuf, String> {
     let _ = std::fs::remove_dir_all(into);
     copy_tree(&base, into).map_err(|e| format!("copying {}: {e}", base.display()))?;
     let patch = std::fs::canonicalize(dir.join(PATCH)).map_err(|e| e.to_string())?;
-    let out = tokio::process::Command::new("git")
-        .arg("apply")
-        .arg("--whitespace=nowarn")
-        .arg(&patch)
-        .current_dir(into)
-        .output()
+    let patch_arg = patch.to_string_lossy();
+    crate::source::git(&["apply", "--whitespace=nowarn", &patch_arg], Some(into))
         .await
-        .map_err(|e| format!("cannot run git apply: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} does not apply to {}: {}",
-            patch.display(),
-            base.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
+        .map_err(|e| {
+            format!(
+                "{} does not apply to {}: {e}",
+                patch.display(),
+                base.display()
+            )
+        })?;
     Ok(into.to_path_buf())
 }
 

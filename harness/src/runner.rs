@@ -510,14 +510,10 @@ impl<T: Target> Runner<'_, T> {
         }
         if !step.expect.statuses.is_empty() {
             let got: Vec<u16> = responses.iter().flatten().map(|r| r.status).collect();
-            let mut tally: Vec<(u16, usize)> = Vec::new();
+            let mut tally: std::collections::BTreeMap<u16, usize> = Default::default();
             for s in &got {
-                match tally.iter_mut().find(|(k, _)| k == s) {
-                    Some((_, c)) => *c += 1,
-                    None => tally.push((*s, 1)),
-                }
+                *tally.entry(*s).or_default() += 1;
             }
-            tally.sort_unstable();
             let shown: Vec<String> = tally.iter().map(|(s, c)| format!("{c} × {s}")).collect();
             for (status, want) in &step.expect.statuses {
                 let want = want.value(ctx)?;
@@ -661,10 +657,6 @@ impl<T: Target> Runner<'_, T> {
                 Value::Array(params.clone())
             )
         };
-        let with_query = |mut f: StepFail| {
-            f.failure.request = Some(shown.clone());
-            f
-        };
         if self.sql.is_none() {
             let url = self.target.database_url().ok_or_else(|| StepFail {
                 failure: Failure::message("this exercise has no database service for SQL steps"),
@@ -681,43 +673,15 @@ impl<T: Target> Runner<'_, T> {
         let rows = probe
             .rows(&step.query, &params, step.timeout)
             .await
-            .map_err(|e| {
-                with_query(StepFail {
-                    failure: Failure::message(format!("the query failed: {}", e.message)),
-                    infrastructure: e.infrastructure,
-                    credit: None,
-                })
+            .map_err(|e| StepFail {
+                failure: Failure {
+                    request: Some(shown.clone()),
+                    ..Failure::message(format!("the query failed: {}", e.message))
+                },
+                infrastructure: e.infrastructure,
+                credit: None,
             })?;
-        let count = rows.as_array().map_or(0, Vec::len) as u64;
-        let fail = |m: Mismatch| {
-            let mut f = with_query(StepFail::mismatch(m));
-            f.failure.response = Some(crate::http::excerpt_text(
-                rows.to_string().as_bytes(),
-                EXCERPT_BYTES,
-            ));
-            f
-        };
-        if let Some(want) = step.expect.rows
-            && want != count
-        {
-            return Err(fail(Mismatch {
-                message: format!("the query returned {count} row(s), expected {want}"),
-                expected: Some(format!("rows <{want}>")),
-                actual: Some(format!("rows <{count}>")),
-                diff: None,
-            }));
-        }
-        check_document(&step.expect, &rows, ctx).map_err(fail)?;
-        for c in &step.captures {
-            let CaptureSource::JsonPath(q) = &c.source else {
-                return Err(StepFail::new(
-                    "a SQL step captures with JSONPath, not headers",
-                ));
-            };
-            let v = capture_json(&c.name, q, &rows).map_err(fail)?;
-            ctx.set(&c.name, v);
-        }
-        Ok(())
+        judge_document(&step.expect, &step.captures, &rows, &shown, ctx).await
     }
 }
 
@@ -787,8 +751,8 @@ impl<T: Target> Runner<'_, T> {
     }
 }
 
-/// Judges a JSON document (a Redis reply, the mock's counts) and takes its captures.
-/// (async like the other steps: a large error type is fine in a future)
+/// Judges a JSON document (SQL rows, a Redis reply, the mock's counts) and takes its
+/// captures. (async like the other steps: a large error type is fine in a future)
 async fn judge_document(
     expect: &Expect,
     captures: &[Capture],
@@ -805,6 +769,17 @@ async fn judge_document(
         ));
         f
     };
+    let count = doc.as_array().map_or(0, Vec::len) as u64;
+    if let Some(want) = expect.rows
+        && want != count
+    {
+        return Err(fail(Mismatch {
+            message: format!("the query returned {count} row(s), expected {want}"),
+            expected: Some(format!("rows <{want}>")),
+            actual: Some(format!("rows <{count}>")),
+            diff: None,
+        }));
+    }
     check_document(expect, doc, ctx).map_err(fail)?;
     for c in captures {
         let CaptureSource::JsonPath(q) = &c.source else {

@@ -75,3 +75,16 @@ pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
         }
     )
 }
+
+/// The host port Docker published for `key` (e.g. `5432/tcp`) of a started container.
+async fn published_port(docker: &Docker, container: &str, key: &str) -> Result<u16, DockerError> {
+    let info = docker
+        .inspect_container(container, None)
+        .await
+        .map_err(api(format!("inspecting {container}")))?;
+    info.network_settings
+        .and_then(|n| n.ports)
+        .and_then(|p| p.get(key).cloned().flatten())
+        .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse().ok()))
+        .ok_or_else(|| DockerError::Other(format!("{container} has no published port for {key}")))
+}

@@ -451,25 +451,12 @@ impl Sandbox {
             .await
             .map_err(api(format!("starting container {name}")))?;
         if s.publish {
-            self.published_port(&name, &key).await.map(Some)
+            super::published_port(&self.docker, &name, &key)
+                .await
+                .map(Some)
         } else {
             Ok(None)
         }
-    }
-
-    async fn published_port(&self, container: &str, key: &str) -> Result<u16, DockerError> {
-        let info = self
-            .docker
-            .inspect_container(container, None)
-            .await
-            .map_err(api(format!("inspecting {container}")))?;
-        info.network_settings
-            .and_then(|n| n.ports)
-            .and_then(|p| p.get(key).cloned().flatten())
-            .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse().ok()))
-            .ok_or_else(|| {
-                DockerError::Other(format!("{container} has no published port for {key}"))
-            })
     }
 
     fn app_env(&self) -> Vec<String> {

@@ -105,16 +105,7 @@ impl SharedPostgres {
             .start_container(&container, None::<StartContainerOptions>)
             .await
             .map_err(api(format!("starting container {container}")))?;
-        let info = docker
-            .inspect_container(&container, None)
-            .await
-            .map_err(api(format!("inspecting {container}")))?;
-        let host_port = info
-            .network_settings
-            .and_then(|n| n.ports)
-            .and_then(|p| p.get(&key).cloned().flatten())
-            .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse().ok()))
-            .ok_or_else(|| DockerError::Other(format!("{container} has no published port")))?;
+        let host_port = super::published_port(docker, &container, &key).await?;
         let pg = SharedPostgres {
             docker: docker.clone(),
             batch_id: batch_id.to_string(),
