@@ -168,7 +168,7 @@ pub async fn run(
             .and_then(|t| serde_json::from_str::<Report>(&t).ok())
         {
             // A run the grader or Docker broke is graded again.
-            Some(r) if opts.resume && r.status != harness::RunStatus::Error => {
+            Some(r) if opts.resume && r.status != grader_report::RunStatus::Error => {
                 done.insert(l.name.clone(), r);
             }
             _ => todo.push(l.clone()),

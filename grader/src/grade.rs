@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use harness::result::{ExerciseInfo, Phases, SCHEMA_VERSION};
+use grader_report::{ExerciseInfo, Phases, SCHEMA_VERSION};
 use harness::{
     CheckResult, Event, Exercise, Failure, Report, RunConfig, RunStatus, Target, TargetError,
 };
@@ -137,7 +137,7 @@ pub async fn grade(
         results.push(harness::not_run(check, not_run.clone()));
     }
     report.checks = results;
-    report.tally();
+    harness::score::tally(&mut report);
     report
 }
 
@@ -183,7 +183,7 @@ pub fn not_a_folder(opts: &GradeOptions) -> Report {
         .iter()
         .map(|c| harness::not_run(c, "not run: the submission is missing".into()))
         .collect();
-    report.tally();
+    harness::score::tally(&mut report);
     report
 }
 

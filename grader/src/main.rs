@@ -3,7 +3,7 @@
 
 mod batch;
 mod docker;
-mod exit;
+
 mod grade;
 mod report;
 mod source;
@@ -236,9 +236,9 @@ fn main() -> ExitCode {
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
-                exit::BAD_INPUT
+                grader_report::exit::BAD_INPUT
             } else {
-                exit::PASSED
+                grader_report::exit::PASSED
             });
         }
     };
@@ -249,14 +249,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::GRADER_FAILED);
+            return ExitCode::from(grader_report::exit::GRADER_FAILED);
         }
     };
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(exit::GRADER_FAILED)
+            ExitCode::from(grader_report::exit::GRADER_FAILED)
         }
     }
 }
@@ -363,7 +363,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     ),
                 }
             }
-            Ok(exit::PASSED)
+            Ok(grader_report::exit::PASSED)
         }
         Command::Check { exercise } => match load_or_report(&exercises, &exercise) {
             Some(ex) => {
@@ -374,9 +374,9 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     ex.max_points(),
                     ex.pass_mark
                 );
-                Ok(exit::PASSED)
+                Ok(grader_report::exit::PASSED)
             }
-            None => Ok(exit::BAD_INPUT),
+            None => Ok(grader_report::exit::BAD_INPUT),
         },
         Command::Clean { run } => {
             let docker = docker::connect().await?;
@@ -391,7 +391,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 cleaned.volumes,
                 docker::RUN_LABEL
             );
-            Ok(exit::PASSED)
+            Ok(grader_report::exit::PASSED)
         }
         Command::Images => {
             let docker = docker::connect().await?;
@@ -407,7 +407,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 "images ready: {}, {}, {}, {}",
                 images.base, images.postgres, images.socat, images.redis
             ));
-            Ok(exit::PASSED)
+            Ok(grader_report::exit::PASSED)
         }
         Command::Grade {
             exercise,
@@ -422,10 +422,10 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             timeout,
         } => {
             let Some(formats) = formats_or_report(&format) else {
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             };
             let Some(exercise) = load_or_report(&exercises, &exercise) else {
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             };
             let git = source::GitPick { git_ref, before };
             let given = submission.to_string_lossy();
@@ -434,14 +434,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     "error: the submission `{}` is not a folder (nor a git URL)",
                     submission.display()
                 );
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             }
             if git.is_set() && !source::needs_clone(&given, &git) {
                 eprintln!(
                     "error: --ref and --before need a git repository; `{}` is not one",
                     submission.display()
                 );
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             }
             let run_id = grade::new_run_id();
             let out_dir = out.unwrap_or_else(|| PathBuf::from("grader-out").join(&run_id));
@@ -475,7 +475,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             let path = out_dir.join("report.json");
             write_reports(&report, &out_dir, &formats)?;
             ui.summary(&report, &path.display().to_string());
-            Ok(exit::for_report(&report))
+            Ok(grader_report::exit::for_report(&report))
         }
         Command::Batch {
             exercise,
@@ -493,16 +493,16 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             timeout,
         } => {
             let Some(exercise) = load_or_report(&exercises, &exercise) else {
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             };
             let Some(formats) = formats_or_report(&format) else {
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             };
             let mut learners = match batch::learners(&submissions) {
                 Ok(l) => l,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return Ok(exit::BAD_INPUT);
+                    return Ok(grader_report::exit::BAD_INPUT);
                 }
             };
             if let Some(s) = &shard {
@@ -510,7 +510,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     Ok(s) => s,
                     Err(e) => {
                         eprintln!("error: --shard {s}: {e}");
-                        return Ok(exit::BAD_INPUT);
+                        return Ok(grader_report::exit::BAD_INPUT);
                     }
                 };
                 learners.retain(|l| shard.holds(&l.name));
@@ -547,11 +547,11 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("gradebook: {}", out.join("gradebook.csv").display());
             println!("summary:   {}", out.join("summary.html").display());
             Ok(if cancel.is_cancelled() {
-                exit::GRADER_FAILED
+                grader_report::exit::GRADER_FAILED
             } else if reports.values().all(|r| r.passed) {
-                exit::PASSED
+                grader_report::exit::PASSED
             } else {
-                exit::BELOW_PASS_MARK
+                grader_report::exit::BELOW_PASS_MARK
             })
         }
         Command::Init {
@@ -560,14 +560,14 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             dir,
         } => {
             let Some(exercise) = load_or_report(&exercises, &exercise) else {
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             };
             if !docker::stack::STACKS.contains(&lang.as_str()) {
                 eprintln!(
                     "error: --lang {lang}: expected one of {}",
                     docker::stack::STACKS.join(", ")
                 );
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             }
             if dir.exists()
                 && std::fs::read_dir(&dir)
@@ -575,7 +575,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     .unwrap_or(true)
             {
                 eprintln!("error: {} exists and is not empty", dir.display());
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             }
             let template = recipes.join("templates").join(&lang);
             std::fs::create_dir_all(&dir)?;
@@ -603,7 +603,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 exercise.name,
                 dir.display()
             );
-            Ok(exit::PASSED)
+            Ok(grader_report::exit::PASSED)
         }
         Command::Merge { dirs, out } => {
             let all = batch::merge(&dirs, &out)?;
@@ -612,7 +612,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                 all.len(),
                 out.join("gradebook.csv").display()
             );
-            Ok(exit::PASSED)
+            Ok(grader_report::exit::PASSED)
         }
         Command::Load {
             url,
@@ -629,24 +629,24 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             out,
         } => {
             let Some(formats) = formats_or_report(&format) else {
-                return Ok(exit::BAD_INPUT);
+                return Ok(grader_report::exit::BAD_INPUT);
             };
             let text = match std::fs::read_to_string(&report) {
                 Ok(t) => t,
                 Err(e) => {
                     eprintln!("error: cannot read {}: {e}", report.display());
-                    return Ok(exit::BAD_INPUT);
+                    return Ok(grader_report::exit::BAD_INPUT);
                 }
             };
-            let parsed: harness::Report = match serde_json::from_str(&text) {
+            let parsed: grader_report::Report = match serde_json::from_str(&text) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!(
                         "error: {} is not a grader report (schema {}): {e}",
                         report.display(),
-                        harness::result::SCHEMA_VERSION
+                        grader_report::SCHEMA_VERSION
                     );
-                    return Ok(exit::BAD_INPUT);
+                    return Ok(grader_report::exit::BAD_INPUT);
                 }
             };
             let dir =
@@ -658,7 +658,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
                     .with_context(|| format!("writing {}", path.display()))?;
                 println!("{}", path.display());
             }
-            Ok(exit::PASSED)
+            Ok(grader_report::exit::PASSED)
         }
     }
 }
@@ -686,7 +686,7 @@ async fn load_command(
     let timeout = parse("timeout", timeout)?;
     let Some(rest) = url.strip_prefix("http://") else {
         eprintln!("error: the URL must start with http:// (HTTPS is not supported)");
-        return Ok(exit::BAD_INPUT);
+        return Ok(grader_report::exit::BAD_INPUT);
     };
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -711,7 +711,7 @@ async fn load_command(
         }
         Some(_) => {
             eprintln!("error: --rate must be above 0");
-            return Ok(exit::BAD_INPUT);
+            return Ok(grader_report::exit::BAD_INPUT);
         }
         None => Model::Closed(duration),
     };
@@ -765,7 +765,7 @@ async fn load_command(
             "requests: {} ({} ok, errors {:?})",
             l.requests, l.ok, l.errors
         );
-        let show = |name: &str, x: &harness::result::Latency| {
+        let show = |name: &str, x: &grader_report::Latency| {
             println!(
                 "{name}: p50 {:.2} ms, p90 {:.2}, p95 {:.2}, p99 {:.2}, p99.9 {:.2}, max {:.2}, mean {:.2}",
                 x.p50, x.p90, x.p95, x.p99, x.p999, x.max, x.mean
@@ -783,9 +783,9 @@ async fn load_command(
         }
     }
     Ok(if report.aborted.is_some() {
-        exit::GRADER_FAILED
+        grader_report::exit::GRADER_FAILED
     } else {
-        exit::PASSED
+        grader_report::exit::PASSED
     })
 }
 
@@ -793,7 +793,7 @@ async fn load_command(
 /// summary also goes to `$GITHUB_STEP_SUMMARY` when GitHub Actions sets it (one run;
 /// a batch appends its class summary instead).
 pub(crate) fn write_reports(
-    report: &harness::Report,
+    report: &grader_report::Report,
     dir: &Path,
     formats: &[report::Format],
 ) -> anyhow::Result<()> {
@@ -814,7 +814,7 @@ pub(crate) fn append_step_summary(markdown: &str) -> std::io::Result<()> {
 }
 
 pub(crate) fn write_reports_to(
-    report: &harness::Report,
+    report: &grader_report::Report,
     dir: &Path,
     formats: &[report::Format],
     step_summary: bool,

@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use harness::{CheckResult, CheckStatus, Report, RunStatus};
+use grader_report::{CheckResult, CheckStatus, Report, RunStatus};
 
 use crate::report::pts;
 

@@ -6,15 +6,15 @@ mod assert;
 pub mod http;
 pub mod kv;
 pub mod load;
-pub mod result;
 mod runner;
+pub mod score;
 pub mod spec;
 pub mod sql;
 pub mod target;
 pub mod template;
 pub mod upstream;
 
-pub use result::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
+pub use grader_report::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
 pub use runner::{Event, RunConfig, not_run, run_checks};
 pub use spec::{Exercise, load_exercise};
 pub use target::{Target, TargetError};

@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use crate::assert::{self, Mismatch, typed};
 use crate::http::{self, ProbeRequest, ProbeResponse, Prober, curl_command, encode_component};
-use crate::result::{CheckResult, CheckStatus, Failure};
 use crate::spec::{
     Body, Capture, CaptureSource, Check, Exercise, Expect, HttpStep, RedisStep, SqlStep, StepKind,
     UpstreamCallsStep, UpstreamMode,
@@ -17,6 +16,7 @@ use crate::spec::{
 use crate::sql::SqlProbe;
 use crate::target::{Target, TargetError};
 use crate::template::{Context, RenderError};
+use grader_report::{CheckResult, CheckStatus, Failure};
 
 /// How much of a response body a failure shows.
 const EXCERPT_BYTES: usize = 2048;
@@ -160,7 +160,7 @@ struct Runner<'a, T> {
     sql: Option<SqlProbe>,
     redis: Option<crate::kv::RedisProbe>,
     /// The figures of the current check's load step.
-    last_load: Option<crate::result::LoadReport>,
+    last_load: Option<grader_report::LoadReport>,
 }
 
 impl<T: Target> Runner<'_, T> {
@@ -348,7 +348,7 @@ impl<T: Target> Runner<'_, T> {
             None => None,
         };
         let report = crate::load::run(&step.options, &self.target.base_url(), seed, make).await;
-        let failed: Vec<&crate::result::ThresholdResult> =
+        let failed: Vec<&grader_report::ThresholdResult> =
             report.thresholds.iter().filter(|t| !t.passed).collect();
         let all_points: f64 = report.thresholds.iter().map(|t| t.points).sum();
         let passed_points: f64 = report

@@ -1,7 +1,7 @@
 //! A fixed report for the renderers' snapshot tests: no real durations, ports or ids.
 
-use harness::result::{ExerciseInfo, Phases, SCHEMA_VERSION};
-use harness::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
+use grader_report::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
+use grader_report::{ExerciseInfo, Phases, SCHEMA_VERSION};
 
 pub(crate) fn report() -> Report {
     let check =
@@ -105,12 +105,12 @@ pub(crate) fn report() -> Report {
         }),
         submission_exit: None,
     };
-    r.tally();
+    harness::score::tally(&mut r);
     r
 }
 
-fn load() -> harness::result::LoadReport {
-    use harness::result::{Bucket, Latency, LoadReport, StageReport, ThresholdResult};
+fn load() -> grader_report::LoadReport {
+    use grader_report::{Bucket, Latency, LoadReport, StageReport, ThresholdResult};
     let lat = |p50: f64| Latency {
         p50,
         p90: p50 * 3.0,

@@ -1,7 +1,7 @@
 //! Gradescope's autograder `results.json`: the grader can run inside a Gradescope
 //! autograder unchanged. A hidden check is shown to students once grades are published.
 
-use harness::{CheckStatus, Report};
+use grader_report::{CheckStatus, Report};
 use serde_json::json;
 
 use super::{failure_text, pts, verdict};

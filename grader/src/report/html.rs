@@ -2,8 +2,8 @@
 //! category with expandable details, where the time went (an inline SVG chart), the
 //! submission's resource peaks and its log tail.
 
-use harness::result::LoadReport;
-use harness::{CheckResult, CheckStatus, Report};
+use grader_report::LoadReport;
+use grader_report::{CheckResult, CheckStatus, Report};
 
 use super::{pts, verdict};
 

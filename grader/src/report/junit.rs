@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use harness::{CheckStatus, Report, RunStatus};
+use grader_report::{CheckStatus, Report, RunStatus};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
 use super::{failure_text, pts};

@@ -1,6 +1,6 @@
 //! A Markdown summary for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
 
-use harness::{CheckStatus, Report};
+use grader_report::{CheckStatus, Report};
 
 use super::{failure_text, pts, verdict};
 

@@ -7,7 +7,7 @@ mod html;
 mod junit;
 mod markdown;
 
-use harness::Report;
+use grader_report::Report;
 
 /// An output format and the file it is written to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl Format {
 
 pub fn render(report: &Report, format: Format) -> String {
     match format {
-        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
+        Format::Json => grader_report::to_json(report),
         Format::Junit => junit::render(report),
         Format::Gradescope => gradescope::render(report),
         Format::Markdown => markdown::render(report),
@@ -82,7 +82,7 @@ pub fn pts(x: f64) -> String {
 }
 
 /// A failure's details as plain text, the same in every format.
-pub(crate) fn failure_text(f: &harness::Failure) -> String {
+pub(crate) fn failure_text(f: &grader_report::Failure) -> String {
     let mut out = f.message.clone();
     if !f.location.is_empty() {
         out.push_str(&format!("\nat {} (step {})", f.location, f.step));
@@ -108,7 +108,7 @@ pub(crate) fn failure_text(f: &harness::Failure) -> String {
 
 /// A one-line verdict for summaries.
 pub(crate) fn verdict(report: &Report) -> String {
-    use harness::RunStatus;
+    use grader_report::RunStatus;
     match report.status {
         RunStatus::Graded if report.passed => "passed".into(),
         RunStatus::Graded => format!("below the pass mark ({}%)", report.pass_mark),

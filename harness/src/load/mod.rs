@@ -22,7 +22,7 @@ pub use schedule::{Schedule, Segment};
 pub use threshold::{Summary, Threshold};
 
 use crate::http::ProbeRequest;
-use crate::result::{LoadReport, StageReport, ThresholdResult};
+use grader_report::{LoadReport, StageReport, ThresholdResult};
 use stats::StageStats;
 
 /// How arrivals are made.

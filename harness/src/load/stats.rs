@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::result::{Bucket, Latency};
+use grader_report::{Bucket, Latency};
 
 /// Microseconds, up to a minute, 3 significant digits.
 fn histogram() -> Histogram<u64> {

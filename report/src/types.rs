@@ -1,5 +1,6 @@
-//! The results of a grading run: the JSON report is a contract (see `SCHEMA_VERSION`),
-//! every renderer reads this one value.
+//! The types of one grading run's report. Readers ignore fields they do not know, and
+//! every field added after schema version 1 carries `#[serde(default)]`, so an older
+//! `grader report` or `merge` reads a newer report instead of rejecting it.
 
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,6 @@ pub enum CheckStatus {
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CheckResult {
     pub id: String,
     pub title: String,
@@ -42,7 +42,6 @@ pub struct CheckResult {
 
 /// Latency figures in milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Latency {
     pub p50: f64,
     pub p90: f64,
@@ -55,7 +54,6 @@ pub struct Latency {
 
 /// Requests whose latency was at most `le_ms` (and more than the previous bucket's).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Bucket {
     pub le_ms: f64,
     pub count: u64,
@@ -63,7 +61,6 @@ pub struct Bucket {
 
 /// One stage of a load profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StageReport {
     pub name: String,
     pub target_rate: Option<f64>,
@@ -74,7 +71,6 @@ pub struct StageReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ThresholdResult {
     pub expr: String,
     /// The stage it judges, or none for the whole run.
@@ -86,7 +82,6 @@ pub struct ThresholdResult {
 
 /// What a load step measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LoadReport {
     /// `open` (a schedule of arrivals) or `closed` (connections as fast as they can).
     pub model: String,
@@ -114,7 +109,6 @@ pub struct LoadReport {
 
 /// Why a check did not pass, told so that a learner knows what to change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Failure {
     /// The 1-based number of the step that failed (0: not a step's fault).
     pub step: usize,
@@ -170,7 +164,6 @@ pub enum RunStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ExerciseInfo {
     pub name: String,
     pub title: String,
@@ -179,7 +172,6 @@ pub struct ExerciseInfo {
 
 /// Milliseconds spent in each phase (absent: the phase did not run).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Phases {
     pub build_ms: Option<u64>,
     pub start_ms: Option<u64>,
@@ -189,7 +181,6 @@ pub struct Phases {
 
 /// The whole report of one grading run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Report {
     pub schema_version: u32,
     pub grader_version: String,
@@ -227,7 +218,6 @@ pub struct Report {
 
 /// The submission's peak resource use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Resources {
     pub peak_memory_bytes: u64,
     pub memory_limit_bytes: u64,
@@ -244,14 +234,5 @@ impl Report {
         } else {
             self.score * 100.0 / self.max_score
         }
-    }
-
-    /// Sets `score` and `passed` from the checks (rounded to 0.01 so that sums of
-    /// shares do not print as 35.99999).
-    pub fn tally(&mut self) {
-        let round = |x: f64| (x * 100.0).round() / 100.0;
-        self.score = round(self.checks.iter().map(|c| c.earned).sum());
-        self.max_score = round(self.checks.iter().map(|c| c.points).sum());
-        self.passed = self.status == RunStatus::Graded && self.percent() + 1e-9 >= self.pass_mark;
     }
 }
