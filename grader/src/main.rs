@@ -673,7 +673,7 @@ async fn load_command(
     timeout: &str,
     json: bool,
 ) -> anyhow::Result<u8> {
-    use harness::load::{LoadOptions, Model, Schedule, Segment};
+    use harness::load::LoadOptions;
     let parse = |what: &str, s: &str| {
         if s.trim() == "0s" || s.trim() == "0" {
             return Ok(Duration::ZERO);
@@ -692,38 +692,11 @@ async fn load_command(
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let model = match rate {
-        Some(r) if r > 0.0 => {
-            let mut segments = Vec::new();
-            if !warmup.is_zero() {
-                segments.push(Segment {
-                    duration: warmup.as_secs_f64(),
-                    r0: r,
-                    r1: r,
-                });
-            }
-            segments.push(Segment {
-                duration: duration.as_secs_f64(),
-                r0: r,
-                r1: r,
-            });
-            Model::Open(Schedule::new(segments))
-        }
-        Some(_) => {
-            eprintln!("error: --rate must be above 0");
-            return Ok(grader_report::exit::BAD_INPUT);
-        }
-        None => Model::Closed(duration),
-    };
-    let options = LoadOptions {
-        model,
-        connections: connections.max(1),
-        warmup,
-        timeout,
-        stage_names: vec!["steady".into()],
-        thresholds: Vec::new(),
-        dead_after: Duration::from_secs(3),
-    };
+    if rate.is_some_and(|r| r <= 0.0) {
+        eprintln!("error: --rate must be above 0");
+        return Ok(grader_report::exit::BAD_INPUT);
+    }
+    let options = LoadOptions::steady(rate, connections, warmup, duration, timeout);
     let path = path.to_string();
     let make: std::sync::Arc<harness::load::MakeRequest> = std::sync::Arc::new(move |_, _| {
         Ok(harness::http::ProbeRequest {

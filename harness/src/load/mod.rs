@@ -58,6 +58,39 @@ pub struct LoadOptions {
     pub dead_after: Duration,
 }
 
+impl LoadOptions {
+    /// One steady stage (named `steady`) after an optional warm-up: at `rate` requests
+    /// per second (open model), or as fast as `connections` allow when `rate` is none.
+    pub fn steady(
+        rate: Option<f64>,
+        connections: usize,
+        warmup: Duration,
+        duration: Duration,
+        timeout: Duration,
+    ) -> LoadOptions {
+        let model = match rate {
+            Some(r) => {
+                let mut segments = Vec::new();
+                if !warmup.is_zero() {
+                    segments.push(Segment::hold(warmup, r));
+                }
+                segments.push(Segment::hold(duration, r));
+                Model::Open(Schedule::new(segments))
+            }
+            None => Model::Closed(duration),
+        };
+        LoadOptions {
+            model,
+            connections: connections.max(1),
+            warmup,
+            timeout,
+            stage_names: vec!["steady".into()],
+            thresholds: Vec::new(),
+            dead_after: Duration::from_secs(3),
+        }
+    }
+}
+
 /// Makes request `i` (the caller renders templates; `rng` is seeded from `i`).
 pub type MakeRequest = dyn Fn(u64, &mut ChaCha8Rng) -> Result<ProbeRequest, String> + Send + Sync;
 

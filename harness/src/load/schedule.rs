@@ -13,6 +13,15 @@ pub struct Segment {
 }
 
 impl Segment {
+    /// A constant `rate` for `duration`.
+    pub fn hold(duration: Duration, rate: f64) -> Segment {
+        Segment {
+            duration: duration.as_secs_f64(),
+            r0: rate,
+            r1: rate,
+        }
+    }
+
     fn count(&self) -> f64 {
         (self.r0 + self.r1) / 2.0 * self.duration
     }

@@ -1047,11 +1047,7 @@ impl Validator<'_> {
             };
             let mut segments = Vec::new();
             if !warmup.is_zero() {
-                segments.push(Segment {
-                    duration: warmup.as_secs_f64(),
-                    r0: start,
-                    r1: start,
-                });
+                segments.push(Segment::hold(warmup, start));
             }
             let mut current = start;
             if l.stages.is_empty() {
@@ -1059,11 +1055,7 @@ impl Validator<'_> {
                     self.error(span.clone(), "a load needs a `duration`, or `stages`");
                     return None;
                 };
-                segments.push(Segment {
-                    duration: d.as_secs_f64(),
-                    r0: start,
-                    r1: start,
-                });
+                segments.push(Segment::hold(d, start));
                 names.push("steady".to_string());
             } else {
                 if duration.is_some() {
