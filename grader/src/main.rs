@@ -473,7 +473,7 @@ async fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             let report = grade::grade(&docker, &opts, &ui, &cancel).await;
             let path = out_dir.join("report.json");
-            write_reports(&report, &out_dir, &formats)?;
+            report::write::write_reports(&report, &out_dir, &formats, true)?;
             ui.summary(&report, &path.display().to_string());
             Ok(grader_report::exit::for_report(&report))
         }
@@ -760,54 +760,6 @@ async fn load_command(
     } else {
         grader_report::exit::PASSED
     })
-}
-
-/// Writes report.json and every other requested format into `dir`; the Markdown
-/// summary also goes to `$GITHUB_STEP_SUMMARY` when GitHub Actions sets it (one run;
-/// a batch appends its class summary instead).
-pub(crate) fn write_reports(
-    report: &grader_report::Report,
-    dir: &Path,
-    formats: &[report::Format],
-) -> anyhow::Result<()> {
-    write_reports_to(report, dir, formats, true)
-}
-
-/// Appends Markdown to the job summary when GitHub Actions sets `$GITHUB_STEP_SUMMARY`.
-pub(crate) fn append_step_summary(markdown: &str) -> std::io::Result<()> {
-    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
-        return Ok(());
-    };
-    use std::io::Write;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(summary)?
-        .write_all(markdown.as_bytes())
-}
-
-pub(crate) fn write_reports_to(
-    report: &grader_report::Report,
-    dir: &Path,
-    formats: &[report::Format],
-    step_summary: bool,
-) -> anyhow::Result<()> {
-    let mut all = vec![report::Format::Json];
-    all.extend(
-        formats
-            .iter()
-            .copied()
-            .filter(|f| *f != report::Format::Json),
-    );
-    for f in all {
-        let path = dir.join(f.file_name());
-        let text = report::render(report, f);
-        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-        if f == report::Format::Markdown && step_summary {
-            append_step_summary(&text)?;
-        }
-    }
-    Ok(())
 }
 
 /// Cancels the run on Ctrl-C or SIGTERM, so that it cleans up and still reports.

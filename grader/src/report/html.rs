@@ -7,7 +7,7 @@ use grader_report::{CheckResult, CheckStatus, Report};
 
 use super::{pts, verdict};
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -2,10 +2,12 @@
 //! results.json, Markdown and a self-contained HTML page. Each is a pure function of the
 //! report, so `grader report RUN.json` re-renders a saved run exactly.
 
+pub mod class;
 mod gradescope;
 mod html;
 mod junit;
 mod markdown;
+pub mod write;
 
 use grader_report::Report;
 

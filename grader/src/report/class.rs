@@ -1,0 +1,176 @@
+//! A class's renderings: the gradebook (CSV), and the Markdown and HTML summaries, each
+//! a pure function of the learners' reports.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use grader_report::{CheckStatus, Report};
+
+use super::html::esc;
+use super::{pts, verdict};
+
+/// gradebook.csv, summary.md and summary.html for the learners graded so far.
+pub fn write_class(out: &Path, reports: &BTreeMap<String, Report>) -> anyhow::Result<()> {
+    std::fs::write(out.join("gradebook.csv"), gradebook(reports))?;
+    std::fs::write(out.join("summary.md"), summary_md(reports))?;
+    std::fs::write(out.join("summary.html"), summary_html(reports))?;
+    Ok(())
+}
+
+fn categories(reports: &BTreeMap<String, Report>) -> Vec<String> {
+    let mut cats: Vec<String> = Vec::new();
+    for r in reports.values() {
+        for c in &r.checks {
+            if !cats.contains(&c.category) {
+                cats.push(c.category.clone());
+            }
+        }
+    }
+    cats
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+pub fn gradebook(reports: &BTreeMap<String, Report>) -> String {
+    let cats = categories(reports);
+    let mut out = String::from("learner,score,max,percent,status,passed");
+    for c in &cats {
+        out.push_str(&format!(",{}", csv_field(c)));
+    }
+    out.push_str(",seed,commit,report\n");
+    for (name, r) in reports {
+        let status = serde_json::to_value(r.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "{},{},{},{:.1},{status},{}",
+            csv_field(name),
+            pts(r.score),
+            pts(r.max_score),
+            r.percent(),
+            r.passed
+        ));
+        for c in &cats {
+            let earned: f64 = r
+                .checks
+                .iter()
+                .filter(|k| &k.category == c)
+                .map(|k| k.earned)
+                .sum();
+            out.push_str(&format!(",{}", pts(earned)));
+        }
+        out.push_str(&format!(
+            ",{},{},{}\n",
+            r.seed,
+            r.commit.as_deref().unwrap_or(""),
+            csv_field(&format!("{name}/report.json"))
+        ));
+    }
+    out
+}
+
+/// Score distribution in tenths, and the checks failed most often.
+fn class_figures(reports: &BTreeMap<String, Report>) -> ([usize; 10], Vec<(String, usize)>, f64) {
+    let mut buckets = [0usize; 10];
+    let mut failed: BTreeMap<String, usize> = BTreeMap::new();
+    for r in reports.values() {
+        buckets[((r.percent() / 10.0).floor() as usize).min(9)] += 1;
+        for c in r.checks.iter().filter(|c| c.status != CheckStatus::Passed) {
+            *failed.entry(c.id.clone()).or_default() += 1;
+        }
+    }
+    let mut failed: Vec<(String, usize)> = failed.into_iter().collect();
+    failed.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mean = if reports.is_empty() {
+        0.0
+    } else {
+        reports.values().map(Report::percent).sum::<f64>() / reports.len() as f64
+    };
+    (buckets, failed, mean)
+}
+
+pub fn summary_md(reports: &BTreeMap<String, Report>) -> String {
+    let (buckets, failed, mean) = class_figures(reports);
+    let passed = reports.values().filter(|r| r.passed).count();
+    let mut out = format!(
+        "## Class summary: {} learners, {passed} passed, mean {mean:.1}%\n\n| score | learners |\n| --- | --- |\n",
+        reports.len()
+    );
+    for (i, n) in buckets.iter().enumerate().rev() {
+        out.push_str(&format!(
+            "| {}-{}% | {} {} |\n",
+            i * 10,
+            i * 10 + 10,
+            n,
+            "█".repeat(*n)
+        ));
+    }
+    out.push_str("\n### Checks failed most often\n\n| check | learners |\n| --- | --- |\n");
+    for (id, n) in failed.iter().take(10) {
+        out.push_str(&format!("| `{id}` | {n} |\n"));
+    }
+    out
+}
+
+pub fn summary_html(reports: &BTreeMap<String, Report>) -> String {
+    let (buckets, failed, mean) = class_figures(reports);
+    let max = buckets.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let mut bars = String::new();
+    for (i, n) in buckets.iter().enumerate() {
+        let h = *n as f64 / max * 120.0;
+        bars.push_str(&format!(
+            r##"<rect x="{}" y="{:.1}" width="52" height="{h:.1}" fill="#0969da"><title>{n} learners</title></rect><text x="{}" y="140" font-size="11" text-anchor="middle" fill="#656d76">{}%</text>"##,
+            i * 60 + 4,
+            124.0 - h,
+            i * 60 + 30,
+            i * 10
+        ));
+    }
+    let rows: String = reports
+        .iter()
+        .map(|(name, r)| {
+            format!(
+                "<tr><td><a href=\"{0}/report.html\">{0}</a></td><td>{1}/{2}</td><td>{3:.0}%</td><td>{4}</td></tr>",
+                esc(name),
+                pts(r.score),
+                pts(r.max_score),
+                r.percent(),
+                esc(&verdict(r))
+            )
+        })
+        .collect();
+    let worst: String = failed
+        .iter()
+        .take(10)
+        .map(|(id, n)| format!("<tr><td><code>{}</code></td><td>{n}</td></tr>", esc(id)))
+        .collect();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Class summary</title><style>body{{font:15px/1.5 system-ui,sans-serif;max-width:900px;margin:24px auto;color:#1f2328}}table{{border-collapse:collapse}}td,th{{padding:3px 12px;border-bottom:1px solid #d0d7de;text-align:left}}</style></head><body><h1>Class summary</h1><p>{} learners, {} passed, mean {mean:.1}%</p><svg width=\"600\" height=\"150\" role=\"img\" aria-label=\"score distribution\">{bars}</svg><h2>Checks failed most often</h2><table>{worst}</table><h2>Learners</h2><table><tr><th>learner</th><th>score</th><th></th><th>result</th></tr>{rows}</table></body></html>\n",
+        reports.len(),
+        reports.values().filter(|r| r.passed).count()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_learner_name_cannot_break_out_of_the_summary_link() {
+        let mut reports = BTreeMap::new();
+        reports.insert(
+            "x\" onmouseover=\"alert(1)".to_string(),
+            super::super::fixture::report(),
+        );
+        let html = summary_html(&reports);
+        assert!(!html.contains("\" onmouseover=\""), "{html}");
+        assert!(html.contains("x&quot; onmouseover=&quot;alert(1)"));
+    }
+}
