@@ -220,6 +220,17 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
+/// The last thing a readiness poll saw before it gave up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    /// The server answered, but not 2xx.
+    #[error("status {0}")]
+    Status(u16),
+    /// No HTTP answer came (refused, reset, timed out), or none yet.
+    #[error("{0}")]
+    NoAnswer(String),
+}
+
 /// Polls `health` until it answers 2xx or `timeout` passes. When it gives up, returns
 /// the last problem it saw (a status, or why no response came).
 pub async fn wait_ready(
@@ -227,10 +238,10 @@ pub async fn wait_ready(
     base_url: impl Fn() -> String,
     health: &str,
     timeout: Duration,
-) -> Result<Duration, String> {
+) -> Result<Duration, NotReady> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(50);
-    let mut last = String::from("no answer yet");
+    let mut last = NotReady::NoAnswer("no answer yet".into());
     loop {
         let left = timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
@@ -245,8 +256,8 @@ pub async fn wait_ready(
         };
         match prober.send(&base_url(), &req).await {
             Ok(r) if (200..300).contains(&r.status) => return Ok(start.elapsed()),
-            Ok(r) => last = format!("status {}", r.status),
-            Err(e) => last = e.to_string(),
+            Ok(r) => last = NotReady::Status(r.status),
+            Err(e) => last = NotReady::NoAnswer(e.to_string()),
         }
         tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
         delay = (delay * 2).min(Duration::from_millis(500));

@@ -17,7 +17,7 @@ use bollard::query_parameters::{
     StartContainerOptions, StatsOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
-use harness::http::{Prober, wait_ready};
+use harness::http::{NotReady, Prober, wait_ready};
 use harness::spec::{Limits, PostgresService, UpstreamService};
 use harness::template::{Context, Template};
 use harness::{Target, TargetError};
@@ -738,10 +738,11 @@ impl Target for Sandbox {
                 Ok(_) => return Ok(()),
                 Err(last) if left <= slice => {
                     let port = self.opts.port;
-                    let hint = if last.starts_with("status") {
-                        String::new()
-                    } else {
-                        format!(" (is it listening on 0.0.0.0:{port}, the port in $PORT?)")
+                    let hint = match last {
+                        NotReady::Status(_) => String::new(),
+                        NotReady::NoAnswer(_) => {
+                            format!(" (is it listening on 0.0.0.0:{port}, the port in $PORT?)")
+                        }
                     };
                     return Err(TargetError::Submission(format!(
                         "the server did not become ready within {}s: GET {} never answered 2xx; last: {last}{hint}",
