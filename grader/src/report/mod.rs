@@ -8,6 +8,7 @@ mod gradescope;
 mod html;
 mod junit;
 mod markdown;
+pub(crate) mod terminal;
 pub mod write;
 
 use grader_report::Report;

@@ -9,22 +9,22 @@ const GIT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Which commit of a repository to grade.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GitPick {
+pub(crate) struct GitPick {
     /// A branch, tag or commit (default: the repository's HEAD).
-    pub git_ref: Option<String>,
+    pub(crate) git_ref: Option<String>,
     /// The last commit on that ref made before this date (e.g. `2026-12-01T23:59:00Z`).
-    pub before: Option<String>,
+    pub(crate) before: Option<String>,
 }
 
 impl GitPick {
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.git_ref.is_some() || self.before.is_some()
     }
 }
 
 /// A clone URL rather than a folder: `https://`, `http://`, `ssh://`, `git://`,
 /// `file://`, `user@host:path`, or a path ending in `.git`.
-pub fn is_git_url(s: &str) -> bool {
+pub(crate) fn is_git_url(s: &str) -> bool {
     ["https://", "http://", "ssh://", "git://", "file://"]
         .iter()
         .any(|p| s.starts_with(p))
@@ -35,13 +35,36 @@ pub fn is_git_url(s: &str) -> bool {
 
 /// Whether `submission` must be cloned: a URL, or a local repository with a ref or a
 /// deadline to pick.
-pub fn needs_clone(submission: &str, pick: &GitPick) -> bool {
+pub(crate) fn needs_clone(submission: &str, pick: &GitPick) -> bool {
     is_git_url(submission) || (pick.is_set() && Path::new(submission).join(".git").exists())
+}
+
+/// Why a git command gave no answer.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GitError {
+    #[error("git {command} took more than {}s", GIT_TIMEOUT.as_secs())]
+    Timeout { command: String },
+    #[error("cannot run git (is it installed?): {0}")]
+    Spawn(#[source] std::io::Error),
+    /// git ran and failed; `last` is the last line of its error.
+    #[error("git {command} failed: {last}")]
+    Failed { command: String, last: String },
+}
+
+/// Why a git submission could not be fetched at the picked commit.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("the repository has no ref `{0}`")]
+    NoRef(String),
+    #[error("no commit on `{wanted}` was made before {date}")]
+    NoCommitBefore { wanted: String, date: String },
 }
 
 /// Runs git (in `dir` when given) with no prompts and a time limit; its output, or the
 /// last line of its error.
-pub async fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
+pub(crate) async fn git(args: &[&str], dir: Option<&Path>) -> Result<String, GitError> {
     let mut cmd = tokio::process::Command::new("git");
     if let Some(d) = dir {
         cmd.arg("-C").arg(d);
@@ -51,10 +74,11 @@ pub async fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
         .env("GIT_ASKPASS", "true")
         .kill_on_drop(true)
         .stdin(std::process::Stdio::null());
+    let command = || args.first().copied().unwrap_or_default().to_string();
     let out = tokio::time::timeout(GIT_TIMEOUT, cmd.output())
         .await
-        .map_err(|_| format!("git {} took more than {}s", args[0], GIT_TIMEOUT.as_secs()))?
-        .map_err(|e| format!("cannot run git (is it installed?): {e}"))?;
+        .map_err(|_| GitError::Timeout { command: command() })?
+        .map_err(GitError::Spawn)?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     } else {
@@ -64,13 +88,20 @@ pub async fn git(args: &[&str], dir: Option<&Path>) -> Result<String, String> {
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("");
-        Err(format!("git {} failed: {}", args[0], last.trim()))
+        Err(GitError::Failed {
+            command: command(),
+            last: last.trim().to_string(),
+        })
     }
 }
 
 /// Clones `source` into `into` (which must not exist) and checks out the picked commit.
 /// Returns the folder to build and the commit's full hash.
-pub async fn fetch(source: &str, pick: &GitPick, into: &Path) -> Result<(PathBuf, String), String> {
+pub(crate) async fn fetch(
+    source: &str,
+    pick: &GitPick,
+    into: &Path,
+) -> Result<(PathBuf, String), FetchError> {
     let into_s = into.to_string_lossy().into_owned();
     git(
         &[
@@ -95,14 +126,17 @@ pub async fn fetch(source: &str, pick: &GitPick, into: &Path) -> Result<(PathBuf
             break;
         }
     }
-    let tip = resolved.ok_or_else(|| format!("the repository has no ref `{wanted}`"))?;
+    let tip = resolved.ok_or_else(|| FetchError::NoRef(wanted.to_string()))?;
     let commit = match &pick.before {
         None => tip,
         Some(date) => {
             let before = format!("--before={date}");
             let hash = git(&["rev-list", "-n", "1", &before, &tip], Some(into)).await?;
             if hash.is_empty() {
-                return Err(format!("no commit on `{wanted}` was made before {date}"));
+                return Err(FetchError::NoCommitBefore {
+                    wanted: wanted.to_string(),
+                    date: date.clone(),
+                });
             }
             hash
         }
@@ -112,7 +146,7 @@ pub async fn fetch(source: &str, pick: &GitPick, into: &Path) -> Result<(PathBuf
 }
 
 /// The commit a local folder's repository is at, if it is a git work tree.
-pub async fn head_of(dir: &Path) -> Option<String> {
+pub(crate) async fn head_of(dir: &Path) -> Option<String> {
     if !dir.join(".git").exists() {
         return None;
     }

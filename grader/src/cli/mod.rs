@@ -1,0 +1,202 @@
+//! The command line: clap's types, one file per subcommand, each turning its arguments
+//! into the plain options of `run/` and saying what happened. Printing is allowed here
+//! and in the reporters only.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+pub(crate) mod batch;
+pub(crate) mod check;
+pub(crate) mod clean;
+mod exercise;
+pub(crate) mod grade;
+pub(crate) mod images;
+pub(crate) mod init;
+pub(crate) mod list;
+pub(crate) mod load;
+pub(crate) mod merge;
+pub(crate) mod report;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+use grader_report::Fault;
+use tokio_util::sync::CancellationToken;
+
+use crate::docker::ImageNames;
+use crate::report::Format;
+
+/// Grades hands-on backend exercises for real: builds a submission, starts it beside a
+/// fresh PostgreSQL, probes it over HTTP and SQL, and writes a scored report.
+#[derive(Debug, Parser)]
+#[command(version, about, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// Folder of the bundled exercises [default: ./exercises, else the source tree's]
+    #[arg(long, global = true, env = "GRADER_EXERCISES")]
+    exercises: Option<PathBuf>,
+    /// Folder of the image recipes [default: ./docker, else the source tree's]
+    #[arg(long, global = true, env = "GRADER_RECIPES")]
+    recipes: Option<PathBuf>,
+    /// Never colour the output (NO_COLOR is honoured too)
+    #[arg(long, global = true)]
+    no_color: bool,
+    #[command(flatten)]
+    images: ImageArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ImageArgs {
+    /// The Debian base image learners build FROM
+    #[arg(
+        long,
+        global = true,
+        env = "GRADER_BASE_IMAGE",
+        default_value = "debian:bookworm-slim"
+    )]
+    base_image: String,
+    /// The PostgreSQL image (must honour POSTGRES_USER/PASSWORD/DB)
+    #[arg(
+        long,
+        global = true,
+        env = "GRADER_POSTGRES_IMAGE",
+        default_value = "postgres:15-bookworm"
+    )]
+    postgres_image: String,
+    /// The port-forwarder image (entrypoint: socat)
+    #[arg(
+        long,
+        global = true,
+        env = "GRADER_SOCAT_IMAGE",
+        default_value = "alpine/socat:latest"
+    )]
+    socat_image: String,
+    /// The Redis image, for exercises with [services.redis]
+    #[arg(
+        long,
+        global = true,
+        env = "GRADER_REDIS_IMAGE",
+        default_value = "redis:7-bookworm"
+    )]
+    redis_image: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Grade a submission (a folder with a Dockerfile) against an exercise
+    Grade(grade::Args),
+    /// Render a saved report.json again, in other formats
+    Report(report::Args),
+    /// Make sure every image the grader needs exists (use, else pull, else build)
+    Images,
+    /// Remove every container, network and volume a grader run left behind
+    Clean(clean::Args),
+    /// Validate an exercise spec without Docker
+    Check(check::Args),
+    /// List the bundled exercises
+    List,
+    /// Start a learner's folder: the exercise README, a starter server and a Dockerfile
+    Init(init::Args),
+    /// Grade a whole class: a folder with one sub-folder per learner, or a CSV of name,path
+    Batch(batch::Args),
+    /// Combine the output folders of several `batch --shard` runs into one gradebook
+    Merge(merge::Args),
+    /// Send load to a URL and print the figures (the prober of `load` steps, alone)
+    Load(load::Args),
+}
+
+const EXIT_CODES: &str = "Exit codes:
+  0  graded, and the score reached the pass mark
+  1  graded, and the score is below the pass mark
+  2  the submission could not be built or started
+  3  bad exercise spec or command line
+  4  the grader or Docker failed, or the run was interrupted";
+
+/// What every subcommand may use: the global options, resolved.
+pub(crate) struct Context {
+    pub(crate) exercises: PathBuf,
+    pub(crate) recipes: PathBuf,
+    pub(crate) images: ImageNames,
+    pub(crate) no_color: bool,
+}
+
+impl Cli {
+    pub(crate) fn context(&self) -> Context {
+        Context {
+            exercises: default_dir(self.exercises.clone(), "exercises"),
+            recipes: default_dir(self.recipes.clone(), "docker"),
+            images: ImageNames {
+                base: self.images.base_image.clone(),
+                postgres: self.images.postgres_image.clone(),
+                socat: self.images.socat_image.clone(),
+                redis: self.images.redis_image.clone(),
+            },
+            no_color: self.no_color,
+        }
+    }
+}
+
+/// A folder given on the command line, else one in the working directory, else the
+/// one in the source tree this binary was built from.
+fn default_dir(given: Option<PathBuf>, name: &str) -> PathBuf {
+    given.unwrap_or_else(|| {
+        let here = PathBuf::from(name);
+        if here.is_dir() {
+            here
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
+        }
+    })
+}
+
+/// A `--format` list (`json,junit,html`), read with the names `Format` declares.
+#[derive(Debug, Clone)]
+pub(crate) struct Formats(pub(crate) Vec<Format>);
+
+impl Formats {
+    fn parse(list: &str) -> anyhow::Result<Formats> {
+        Ok(Formats(Format::parse_list(list)?))
+    }
+}
+
+/// Says what is wrong with the command line or the exercise; the exit code that goes
+/// with it.
+pub(crate) fn bad_input(message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    Fault::Exercise.exit_code()
+}
+
+/// Says why the grader could not go on (`main`'s last word).
+pub(crate) fn report_error(e: &anyhow::Error) {
+    eprintln!("error: {e:#}");
+}
+
+/// A token that Ctrl-C or SIGTERM cancels, so that a run cleans up and still reports.
+pub(crate) fn cancel_on_signal() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    tokio::spawn(on_signal(cancel.clone()));
+    cancel
+}
+
+async fn on_signal(cancel: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    cancel.cancel();
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    cancel.cancel();
+}

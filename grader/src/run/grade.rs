@@ -1,0 +1,514 @@
+//! One grading run: images, build, sandbox, checks, report, cleanup, in that order. It
+//! always returns a report, whatever failed, and always removes what it created. It
+//! never prints: what happens goes to a `Reporter` as `RunEvent`s.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use grader_report::{ExerciseInfo, Phases, SCHEMA_VERSION};
+use harness::{
+    CheckResult, Event, Exercise, Failure, Report, RunConfig, RunStatus, Target, TargetError,
+};
+use tokio_util::sync::CancellationToken;
+
+use super::event::{Reporter, RunEvent};
+use super::source::{self, GitPick};
+use super::variant;
+use crate::docker::{self, BuildOutcome, DockerError, ImageNames, Sandbox, SandboxOptions};
+use crate::report::Format;
+
+pub(crate) struct GradeOptions {
+    pub(crate) exercise: Exercise,
+    pub(crate) submission: PathBuf,
+    pub(crate) out_dir: PathBuf,
+    pub(crate) seed: u64,
+    pub(crate) images: ImageNames,
+    pub(crate) recipes: PathBuf,
+    pub(crate) build_timeout: Duration,
+    pub(crate) run_id: String,
+    /// Show hidden checks' failure details (for instructors).
+    pub(crate) show_hidden: bool,
+    /// The whole run's time limit: past it, the report keeps what finished.
+    pub(crate) time_limit: Option<Duration>,
+    /// Shared by concurrent runs (batch): one load step at a time.
+    pub(crate) load_gate: Option<Arc<tokio::sync::Semaphore>>,
+    /// The commit to grade when the submission is a git repository.
+    pub(crate) git: GitPick,
+    /// A class's shared PostgreSQL (batch), instead of a server per run.
+    pub(crate) shared_db: Option<Arc<docker::SharedPostgres>>,
+}
+
+/// Why a run was cancelled before it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CancelReason {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// The run's own time limit.
+    TimeLimit(Duration),
+}
+
+impl std::fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CancelReason::Interrupted => f.write_str("interrupted (Ctrl-C or SIGTERM)"),
+            CancelReason::TimeLimit(limit) => write!(
+                f,
+                "the grader's time limit of {}s was reached",
+                limit.as_secs()
+            ),
+        }
+    }
+}
+
+/// Why the run stopped before grading; becomes the report's status and reason.
+enum Stop {
+    /// The token was cancelled; why is known once the run is over.
+    Cancelled,
+    Ended {
+        status: RunStatus,
+        reason: String,
+    },
+}
+
+impl Stop {
+    fn error(e: impl std::fmt::Display) -> Stop {
+        Stop::Ended {
+            status: RunStatus::Error,
+            reason: e.to_string(),
+        }
+    }
+
+    /// The report's status and reason; `checking` when the checks had begun.
+    fn settle(self, cancelled: CancelReason, checking: bool) -> (RunStatus, String) {
+        match self {
+            Stop::Ended { status, reason } => (status, reason),
+            // Out of time while checking: what finished is graded, the rest did not run.
+            Stop::Cancelled => match cancelled {
+                CancelReason::TimeLimit(_) if checking => {
+                    (RunStatus::Graded, cancelled.to_string())
+                }
+                _ => (RunStatus::Error, cancelled.to_string()),
+            },
+        }
+    }
+}
+
+/// The run's time limit: it cancels the run as Ctrl-C does, and remembers that it did.
+struct Deadline {
+    limit: Option<Duration>,
+    hit: Arc<AtomicBool>,
+    timer: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Deadline {
+    fn start(limit: Option<Duration>, cancel: &CancellationToken) -> Deadline {
+        let hit = Arc::new(AtomicBool::new(false));
+        let timer = limit.map(|limit| {
+            let (cancel, hit) = (cancel.clone(), hit.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                hit.store(true, Ordering::SeqCst);
+                cancel.cancel();
+            })
+        });
+        Deadline { limit, hit, timer }
+    }
+
+    /// Stops the clock; why the run was cancelled, if it was.
+    fn stop(self) -> CancelReason {
+        if let Some(t) = self.timer {
+            t.abort();
+        }
+        match self.limit {
+            Some(limit) if self.hit.load(Ordering::SeqCst) => CancelReason::TimeLimit(limit),
+            _ => CancelReason::Interrupted,
+        }
+    }
+}
+
+/// What ends a single run before it has a report to show.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GradeError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    /// Writing the reports failed (the writer's own error, as it is).
+    #[error(transparent)]
+    Write(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Grades one submission on its own (`grader grade`): connects to Docker, grades,
+/// writes report.json and the other `formats`, and says so.
+pub(crate) async fn grade_alone(
+    opts: &GradeOptions,
+    formats: &[Format],
+    reporter: &dyn Reporter,
+    cancel: &CancellationToken,
+) -> Result<Report, GradeError> {
+    reporter.report(&RunEvent::RunStarted {
+        submission: &opts.submission,
+        exercise: &opts.exercise.name,
+        run_id: &opts.run_id,
+        seed: opts.seed,
+    });
+    let docker = docker::connect().await?;
+    let report = grade(&docker, opts, reporter, cancel).await;
+    crate::report::write::write_reports(&report, &opts.out_dir, formats, true)
+        .map_err(|e| GradeError::Write(e.into()))?;
+    reporter.report(&RunEvent::RunFinished {
+        report: &report,
+        report_path: &opts.out_dir.join("report.json"),
+    });
+    Ok(report)
+}
+
+/// Grades one submission. `cancel` ends the run early (Ctrl-C): the report says so.
+pub(crate) async fn grade(
+    docker: &Docker,
+    opts: &GradeOptions,
+    reporter: &dyn Reporter,
+    cancel: &CancellationToken,
+) -> Report {
+    let mut report = skeleton(opts);
+    let mut results: Vec<CheckResult> = Vec::new();
+    let cancel = &cancel.child_token();
+    let deadline = Deadline::start(opts.time_limit, cancel);
+    let outcome = run(docker, opts, reporter, cancel, &mut report, &mut results).await;
+    let cancelled = deadline.stop();
+    let checking = report.phases.start_ms.is_some();
+    let mut outcome = outcome.map_err(|stop| stop.settle(cancelled, checking));
+    // Teardown, whatever happened above.
+    reporter.report(&RunEvent::TeardownStarted);
+    let teardown = Instant::now();
+    let cleaned = teardown_run(docker, opts).await;
+    report.phases.teardown_ms = Some(ms(teardown));
+    reporter.report(&RunEvent::TeardownFinished {
+        took: teardown.elapsed(),
+    });
+    if let Err(e) = cleaned
+        && outcome.is_ok()
+    {
+        outcome = Err((RunStatus::Error, format!("cleaning up: {e}")));
+    }
+    if let Err((status, reason)) = outcome {
+        report.status = status;
+        report.reason = Some(reason);
+    }
+    finish(&opts.exercise, report, results)
+}
+
+/// Removes everything the run created (and its database on a shared server).
+async fn teardown_run(docker: &Docker, opts: &GradeOptions) -> Result<(), DockerError> {
+    if let Some(shared) = &opts.shared_db {
+        shared
+            .detach(&opts.run_id, &docker::private_network(&opts.run_id))
+            .await;
+    }
+    if docker::clean_run(docker, &opts.run_id).await.is_ok() {
+        return Ok(());
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    docker::clean_run(docker, &opts.run_id).await.map(|_| ())
+}
+
+/// The report with every check of the exercise in it, run or not, and its score.
+fn finish(ex: &Exercise, mut report: Report, mut results: Vec<CheckResult>) -> Report {
+    let not_run = match report.status {
+        RunStatus::Graded => match &report.reason {
+            Some(reason) => format!("not run: {reason}"),
+            None => "not run".to_string(),
+        },
+        RunStatus::BuildFailed => "not run: the submission did not build".into(),
+        RunStatus::StartFailed => "not run: the submission did not start".into(),
+        RunStatus::Error => format!(
+            "not run: {}",
+            report.reason.as_deref().unwrap_or("the grader failed")
+        ),
+    };
+    for check in &ex.checks[results.len().min(ex.checks.len())..] {
+        results.push(harness::not_run(check, not_run.clone()));
+    }
+    report.checks = results;
+    harness::score::tally(&mut report);
+    report
+}
+
+/// A report of the run before anything ran.
+fn skeleton(opts: &GradeOptions) -> Report {
+    let ex = &opts.exercise;
+    Report {
+        schema_version: SCHEMA_VERSION,
+        grader_version: env!("CARGO_PKG_VERSION").to_string(),
+        run_id: opts.run_id.clone(),
+        exercise: ExerciseInfo {
+            name: ex.name.clone(),
+            title: ex.title.clone(),
+            version: ex.version.clone(),
+        },
+        submission: opts.submission.display().to_string(),
+        commit: None,
+        seed: opts.seed,
+        started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        status: RunStatus::Graded,
+        reason: None,
+        score: 0.0,
+        max_score: 0.0,
+        pass_mark: ex.pass_mark,
+        passed: false,
+        phases: Phases::default(),
+        checks: Vec::new(),
+        build_log_tail: None,
+        log_tail: None,
+        resources: None,
+        submission_exit: None,
+    }
+}
+
+/// The report for a submission path that is not a folder (batch grading).
+pub(crate) fn not_a_folder(opts: &GradeOptions) -> Report {
+    let mut report = skeleton(opts);
+    report.status = RunStatus::BuildFailed;
+    report.reason = Some(format!("{} is not a folder", opts.submission.display()));
+    report.checks = opts
+        .exercise
+        .checks
+        .iter()
+        .map(|c| harness::not_run(c, "not run: the submission is missing".into()))
+        .collect();
+    harness::score::tally(&mut report);
+    report
+}
+
+fn ms(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
+
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, Stop> {
+    tokio::select! {
+        r = work => Ok(r),
+        () = cancel.cancelled() => Err(Stop::Cancelled),
+    }
+}
+
+async fn run(
+    docker: &Docker,
+    opts: &GradeOptions,
+    reporter: &dyn Reporter,
+    cancel: &CancellationToken,
+    report: &mut Report,
+    results: &mut Vec<CheckResult>,
+) -> Result<(), Stop> {
+    let ex = &opts.exercise;
+    let submission = prepare_source(opts, reporter, cancel, report).await?;
+    cancellable(
+        cancel,
+        docker::ensure_images(
+            docker,
+            &opts.images,
+            &opts.recipes,
+            docker::ImageNeeds::of(ex),
+            &mut |line| reporter.report(&RunEvent::Images { line }),
+        ),
+    )
+    .await?
+    .map_err(Stop::error)?;
+    let tag = build(docker, opts, reporter, cancel, report, &submission).await?;
+
+    // Start.
+    let start = Instant::now();
+    let sandbox_opts = SandboxOptions {
+        run_id: opts.run_id.clone(),
+        images: opts.images.clone(),
+        submission_image: tag,
+        port: ex.submission.port,
+        health: ex.submission.health.clone(),
+        startup_timeout: ex.submission.startup_timeout,
+        env: ex.submission.env.clone(),
+        limits: ex.submission.limits,
+        postgres: ex.postgres.clone(),
+        redis: ex.redis.is_some(),
+        upstream: ex.upstream.clone(),
+        seed: opts.seed,
+        shared_db: opts.shared_db.clone(),
+    };
+    let mut progress = |line: &str| reporter.report(&RunEvent::SandboxStarting { line });
+    let sandbox = cancellable(cancel, Sandbox::start(docker, sandbox_opts, &mut progress))
+        .await?
+        .map_err(Stop::error)?;
+    let outcome = graded(opts, reporter, cancel, report, results, &sandbox, start).await;
+    report.resources = Some(sandbox.resources());
+    report.submission_exit = sandbox.exit_reason().await.ok().flatten();
+    let logs = sandbox.logs().await;
+    let _ = std::fs::write(opts.out_dir.join("submission.log"), &logs);
+    report.log_tail = Some(logs);
+    outcome
+}
+
+/// The folder to build: a variant applied to its reference, a git submission cloned at
+/// the picked commit, or the folder as given (a work tree's commit is noted).
+async fn prepare_source(
+    opts: &GradeOptions,
+    reporter: &dyn Reporter,
+    cancel: &CancellationToken,
+    report: &mut Report,
+) -> Result<PathBuf, Stop> {
+    let given = opts.submission.to_string_lossy().into_owned();
+    // Where a variant is applied or a repository cloned.
+    let into = opts.out_dir.join("source");
+    if variant::is_patch_variant(&opts.submission) {
+        reporter.report(&RunEvent::VariantApplying {
+            patch: &opts.submission.join(variant::PATCH),
+        });
+        variant::materialize(&opts.submission, &into)
+            .await
+            .map_err(|e| Stop::Ended {
+                status: RunStatus::BuildFailed,
+                reason: format!("could not prepare the variant: {e}"),
+            })
+    } else if source::needs_clone(&given, &opts.git) {
+        reporter.report(&RunEvent::FetchStarted { source: &given });
+        let _ = std::fs::remove_dir_all(&into);
+        let fetched = cancellable(cancel, source::fetch(&given, &opts.git, &into)).await?;
+        let (dir, commit) = fetched.map_err(|e| Stop::Ended {
+            status: RunStatus::BuildFailed,
+            reason: format!("could not fetch the submission: {e}"),
+        })?;
+        reporter.report(&RunEvent::FetchFinished { commit: &commit });
+        report.commit = Some(commit);
+        Ok(dir)
+    } else {
+        report.commit = source::head_of(&opts.submission).await;
+        Ok(opts.submission.clone())
+    }
+}
+
+/// Builds the submission's image; its tag, or why the submission did not build.
+async fn build(
+    docker: &Docker,
+    opts: &GradeOptions,
+    reporter: &dyn Reporter,
+    cancel: &CancellationToken,
+    report: &mut Report,
+    submission: &Path,
+) -> Result<String, Stop> {
+    let tag = submission_tag(&opts.exercise.name, submission);
+    let log_path = opts.out_dir.join("build.log");
+    reporter.report(&RunEvent::BuildStarted {
+        dir: submission,
+        log: &log_path,
+    });
+    let start = Instant::now();
+    let built = cancellable(
+        cancel,
+        docker::build_submission(
+            docker,
+            submission,
+            &tag,
+            &Default::default(),
+            &log_path,
+            opts.build_timeout,
+            Some(&opts.recipes.join("templates")),
+        ),
+    )
+    .await?
+    .map_err(Stop::error)?;
+    report.phases.build_ms = Some(ms(start));
+    reporter.report(&RunEvent::BuildFinished {
+        took: start.elapsed(),
+        built: matches!(built, BuildOutcome::Built),
+    });
+    if let BuildOutcome::Failed { reason, log_tail } = built {
+        report.build_log_tail = Some(log_tail);
+        return Err(Stop::Ended {
+            status: RunStatus::BuildFailed,
+            reason,
+        });
+    }
+    Ok(tag)
+}
+
+async fn graded(
+    opts: &GradeOptions,
+    reporter: &dyn Reporter,
+    cancel: &CancellationToken,
+    report: &mut Report,
+    results: &mut Vec<CheckResult>,
+    sandbox: &Sandbox,
+    start: Instant,
+) -> Result<(), Stop> {
+    let ex = &opts.exercise;
+    reporter.report(&RunEvent::AppStarting);
+    cancellable(cancel, sandbox.start_app())
+        .await?
+        .map_err(|e| Stop::Ended {
+            status: RunStatus::StartFailed,
+            reason: e.to_string(),
+        })?;
+    let ready = cancellable(cancel, sandbox.wait_ready()).await?;
+    report.phases.start_ms = Some(ms(start));
+    match ready {
+        Ok(()) => reporter.report(&RunEvent::SandboxReady {
+            took: start.elapsed(),
+            checks: ex.checks.len(),
+        }),
+        Err(TargetError::Submission(reason)) => {
+            return Err(Stop::Ended {
+                status: RunStatus::StartFailed,
+                reason,
+            });
+        }
+        Err(TargetError::Infrastructure(reason)) => return Err(Stop::error(reason)),
+    }
+    let config = RunConfig {
+        seed: opts.seed,
+        public_base_url: format!("http://localhost:{}", ex.submission.port),
+        load_gate: opts.load_gate.clone(),
+    };
+    let start = Instant::now();
+    let run = harness::run_checks(ex, sandbox, &config, |event| match event {
+        Event::CheckFinished {
+            index,
+            total,
+            result,
+        } => {
+            let mut result = result.clone();
+            if result.hidden && !opts.show_hidden && result.failure.is_some() {
+                result.failure = Some(Failure::hidden());
+            }
+            reporter.report(&RunEvent::Check(Event::CheckFinished {
+                index,
+                total,
+                result: &result,
+            }));
+            results.push(result);
+        }
+        started => reporter.report(&RunEvent::Check(started)),
+    });
+    let outcome = cancellable(cancel, run).await.map(|_| ());
+    report.phases.checks_ms = Some(ms(start));
+    outcome
+}
+
+/// The submission's image name: one per exercise and folder, so a re-grade reuses the
+/// layer cache and replaces the tag instead of piling up images.
+fn submission_tag(exercise: &str, dir: &Path) -> String {
+    let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let hash = super::fnv1a(abs.to_string_lossy().as_bytes());
+    format!(
+        "grader-submission/{}:{:016x}",
+        exercise.to_ascii_lowercase(),
+        hash
+    )
+}
+
+/// A fresh run id: `grader-` and 8 hex digits.
+pub(crate) fn new_run_id() -> String {
+    use rand::Rng;
+    let n: u32 = rand::rng().random();
+    format!("grader-{n:08x}")
+}
