@@ -200,3 +200,15 @@ async fn on_signal(cancel: CancellationToken) {
     let _ = ctrl_c.await;
     cancel.cancel();
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

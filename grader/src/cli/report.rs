@@ -54,3 +54,30 @@ pub(crate) fn run(args: Args) -> anyhow::Result<u8> {
     }
     Ok(grader_report::exit::PASSED)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn formats_are_a_list_with_aliases() {
+        let cli = super::super::Cli::try_parse_from([
+            "grader", "report", "r.json", "--format", "xml, md",
+        ])
+        .unwrap();
+        let super::super::Command::Report(args) = cli.command else {
+            panic!("not the report command");
+        };
+        assert_eq!(
+            args.format.0,
+            vec![report::Format::Junit, report::Format::Markdown]
+        );
+        let e =
+            super::super::Cli::try_parse_from(["grader", "report", "r.json", "--format", "pdf"])
+                .unwrap_err();
+        assert!(e.to_string().contains("unknown format `pdf`"), "{e}");
+        assert!(e.use_stderr());
+    }
+}

@@ -440,3 +440,93 @@ fn copy_files(from: &Path, to: &Path) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn shards_parse_and_say_what_is_wrong() {
+        assert_eq!(Shard::parse("2/4"), Ok(Shard { index: 2, count: 4 }));
+        assert_eq!(Shard::parse(" 1 / 1 "), Ok(Shard { index: 1, count: 1 }));
+        assert_eq!(Shard::parse("2"), Err(ShardError::NoSlash));
+        assert_eq!(Shard::parse("x/4"), Err(ShardError::Index));
+        assert_eq!(Shard::parse("1/y"), Err(ShardError::Count));
+        assert_eq!(Shard::parse("3/2"), Err(ShardError::OutOfRange));
+        assert_eq!(Shard::parse("0/2"), Err(ShardError::OutOfRange));
+        assert_eq!(ShardError::OutOfRange.to_string(), "I/N needs 1 <= I <= N");
+    }
+
+    #[test]
+    fn a_learner_is_in_exactly_one_shard_and_it_never_moves() {
+        for name in ["ada", "bob", "grace", "linus", ""] {
+            let holding: Vec<u32> = (1..=4)
+                .filter(|&index| Shard { index, count: 4 }.holds(name))
+                .collect();
+            assert_eq!(holding.len(), 1, "{name}: {holding:?}");
+        }
+        // FNV-1a of "a" is af63dc4c8601ec8c: the shard of a name is stable across releases.
+        assert_eq!(super::super::fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert!(Shard { index: 1, count: 4 }.holds("a"));
+    }
+
+    #[test]
+    fn a_csv_lists_learners_with_paths_beside_it() {
+        let csv = Path::new("/class/list.csv");
+        let text = "name,path,ref\n# a comment\n\nbob, bob-dir ,main\nada,https://example.invalid/ada.git,\n";
+        let mut got = learners_of_csv(csv, text).unwrap();
+        got.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(
+            got,
+            vec![
+                Learner {
+                    name: "ada".into(),
+                    path: PathBuf::from("https://example.invalid/ada.git"),
+                    git_ref: None,
+                },
+                Learner {
+                    name: "bob".into(),
+                    path: PathBuf::from("/class/bob-dir"),
+                    git_ref: Some("main".into()),
+                },
+            ]
+        );
+        let bad = learners_of_csv(csv, "ada\n").unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "/class/list.csv:1: expected `name,path[,ref]`"
+        );
+        let bad = learners_of_csv(csv, "../x,dir\n").unwrap_err();
+        assert_eq!(
+            bad.to_string(),
+            "/class/list.csv:1: `../x` is not a usable learner name"
+        );
+    }
+
+    /// Remembers the folders `merge` said were missing.
+    #[derive(Default)]
+    struct Missing(Mutex<Vec<PathBuf>>);
+
+    impl Reporter for Missing {
+        fn report(&self, event: &RunEvent<'_>) {
+            if let RunEvent::ShardMissing { dir } = event {
+                self.0.lock().unwrap().push(dir.to_path_buf());
+            }
+        }
+    }
+
+    #[test]
+    fn merge_tells_the_reporter_of_a_missing_shard_and_goes_on() {
+        let base = std::env::temp_dir().join(format!("grader-merge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (gone, out) = (base.join("gone"), base.join("out"));
+        let missing = Missing::default();
+        let all = merge(std::slice::from_ref(&gone), &out, &missing).unwrap();
+        assert!(all.is_empty());
+        assert_eq!(*missing.0.lock().unwrap(), vec![gone]);
+        assert!(out.join("gradebook.csv").is_file());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+}

@@ -512,3 +512,54 @@ pub(crate) fn new_run_id() -> String {
     let n: u32 = rand::rng().random();
     format!("grader-{n:08x}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_run_says_why() {
+        let limit = CancelReason::TimeLimit(Duration::from_secs(90));
+        assert_eq!(
+            limit.to_string(),
+            "the grader's time limit of 90s was reached"
+        );
+        assert_eq!(
+            CancelReason::Interrupted.to_string(),
+            "interrupted (Ctrl-C or SIGTERM)"
+        );
+        // Out of time while checking: what finished is graded.
+        assert_eq!(
+            Stop::Cancelled.settle(limit, true),
+            (RunStatus::Graded, limit.to_string())
+        );
+        assert_eq!(Stop::Cancelled.settle(limit, false).0, RunStatus::Error);
+        assert_eq!(
+            Stop::Cancelled.settle(CancelReason::Interrupted, true).0,
+            RunStatus::Error
+        );
+        let built = Stop::Ended {
+            status: RunStatus::BuildFailed,
+            reason: "no Dockerfile".into(),
+        };
+        assert_eq!(
+            built.settle(CancelReason::Interrupted, false),
+            (RunStatus::BuildFailed, "no Dockerfile".to_string())
+        );
+    }
+
+    #[tokio::test]
+    async fn the_deadline_cancels_and_remembers_it() {
+        let cancel = CancellationToken::new();
+        let deadline = Deadline::start(Some(Duration::from_millis(10)), &cancel);
+        cancel.cancelled().await;
+        assert_eq!(
+            deadline.stop(),
+            CancelReason::TimeLimit(Duration::from_millis(10))
+        );
+        let cancel = CancellationToken::new();
+        let deadline = Deadline::start(Some(Duration::from_secs(60)), &cancel);
+        cancel.cancel();
+        assert_eq!(deadline.stop(), CancelReason::Interrupted);
+    }
+}
