@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
@@ -14,6 +13,7 @@ use harness::{
 };
 use tokio_util::sync::CancellationToken;
 
+use super::cancel::{Deadline, Stop, cancellable};
 use super::event::{Reporter, RunEvent};
 use super::source::{self, GitPick};
 use super::variant;
@@ -39,94 +39,6 @@ pub(crate) struct GradeOptions {
     pub(crate) git: GitPick,
     /// A class's shared PostgreSQL (batch), instead of a server per run.
     pub(crate) shared_db: Option<Arc<docker::SharedPostgres>>,
-}
-
-/// Why a run was cancelled before it finished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CancelReason {
-    /// Ctrl-C or SIGTERM.
-    Interrupted,
-    /// The run's own time limit.
-    TimeLimit(Duration),
-}
-
-impl std::fmt::Display for CancelReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CancelReason::Interrupted => f.write_str("interrupted (Ctrl-C or SIGTERM)"),
-            CancelReason::TimeLimit(limit) => write!(
-                f,
-                "the grader's time limit of {}s was reached",
-                limit.as_secs()
-            ),
-        }
-    }
-}
-
-/// Why the run stopped before grading; becomes the report's status and reason.
-enum Stop {
-    /// The token was cancelled; why is known once the run is over.
-    Cancelled,
-    Ended {
-        status: RunStatus,
-        reason: String,
-    },
-}
-
-impl Stop {
-    fn error(e: impl std::fmt::Display) -> Stop {
-        Stop::Ended {
-            status: RunStatus::Error,
-            reason: e.to_string(),
-        }
-    }
-
-    /// The report's status and reason; `checking` when the checks had begun.
-    fn settle(self, cancelled: CancelReason, checking: bool) -> (RunStatus, String) {
-        match self {
-            Stop::Ended { status, reason } => (status, reason),
-            // Out of time while checking: what finished is graded, the rest did not run.
-            Stop::Cancelled => match cancelled {
-                CancelReason::TimeLimit(_) if checking => {
-                    (RunStatus::Graded, cancelled.to_string())
-                }
-                _ => (RunStatus::Error, cancelled.to_string()),
-            },
-        }
-    }
-}
-
-/// The run's time limit: it cancels the run as Ctrl-C does, and remembers that it did.
-struct Deadline {
-    limit: Option<Duration>,
-    hit: Arc<AtomicBool>,
-    timer: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Deadline {
-    fn start(limit: Option<Duration>, cancel: &CancellationToken) -> Deadline {
-        let hit = Arc::new(AtomicBool::new(false));
-        let timer = limit.map(|limit| {
-            let (cancel, hit) = (cancel.clone(), hit.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(limit).await;
-                hit.store(true, Ordering::SeqCst);
-                cancel.cancel();
-            })
-        });
-        Deadline { limit, hit, timer }
-    }
-
-    /// Stops the clock; why the run was cancelled, if it was.
-    fn stop(self) -> CancelReason {
-        if let Some(t) = self.timer {
-            t.abort();
-        }
-        match self.limit {
-            Some(limit) if self.hit.load(Ordering::SeqCst) => CancelReason::TimeLimit(limit),
-            _ => CancelReason::Interrupted,
-        }
-    }
 }
 
 /// What ends a single run before it has a report to show.
@@ -283,16 +195,6 @@ pub(crate) fn not_a_folder(opts: &GradeOptions) -> Report {
 
 fn ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
-}
-
-async fn cancellable<T>(
-    cancel: &CancellationToken,
-    work: impl std::future::Future<Output = T>,
-) -> Result<T, Stop> {
-    tokio::select! {
-        r = work => Ok(r),
-        () = cancel.cancelled() => Err(Stop::Cancelled),
-    }
 }
 
 async fn run(
@@ -511,55 +413,4 @@ pub(crate) fn new_run_id() -> String {
     use rand::Rng;
     let n: u32 = rand::rng().random();
     format!("grader-{n:08x}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cancelled_run_says_why() {
-        let limit = CancelReason::TimeLimit(Duration::from_secs(90));
-        assert_eq!(
-            limit.to_string(),
-            "the grader's time limit of 90s was reached"
-        );
-        assert_eq!(
-            CancelReason::Interrupted.to_string(),
-            "interrupted (Ctrl-C or SIGTERM)"
-        );
-        // Out of time while checking: what finished is graded.
-        assert_eq!(
-            Stop::Cancelled.settle(limit, true),
-            (RunStatus::Graded, limit.to_string())
-        );
-        assert_eq!(Stop::Cancelled.settle(limit, false).0, RunStatus::Error);
-        assert_eq!(
-            Stop::Cancelled.settle(CancelReason::Interrupted, true).0,
-            RunStatus::Error
-        );
-        let built = Stop::Ended {
-            status: RunStatus::BuildFailed,
-            reason: "no Dockerfile".into(),
-        };
-        assert_eq!(
-            built.settle(CancelReason::Interrupted, false),
-            (RunStatus::BuildFailed, "no Dockerfile".to_string())
-        );
-    }
-
-    #[tokio::test]
-    async fn the_deadline_cancels_and_remembers_it() {
-        let cancel = CancellationToken::new();
-        let deadline = Deadline::start(Some(Duration::from_millis(10)), &cancel);
-        cancel.cancelled().await;
-        assert_eq!(
-            deadline.stop(),
-            CancelReason::TimeLimit(Duration::from_millis(10))
-        );
-        let cancel = CancellationToken::new();
-        let deadline = Deadline::start(Some(Duration::from_secs(60)), &cancel);
-        cancel.cancel();
-        assert_eq!(deadline.stop(), CancelReason::Interrupted);
-    }
 }

@@ -3,14 +3,17 @@
 //! happens goes to a `Reporter` as `RunEvent`s.
 
 mod batch;
+mod cancel;
 mod event;
 mod grade;
+mod learners;
 mod source;
 mod variant;
 
-pub(crate) use batch::{BatchOptions, Shard, grade_class, learners, merge};
+pub(crate) use batch::{BatchOptions, grade_class, merge};
 pub(crate) use event::{Reporter, RunEvent};
 pub(crate) use grade::{GradeOptions, grade_alone, new_run_id};
+pub(crate) use learners::{Shard, learners};
 pub(crate) use source::{GitPick, is_git_url, needs_clone};
 
 /// FNV-1a: a small, stable hash (image tags, shards) that does not change between
