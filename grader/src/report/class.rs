@@ -6,27 +6,18 @@ use std::path::Path;
 
 use grader_report::{CheckStatus, Report};
 
-use super::html::esc;
-use super::{pts, verdict};
+use super::html::escape;
+use super::text::{Category, category_names, fraction, pts, verdict};
+use super::write::{WriteError, write_file};
 
 /// gradebook.csv, summary.md and summary.html for the learners graded so far.
-pub fn write_class(out: &Path, reports: &BTreeMap<String, Report>) -> anyhow::Result<()> {
-    std::fs::write(out.join("gradebook.csv"), gradebook(reports))?;
-    std::fs::write(out.join("summary.md"), summary_md(reports))?;
-    std::fs::write(out.join("summary.html"), summary_html(reports))?;
-    Ok(())
-}
-
-fn categories(reports: &BTreeMap<String, Report>) -> Vec<String> {
-    let mut cats: Vec<String> = Vec::new();
-    for r in reports.values() {
-        for c in &r.checks {
-            if !cats.contains(&c.category) {
-                cats.push(c.category.clone());
-            }
-        }
-    }
-    cats
+pub(crate) fn write_class(
+    out: &Path,
+    reports: &BTreeMap<String, Report>,
+) -> Result<(), WriteError> {
+    write_file(&out.join("gradebook.csv"), &gradebook(reports))?;
+    write_file(&out.join("summary.md"), &summary_md(reports))?;
+    write_file(&out.join("summary.html"), &summary_html(reports))
 }
 
 fn csv_field(s: &str) -> String {
@@ -37,8 +28,8 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-pub fn gradebook(reports: &BTreeMap<String, Report>) -> String {
-    let cats = categories(reports);
+pub(crate) fn gradebook(reports: &BTreeMap<String, Report>) -> String {
+    let cats = category_names(reports.values().flat_map(|r| &r.checks));
     let mut out = String::from("learner,score,max,percent,status,passed");
     for c in &cats {
         out.push_str(&format!(",{}", csv_field(c)));
@@ -58,13 +49,7 @@ pub fn gradebook(reports: &BTreeMap<String, Report>) -> String {
             r.passed
         ));
         for c in &cats {
-            let earned: f64 = r
-                .checks
-                .iter()
-                .filter(|k| &k.category == c)
-                .map(|k| k.earned)
-                .sum();
-            out.push_str(&format!(",{}", pts(earned)));
+            out.push_str(&format!(",{}", pts(Category::of(&r.checks, c).earned())));
         }
         out.push_str(&format!(
             ",{},{},{}\n",
@@ -96,7 +81,7 @@ fn class_figures(reports: &BTreeMap<String, Report>) -> ([usize; 10], Vec<(Strin
     (buckets, failed, mean)
 }
 
-pub fn summary_md(reports: &BTreeMap<String, Report>) -> String {
+pub(crate) fn summary_md(reports: &BTreeMap<String, Report>) -> String {
     let (buckets, failed, mean) = class_figures(reports);
     let passed = reports.values().filter(|r| r.passed).count();
     let mut out = format!(
@@ -114,12 +99,12 @@ pub fn summary_md(reports: &BTreeMap<String, Report>) -> String {
     }
     out.push_str("\n### Checks failed most often\n\n| check | learners |\n| --- | --- |\n");
     for (id, n) in failed.iter().take(10) {
-        out.push_str(&format!("| `{id}` | {n} |\n"));
+        out.push_str(&format!("| `{}` | {n} |\n", super::markdown::inline(id)));
     }
     out
 }
 
-pub fn summary_html(reports: &BTreeMap<String, Report>) -> String {
+pub(crate) fn summary_html(reports: &BTreeMap<String, Report>) -> String {
     let (buckets, failed, mean) = class_figures(reports);
     let max = buckets.iter().copied().max().unwrap_or(0).max(1) as f64;
     let mut bars = String::new();
@@ -137,19 +122,18 @@ pub fn summary_html(reports: &BTreeMap<String, Report>) -> String {
         .iter()
         .map(|(name, r)| {
             format!(
-                "<tr><td><a href=\"{0}/report.html\">{0}</a></td><td>{1}/{2}</td><td>{3:.0}%</td><td>{4}</td></tr>",
-                esc(name),
-                pts(r.score),
-                pts(r.max_score),
+                "<tr><td><a href=\"{0}/report.html\">{0}</a></td><td>{1}</td><td>{2:.0}%</td><td>{3}</td></tr>",
+                escape(name),
+                fraction(r.score, r.max_score),
                 r.percent(),
-                esc(&verdict(r))
+                escape(&verdict(r))
             )
         })
         .collect();
     let worst: String = failed
         .iter()
         .take(10)
-        .map(|(id, n)| format!("<tr><td><code>{}</code></td><td>{n}</td></tr>", esc(id)))
+        .map(|(id, n)| format!("<tr><td><code>{}</code></td><td>{n}</td></tr>", escape(id)))
         .collect();
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Class summary</title><style>body{{font:15px/1.5 system-ui,sans-serif;max-width:900px;margin:24px auto;color:#1f2328}}table{{border-collapse:collapse}}td,th{{padding:3px 12px;border-bottom:1px solid #d0d7de;text-align:left}}</style></head><body><h1>Class summary</h1><p>{} learners, {} passed, mean {mean:.1}%</p><svg width=\"600\" height=\"150\" role=\"img\" aria-label=\"score distribution\">{bars}</svg><h2>Checks failed most often</h2><table>{worst}</table><h2>Learners</h2><table><tr><th>learner</th><th>score</th><th></th><th>result</th></tr>{rows}</table></body></html>\n",

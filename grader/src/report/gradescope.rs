@@ -4,9 +4,9 @@
 use grader_report::{CheckStatus, Report};
 use serde_json::json;
 
-use super::{failure_text, pts, verdict};
+use super::text::{failure_text, fraction, replay, verdict};
 
-pub fn render(report: &Report) -> String {
+pub(crate) fn render(report: &Report) -> String {
     let tests: Vec<_> = report
         .checks
         .iter()
@@ -37,13 +37,11 @@ pub fn render(report: &Report) -> String {
         "score": report.score,
         "execution_time": total_ms / 1000,
         "output": format!(
-            "{}: {}/{} points, {}. Seed {} (replay with --seed {}).",
+            "{}: {} points, {}. Seed {}.",
             report.exercise.name,
-            pts(report.score),
-            pts(report.max_score),
+            fraction(report.score, report.max_score),
             verdict(report),
-            report.seed,
-            report.seed
+            replay(report.seed, str::to_string)
         ),
         "visibility": "visible",
         "stdout_visibility": "hidden",
