@@ -61,34 +61,64 @@ pub(crate) fn gradebook(reports: &BTreeMap<String, Report>) -> String {
     out
 }
 
-/// Score distribution in tenths, and the checks failed most often.
-fn class_figures(reports: &BTreeMap<String, Report>) -> ([usize; 10], Vec<(String, usize)>, f64) {
-    let mut buckets = [0usize; 10];
-    let mut failed: BTreeMap<String, usize> = BTreeMap::new();
-    for r in reports.values() {
-        buckets[((r.percent() / 10.0).floor() as usize).min(9)] += 1;
-        for c in r.checks.iter().filter(|c| c.status != CheckStatus::Passed) {
-            *failed.entry(c.id.clone()).or_default() += 1;
+/// What both class summaries show: how many passed, the mean, the score distribution
+/// in tenths, and the checks failed most often.
+struct ClassFigures {
+    learners: usize,
+    passed: usize,
+    mean: f64,
+    buckets: [usize; 10],
+    /// Check ids with the number of learners who did not pass them, most first.
+    failed: Vec<(String, usize)>,
+}
+
+impl ClassFigures {
+    fn of(reports: &BTreeMap<String, Report>) -> ClassFigures {
+        let mut buckets = [0usize; 10];
+        let mut failed: BTreeMap<String, usize> = BTreeMap::new();
+        for r in reports.values() {
+            buckets[((r.percent() / 10.0).floor() as usize).min(9)] += 1;
+            for c in r.checks.iter().filter(|c| c.status != CheckStatus::Passed) {
+                *failed.entry(c.id.clone()).or_default() += 1;
+            }
+        }
+        let mut failed: Vec<(String, usize)> = failed.into_iter().collect();
+        failed.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mean = if reports.is_empty() {
+            0.0
+        } else {
+            reports.values().map(Report::percent).sum::<f64>() / reports.len() as f64
+        };
+        ClassFigures {
+            learners: reports.len(),
+            passed: reports.values().filter(|r| r.passed).count(),
+            mean,
+            buckets,
+            failed,
         }
     }
-    let mut failed: Vec<(String, usize)> = failed.into_iter().collect();
-    failed.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mean = if reports.is_empty() {
-        0.0
-    } else {
-        reports.values().map(Report::percent).sum::<f64>() / reports.len() as f64
-    };
-    (buckets, failed, mean)
+
+    /// `N learners, P passed, mean M%`.
+    fn headline(&self) -> String {
+        format!(
+            "{} learners, {} passed, mean {:.1}%",
+            self.learners, self.passed, self.mean
+        )
+    }
+
+    /// The ten checks failed most often.
+    fn worst(&self) -> impl Iterator<Item = &(String, usize)> {
+        self.failed.iter().take(10)
+    }
 }
 
 pub(crate) fn summary_md(reports: &BTreeMap<String, Report>) -> String {
-    let (buckets, failed, mean) = class_figures(reports);
-    let passed = reports.values().filter(|r| r.passed).count();
+    let figures = ClassFigures::of(reports);
     let mut out = format!(
-        "## Class summary: {} learners, {passed} passed, mean {mean:.1}%\n\n| score | learners |\n| --- | --- |\n",
-        reports.len()
+        "## Class summary: {}\n\n| score | learners |\n| --- | --- |\n",
+        figures.headline()
     );
-    for (i, n) in buckets.iter().enumerate().rev() {
+    for (i, n) in figures.buckets.iter().enumerate().rev() {
         out.push_str(&format!(
             "| {}-{}% | {} {} |\n",
             i * 10,
@@ -98,17 +128,17 @@ pub(crate) fn summary_md(reports: &BTreeMap<String, Report>) -> String {
         ));
     }
     out.push_str("\n### Checks failed most often\n\n| check | learners |\n| --- | --- |\n");
-    for (id, n) in failed.iter().take(10) {
+    for (id, n) in figures.worst() {
         out.push_str(&format!("| `{}` | {n} |\n", super::markdown::inline(id)));
     }
     out
 }
 
 pub(crate) fn summary_html(reports: &BTreeMap<String, Report>) -> String {
-    let (buckets, failed, mean) = class_figures(reports);
-    let max = buckets.iter().copied().max().unwrap_or(0).max(1) as f64;
+    let figures = ClassFigures::of(reports);
+    let max = figures.buckets.iter().copied().max().unwrap_or(0).max(1) as f64;
     let mut bars = String::new();
-    for (i, n) in buckets.iter().enumerate() {
+    for (i, n) in figures.buckets.iter().enumerate() {
         let h = *n as f64 / max * 120.0;
         bars.push_str(&format!(
             r##"<rect x="{}" y="{:.1}" width="52" height="{h:.1}" fill="#0969da"><title>{n} learners</title></rect><text x="{}" y="140" font-size="11" text-anchor="middle" fill="#656d76">{}%</text>"##,
@@ -130,21 +160,43 @@ pub(crate) fn summary_html(reports: &BTreeMap<String, Report>) -> String {
             )
         })
         .collect();
-    let worst: String = failed
-        .iter()
-        .take(10)
+    let worst: String = figures
+        .worst()
         .map(|(id, n)| format!("<tr><td><code>{}</code></td><td>{n}</td></tr>", escape(id)))
         .collect();
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Class summary</title><style>body{{font:15px/1.5 system-ui,sans-serif;max-width:900px;margin:24px auto;color:#1f2328}}table{{border-collapse:collapse}}td,th{{padding:3px 12px;border-bottom:1px solid #d0d7de;text-align:left}}</style></head><body><h1>Class summary</h1><p>{} learners, {} passed, mean {mean:.1}%</p><svg width=\"600\" height=\"150\" role=\"img\" aria-label=\"score distribution\">{bars}</svg><h2>Checks failed most often</h2><table>{worst}</table><h2>Learners</h2><table><tr><th>learner</th><th>score</th><th></th><th>result</th></tr>{rows}</table></body></html>\n",
-        reports.len(),
-        reports.values().filter(|r| r.passed).count()
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Class summary</title><style>body{{font:15px/1.5 system-ui,sans-serif;max-width:900px;margin:24px auto;color:#1f2328}}table{{border-collapse:collapse}}td,th{{padding:3px 12px;border-bottom:1px solid #d0d7de;text-align:left}}</style></head><body><h1>Class summary</h1><p>{}</p><svg width=\"600\" height=\"150\" role=\"img\" aria-label=\"score distribution\">{bars}</svg><h2>Checks failed most often</h2><table>{worst}</table><h2>Learners</h2><table><tr><th>learner</th><th>score</th><th></th><th>result</th></tr>{rows}</table></body></html>\n",
+        figures.headline()
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two learners: the fixture's failing run, and one that did not build.
+    fn class() -> BTreeMap<String, Report> {
+        let failing = super::super::fixture::report();
+        let mut broken = failing.clone();
+        broken.status = grader_report::RunStatus::BuildFailed;
+        broken.reason = Some("exit code 1".into());
+        broken.checks.retain(|c| c.category == "api");
+        for c in &mut broken.checks {
+            c.status = CheckStatus::Skipped;
+            c.earned = 0.0;
+        }
+        harness::score::tally(&mut broken);
+        BTreeMap::from([("ada".to_string(), failing), ("bo, b".to_string(), broken)])
+    }
+
+    #[test]
+    fn every_class_rendering_matches_its_snapshot() {
+        use super::super::fixture::snapshot;
+        let reports = class();
+        snapshot("class/gradebook.csv", &gradebook(&reports));
+        snapshot("class/summary.md", &summary_md(&reports));
+        snapshot("class/summary.html", &summary_html(&reports));
+    }
 
     #[test]
     fn a_learner_name_cannot_break_out_of_the_summary_link() {
