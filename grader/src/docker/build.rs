@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -11,7 +11,8 @@ use bollard::query_parameters::BuildImageOptionsBuilder;
 use futures_util::StreamExt;
 
 use super::context::build_context;
-use super::{DockerError, api};
+use super::images::image_exists;
+use super::{DockerError, io};
 
 /// Memory of each build step's container.
 const BUILD_MEMORY: i32 = 1536 * 1024 * 1024;
@@ -25,6 +26,46 @@ pub enum BuildOutcome {
     Failed { reason: String, log_tail: String },
 }
 
+/// The build's log file, and its last lines for the report.
+struct BuildLog {
+    file: std::fs::File,
+    tail: VecDeque<String>,
+}
+
+impl BuildLog {
+    fn create(path: &Path) -> Result<BuildLog, DockerError> {
+        let file =
+            std::fs::File::create(path).map_err(io(format!("cannot write {}", path.display())))?;
+        Ok(BuildLog {
+            file,
+            tail: VecDeque::new(),
+        })
+    }
+
+    fn note(&mut self, text: &str) {
+        let _ = self.file.write_all(text.as_bytes());
+        for l in text.lines() {
+            if self.tail.len() == TAIL_LINES {
+                self.tail.pop_front();
+            }
+            self.tail.push_back(l.to_string());
+        }
+    }
+
+    fn tail(&self) -> String {
+        self.tail.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// A build refused before the engine saw it: the reason is all there is to show.
+    fn refused(&mut self, reason: String) -> BuildOutcome {
+        self.note(&format!("{reason}\n"));
+        BuildOutcome::Failed {
+            reason,
+            log_tail: String::new(),
+        }
+    }
+}
+
 /// Builds `dir` (its `Dockerfile`) into `tag`, writing the build's output to `log_path`.
 pub async fn build_submission(
     docker: &Docker,
@@ -35,43 +76,22 @@ pub async fn build_submission(
     timeout: Duration,
     templates: Option<&Path>,
 ) -> Result<BuildOutcome, DockerError> {
-    let mut log = std::fs::File::create(log_path)
-        .map_err(|e| DockerError::Other(format!("cannot write {}: {e}", log_path.display())))?;
-    let mut tail: VecDeque<String> = VecDeque::new();
-    let mut note = |log: &mut std::fs::File, line: &str| {
-        let _ = log.write_all(line.as_bytes());
-        for l in line.lines() {
-            if tail.len() == TAIL_LINES {
-                tail.pop_front();
-            }
-            tail.push_back(l.to_string());
-        }
-    };
+    let mut log = BuildLog::create(log_path)?;
     let mut template = None;
     if !dir.join("Dockerfile").is_file() {
-        let stack = templates.and_then(|t| super::stack::detect(dir).map(|s| (t, s)));
-        let Some((t, stack)) = stack else {
-            let reason = format!(
+        let Some((path, stack)) = template_for(dir, templates) else {
+            return Ok(log.refused(format!(
                 "there is no Dockerfile in {} (and no {} project was recognised)",
                 dir.display(),
                 super::stack::STACKS.join(", ")
-            );
-            note(&mut log, &format!("{reason}\n"));
-            return Ok(BuildOutcome::Failed {
-                reason,
-                log_tail: String::new(),
-            });
+            )));
         };
-        let path = t.join(stack).join("Dockerfile");
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| DockerError::Other(format!("cannot read {}: {e}", path.display())))?;
-        note(
-            &mut log,
-            &format!(
-                "no Dockerfile: a {stack} project, built with {}\n",
-                path.display()
-            ),
-        );
+            .map_err(io(format!("cannot read {}", path.display())))?;
+        log.note(&format!(
+            "no Dockerfile: a {stack} project, built with {}\n",
+            path.display()
+        ));
         template = Some(text);
     }
     let dir_owned = dir.to_path_buf();
@@ -82,14 +102,43 @@ pub async fn build_submission(
     .map_err(|e| DockerError::Other(e.to_string()))?;
     let context = match context {
         Ok(c) => c,
-        Err(reason) => {
-            note(&mut log, &format!("{reason}\n"));
-            return Ok(BuildOutcome::Failed {
-                reason,
-                log_tail: String::new(),
-            });
-        }
+        Err(e) => return Ok(log.refused(e.to_string())),
     };
+    let work = run_build(docker, tag, build_args, context, &mut log);
+    let Ok(error) = tokio::time::timeout(timeout, work).await else {
+        let reason = format!("the build did not finish within {}s", timeout.as_secs());
+        log.note(&format!("{reason}\n"));
+        return Ok(BuildOutcome::Failed {
+            reason,
+            log_tail: log.tail(),
+        });
+    };
+    // A failed build can end in a spurious stream error: the image decides.
+    let exists = image_exists(docker, tag).await?;
+    match error {
+        None if exists => Ok(BuildOutcome::Built),
+        error => Ok(BuildOutcome::Failed {
+            reason: error.unwrap_or_else(|| "the build produced no image".into()),
+            log_tail: log.tail(),
+        }),
+    }
+}
+
+/// The template Dockerfile for a folder without one, and the stack it was chosen for.
+fn template_for(dir: &Path, templates: Option<&Path>) -> Option<(PathBuf, &'static str)> {
+    let stack = super::stack::detect(dir)?;
+    Some((templates?.join(stack).join("Dockerfile"), stack))
+}
+
+/// Streams the engine's build of `context` into the log; returns the first error the
+/// engine reported, if any.
+async fn run_build(
+    docker: &Docker,
+    tag: &str,
+    build_args: &HashMap<String, String>,
+    context: Vec<u8>,
+    log: &mut BuildLog,
+) -> Option<String> {
     let options = BuildImageOptionsBuilder::new()
         .dockerfile("Dockerfile")
         .t(tag)
@@ -102,49 +151,27 @@ pub async fn build_submission(
         .build();
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
     let mut error: Option<String> = None;
-    let work = async {
-        while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if let Some(s) = &info.stream {
-                        note(&mut log, s);
-                    }
-                    if let Some(e) = info.error_detail.and_then(|d| d.message) {
-                        note(&mut log, &format!("{e}\n"));
-                        error = Some(e);
-                    }
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(s) = &info.stream {
+                    log.note(s);
                 }
-                Err(e) => {
-                    let text = match &e {
-                        bollard::errors::Error::DockerStreamError { error } => error.clone(),
-                        other => other.to_string(),
-                    };
-                    note(&mut log, &format!("{text}\n"));
-                    error.get_or_insert(text);
-                    break;
+                if let Some(e) = info.error_detail.and_then(|d| d.message) {
+                    log.note(&format!("{e}\n"));
+                    error = Some(e);
                 }
             }
+            Err(e) => {
+                let text = match &e {
+                    bollard::errors::Error::DockerStreamError { error } => error.clone(),
+                    other => other.to_string(),
+                };
+                log.note(&format!("{text}\n"));
+                error.get_or_insert(text);
+                break;
+            }
         }
-    };
-    if tokio::time::timeout(timeout, work).await.is_err() {
-        let reason = format!("the build did not finish within {}s", timeout.as_secs());
-        note(&mut log, &format!("{reason}\n"));
-        return Ok(BuildOutcome::Failed {
-            reason,
-            log_tail: tail.into_iter().collect::<Vec<_>>().join("\n"),
-        });
     }
-    // A failed build can end in a spurious stream error: the image decides.
-    let exists = match docker.inspect_image(tag).await {
-        Ok(_) => true,
-        Err(e) if super::is_not_found(&e) => false,
-        Err(e) => return Err(api(format!("inspecting image {tag}"))(e)),
-    };
-    match error {
-        None if exists => Ok(BuildOutcome::Built),
-        error => Ok(BuildOutcome::Failed {
-            reason: error.unwrap_or_else(|| "the build produced no image".into()),
-            log_tail: tail.into_iter().collect::<Vec<_>>().join("\n"),
-        }),
-    }
+    error
 }

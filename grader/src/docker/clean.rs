@@ -45,13 +45,9 @@ async fn clean(docker: &Docker, label: &str) -> Result<Cleaned, DockerError> {
         .force(true)
         .v(true)
         .build();
-    for c in containers {
-        let Some(id) = c.id else { continue };
-        match docker.remove_container(&id, Some(remove.clone())).await {
-            Ok(()) => cleaned.containers += 1,
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(api(format!("removing container {id}"))(e)),
-        }
+    for id in containers.into_iter().filter_map(|c| c.id) {
+        let removed = docker.remove_container(&id, Some(remove.clone())).await;
+        cleaned.containers += counted(removed, || format!("removing container {id}"))?;
     }
     let networks = docker
         .list_networks(Some(
@@ -59,13 +55,9 @@ async fn clean(docker: &Docker, label: &str) -> Result<Cleaned, DockerError> {
         ))
         .await
         .map_err(api("listing networks"))?;
-    for n in networks {
-        let Some(id) = n.id else { continue };
-        match docker.remove_network(&id).await {
-            Ok(()) => cleaned.networks += 1,
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(api(format!("removing network {id}"))(e)),
-        }
+    for id in networks.into_iter().filter_map(|n| n.id) {
+        let removed = docker.remove_network(&id).await;
+        cleaned.networks += counted(removed, || format!("removing network {id}"))?;
     }
     let volumes = docker
         .list_volumes(Some(
@@ -73,18 +65,22 @@ async fn clean(docker: &Docker, label: &str) -> Result<Cleaned, DockerError> {
         ))
         .await
         .map_err(api("listing volumes"))?;
+    let force = RemoveVolumeOptionsBuilder::new().force(true).build();
     for v in volumes.volumes.unwrap_or_default() {
-        match docker
-            .remove_volume(
-                &v.name,
-                Some(RemoveVolumeOptionsBuilder::new().force(true).build()),
-            )
-            .await
-        {
-            Ok(()) => cleaned.volumes += 1,
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(api(format!("removing volume {}", v.name))(e)),
-        }
+        let removed = docker.remove_volume(&v.name, Some(force.clone())).await;
+        cleaned.volumes += counted(removed, || format!("removing volume {}", v.name))?;
     }
     Ok(cleaned)
+}
+
+/// 1 for a thing removed, 0 for one already gone (another cleanup got there first).
+fn counted(
+    removed: Result<(), bollard::errors::Error>,
+    what: impl FnOnce() -> String,
+) -> Result<usize, DockerError> {
+    match removed {
+        Ok(()) => Ok(1),
+        Err(e) if is_not_found(&e) => Ok(0),
+        Err(e) => Err(api(what())(e)),
+    }
 }

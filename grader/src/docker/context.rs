@@ -1,12 +1,57 @@
 //! The build context: the submission folder as a tar, without what `.dockerignore`
 //! excludes (the client's job: the engine does not filter).
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 /// Refuse contexts larger than this: a submission is source code, not data.
 pub const MAX_CONTEXT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Why a submission folder cannot be sent to the engine. All of them are the
+/// submission's: the build fails with this reason.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("{}:{line}: bad pattern: {source}", path.display())]
+    BadPattern {
+        path: PathBuf,
+        line: usize,
+        source: ignore::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Ignore {
+        path: PathBuf,
+        source: ignore::Error,
+    },
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error(
+        "the submission folder is larger than {} MiB (list what the build does not need in .dockerignore)",
+        MAX_CONTEXT_BYTES / 1024 / 1024
+    )]
+    TooLarge,
+    #[error("cannot add {}: {source}", name.display())]
+    Add { name: PathBuf, source: io::Error },
+    #[error("cannot add the template Dockerfile: {0}")]
+    Template(#[source] io::Error),
+    #[error("cannot write the build context: {0}")]
+    Write(#[source] io::Error),
+}
+
+fn read_error(path: &Path) -> impl FnOnce(io::Error) -> ContextError + '_ {
+    move |source| ContextError::Read {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn add_error(name: &Path) -> impl FnOnce(io::Error) -> ContextError + '_ {
+    move |source| ContextError::Add {
+        name: name.to_path_buf(),
+        source,
+    }
+}
 
 /// Tars `dir` for a build, honouring `.dockerignore` (the Dockerfile is always sent).
 /// `template`: a Dockerfile to add (for a folder that has none).
@@ -14,7 +59,7 @@ pub fn build_context(
     dir: &Path,
     dockerfile: &str,
     template: Option<&str>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ContextError> {
     let ignore = dockerignore(dir)?;
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
@@ -33,15 +78,14 @@ pub fn build_context(
         header.set_mode(0o644);
         header.set_cksum();
         tar.append_data(&mut header, dockerfile, text.as_bytes())
-            .map_err(|e| format!("cannot add the template Dockerfile: {e}"))?;
+            .map_err(ContextError::Template)?;
     }
-    tar.into_inner()
-        .map_err(|e| format!("cannot write the build context: {e}"))
+    tar.into_inner().map_err(ContextError::Write)
 }
 
 /// `.dockerignore` patterns are anchored at the context root; gitignore patterns are
 /// anchored when they start with `/`, so each pattern gets one.
-fn dockerignore(dir: &Path) -> Result<Gitignore, String> {
+fn dockerignore(dir: &Path) -> Result<Gitignore, ContextError> {
     let mut builder = GitignoreBuilder::new(dir);
     let path = dir.join(".dockerignore");
     if let Ok(text) = std::fs::read_to_string(&path) {
@@ -61,12 +105,16 @@ fn dockerignore(dir: &Path) -> Result<Gitignore, String> {
             }
             builder
                 .add_line(None, &format!("{neg}/{pat}"))
-                .map_err(|e| format!("{}:{}: bad pattern: {e}", path.display(), n + 1))?;
+                .map_err(|source| ContextError::BadPattern {
+                    path: path.clone(),
+                    line: n + 1,
+                    source,
+                })?;
         }
     }
     builder
         .build()
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(|source| ContextError::Ignore { path, source })
 }
 
 fn walk(
@@ -76,38 +124,32 @@ fn walk(
     dockerfile: &str,
     tar: &mut tar::Builder<Vec<u8>>,
     total: &mut u64,
-) -> Result<(), String> {
+) -> Result<(), ContextError> {
     let dir = root.join(rel);
     let mut entries: Vec<_> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+        .map_err(read_error(&dir))?
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        .map_err(read_error(&dir))?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let name = rel.join(entry.file_name());
-        let meta = entry
-            .path()
-            .symlink_metadata()
-            .map_err(|e| format!("cannot read {}: {e}", entry.path().display()))?;
+        let path = entry.path();
+        let meta = path.symlink_metadata().map_err(read_error(&path))?;
         let is_dir = meta.is_dir();
         let always = name == Path::new(dockerfile) || name == Path::new(".dockerignore");
         if !always && ignore.matched(&name, is_dir).is_ignore() {
             continue;
         }
         if is_dir {
-            tar.append_dir(&name, entry.path())
-                .map_err(|e| format!("cannot add {}: {e}", name.display()))?;
+            tar.append_dir(&name, &path).map_err(add_error(&name))?;
             walk(root, &name, ignore, dockerfile, tar, total)?;
         } else {
             *total += meta.len();
             if *total > MAX_CONTEXT_BYTES {
-                return Err(format!(
-                    "the submission folder is larger than {} MiB (list what the build does not need in .dockerignore)",
-                    MAX_CONTEXT_BYTES / 1024 / 1024
-                ));
+                return Err(ContextError::TooLarge);
             }
-            tar.append_path_with_name(entry.path(), &name)
-                .map_err(|e| format!("cannot add {}: {e}", name.display()))?;
+            tar.append_path_with_name(&path, &name)
+                .map_err(add_error(&name))?;
         }
     }
     Ok(())

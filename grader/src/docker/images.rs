@@ -10,7 +10,7 @@ use bollard::query_parameters::CreateImageOptionsBuilder;
 use futures_util::StreamExt;
 
 use super::build::{BuildOutcome, build_submission};
-use super::{DockerError, api, is_not_found};
+use super::{DockerError, api, io, is_not_found};
 
 /// Names of the images; the defaults are public images, so a machine that can pull
 /// builds nothing but the submission.
@@ -81,7 +81,7 @@ pub async fn ensure_images(
         wanted.push((Recipe::Redis, &names.redis));
     }
     for (recipe, name) in wanted {
-        if exists(docker, name).await? {
+        if image_exists(docker, name).await? {
             continue;
         }
         progress(&format!("image {name}: not here, trying to pull it"));
@@ -101,7 +101,8 @@ pub async fn ensure_images(
     Ok(())
 }
 
-async fn exists(docker: &Docker, name: &str) -> Result<bool, DockerError> {
+/// Whether the engine has the image `name`.
+pub(super) async fn image_exists(docker: &Docker, name: &str) -> Result<bool, DockerError> {
     match docker.inspect_image(name).await {
         Ok(_) => Ok(true),
         Err(e) if is_not_found(&e) => Ok(false),
@@ -109,25 +110,34 @@ async fn exists(docker: &Docker, name: &str) -> Result<bool, DockerError> {
     }
 }
 
-async fn pull(docker: &Docker, name: &str) -> Result<(), String> {
+/// Why an image could not be pulled: the grader then builds it from its recipe.
+#[derive(Debug, thiserror::Error)]
+enum PullError {
+    #[error("{0}")]
+    Engine(#[from] bollard::errors::Error),
+    /// The registry's or the engine's own words.
+    #[error("{0}")]
+    Refused(String),
+    #[error("the pull took more than 15 minutes")]
+    TimedOut,
+}
+
+async fn pull(docker: &Docker, name: &str) -> Result<(), PullError> {
     let options = CreateImageOptionsBuilder::new().from_image(name).build();
     let mut stream = docker.create_image(Some(options), None, None);
     let work = async {
         while let Some(item) = stream.next().await {
-            let info = item.map_err(|e| e.to_string())?;
-            if let Some(e) = info.error_detail.and_then(|d| d.message) {
-                return Err(e);
+            if let Some(e) = item?.error_detail.and_then(|d| d.message) {
+                return Err(PullError::Refused(e));
             }
         }
         Ok(())
     };
     tokio::time::timeout(Duration::from_secs(900), work)
         .await
-        .map_err(|_| "the pull took more than 15 minutes".to_string())??;
-    match docker.inspect_image(name).await {
-        Ok(_) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
+        .map_err(|_| PullError::TimedOut)??;
+    docker.inspect_image(name).await?;
+    Ok(())
 }
 
 async fn build(
@@ -147,9 +157,8 @@ async fn build(
                 script.display(),
                 log_path.display()
             ));
-            let log = std::fs::File::create(&log_path).map_err(|e| {
-                DockerError::Other(format!("cannot write {}: {e}", log_path.display()))
-            })?;
+            let log = std::fs::File::create(&log_path)
+                .map_err(io(format!("cannot write {}", log_path.display())))?;
             let err_log = log
                 .try_clone()
                 .map_err(|e| DockerError::Other(e.to_string()))?;
@@ -160,7 +169,7 @@ async fn build(
                 .stderr(err_log)
                 .status()
                 .await
-                .map_err(|e| DockerError::Other(format!("cannot run {}: {e}", script.display())))?;
+                .map_err(io(format!("cannot run {}", script.display())))?;
             if !status.success() {
                 return Err(DockerError::Other(format!(
                     "building image {name} with {} failed ({status}); see {}\n{}",

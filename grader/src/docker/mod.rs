@@ -2,6 +2,7 @@
 
 mod build;
 mod clean;
+mod container;
 mod context;
 mod images;
 mod sandbox;
@@ -35,8 +36,21 @@ pub enum DockerError {
         #[source]
         source: bollard::errors::Error,
     },
+    /// A file of the grader's own (a build log, a template) could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// What went wrong, for people only: no caller decides anything by it.
     #[error("{0}")]
     Other(String),
+}
+
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DockerError {
+    let what = what.into();
+    move |source| DockerError::Io { what, source }
 }
 
 pub(crate) fn api(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
@@ -74,17 +88,4 @@ pub(crate) fn is_not_found(e: &bollard::errors::Error) -> bool {
             ..
         }
     )
-}
-
-/// The host port Docker published for `key` (e.g. `5432/tcp`) of a started container.
-async fn published_port(docker: &Docker, container: &str, key: &str) -> Result<u16, DockerError> {
-    let info = docker
-        .inspect_container(container, None)
-        .await
-        .map_err(api(format!("inspecting {container}")))?;
-    info.network_settings
-        .and_then(|n| n.ports)
-        .and_then(|p| p.get(key).cloned().flatten())
-        .and_then(|b| b.into_iter().find_map(|b| b.host_port?.parse().ok()))
-        .ok_or_else(|| DockerError::Other(format!("{container} has no published port for {key}")))
 }

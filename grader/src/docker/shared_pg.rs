@@ -4,17 +4,18 @@
 //! network as `db` for the length of that learner's run, so submissions see the same
 //! contract as with a server of their own.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkConnectRequest, NetworkCreateRequest,
-    NetworkDisconnectRequest, PortBinding,
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkConnectRequest,
+    NetworkDisconnectRequest,
 };
-use bollard::query_parameters::{CreateContainerOptionsBuilder, StartContainerOptions};
 
-use super::{DockerError, api, images::ImageNames, run_labels};
+use super::container::{self, on_localhost, role_labels};
+use super::sandbox::create_network;
+use super::sandbox::services::{Login, PostgresSize, postgres_body, random_password};
+use super::{DockerError, api, images::ImageNames};
 
 const ADMIN: &str = "grader_admin";
 
@@ -30,10 +31,8 @@ pub struct SharedPostgres {
 
 /// A learner's database on the shared server.
 #[derive(Debug, Clone)]
-pub struct LearnerDb {
-    pub user: String,
-    pub password: String,
-    pub database: String,
+pub(super) struct LearnerDb {
+    pub login: Login,
     /// Published on 127.0.0.1, for the grader's SQL steps.
     pub host_port: u16,
 }
@@ -46,72 +45,37 @@ impl SharedPostgres {
         batch_id: &str,
     ) -> Result<SharedPostgres, DockerError> {
         let net = format!("{batch_id}-db");
-        docker
-            .create_network(NetworkCreateRequest {
-                name: net.clone(),
-                driver: Some("bridge".into()),
-                labels: Some(run_labels(batch_id)),
-                ..Default::default()
-            })
-            .await
-            .map_err(api(format!("creating network {net}")))?;
+        create_network(docker, &net, batch_id, false).await?;
         let container = format!("{batch_id}-shared-db");
-        let admin_password = super::sandbox::random_password();
-        let mut labels = run_labels(batch_id);
-        labels.insert("grader.role".into(), "shared-database".into());
+        let admin = Login {
+            user: ADMIN.into(),
+            password: random_password(),
+            database: "postgres".into(),
+        };
         let key = "5432/tcp".to_string();
-        let body = ContainerCreateBody {
-            image: Some(images.postgres.clone()),
-            env: Some(vec![
-                format!("POSTGRES_USER={ADMIN}"),
-                format!("POSTGRES_PASSWORD={admin_password}"),
-                "POSTGRES_DB=postgres".into(),
-            ]),
-            cmd: Some(super::sandbox::throwaway_postgres(500)),
-            exposed_ports: Some(vec![key.clone()]),
-            labels: Some(labels),
-            host_config: Some(HostConfig {
-                network_mode: Some(net.clone()),
-                port_bindings: Some(HashMap::from([(
-                    key.clone(),
-                    Some(vec![PortBinding {
-                        host_ip: Some("127.0.0.1".into()),
-                        host_port: Some(String::new()),
-                    }]),
-                )])),
-                memory: Some(2048 * 1024 * 1024),
-                memory_swap: Some(2048 * 1024 * 1024),
-                tmpfs: Some(HashMap::from([(
-                    "/var/lib/postgresql/data".to_string(),
-                    "rw,size=1536m".to_string(),
-                )])),
-                shm_size: Some(256 * 1024 * 1024),
-                ..Default::default()
-            }),
+        let host = HostConfig {
+            network_mode: Some(net.clone()),
+            port_bindings: Some(on_localhost(&key)),
             ..Default::default()
         };
-        docker
-            .create_container(
-                Some(
-                    CreateContainerOptionsBuilder::new()
-                        .name(&container)
-                        .build(),
-                ),
-                body,
+        let body = ContainerCreateBody {
+            exposed_ports: Some(vec![key.clone()]),
+            ..postgres_body(
+                &images.postgres,
+                &admin,
+                &PostgresSize::CLASS,
+                host,
+                role_labels(batch_id, "shared-database"),
             )
-            .await
-            .map_err(api(format!("creating container {container}")))?;
-        docker
-            .start_container(&container, None::<StartContainerOptions>)
-            .await
-            .map_err(api(format!("starting container {container}")))?;
-        let host_port = super::published_port(docker, &container, &key).await?;
+        };
+        container::create_and_start(docker, &container, body).await?;
+        let host_port = container::published_port(docker, &container, &key).await?;
         let pg = SharedPostgres {
             docker: docker.clone(),
             batch_id: batch_id.to_string(),
             container,
             host_port,
-            admin_password,
+            admin_password: admin.password,
         };
         harness::sql::wait_database(&pg.admin_url(), Duration::from_secs(90))
             .await
@@ -127,9 +91,13 @@ impl SharedPostgres {
     }
 
     /// A fresh database and role for one run, reachable as `db` on `network`.
-    pub async fn attach(&self, run_id: &str, network: &str) -> Result<LearnerDb, DockerError> {
+    pub(super) async fn attach(
+        &self,
+        run_id: &str,
+        network: &str,
+    ) -> Result<LearnerDb, DockerError> {
         let name = db_name(run_id);
-        let password = super::sandbox::random_password();
+        let password = random_password();
         harness::sql::admin_exec(
             &self.admin_url(),
             &[
@@ -158,9 +126,11 @@ impl SharedPostgres {
             .await
             .map_err(api(format!("connecting the shared database to {network}")))?;
         Ok(LearnerDb {
-            user: name.clone(),
-            password,
-            database: name,
+            login: Login {
+                user: name.clone(),
+                password,
+                database: name,
+            },
             host_port: self.host_port,
         })
     }

@@ -24,17 +24,6 @@ pub(crate) fn report() -> Report {
                 load: None,
             }
         };
-    let failure = Failure {
-        step: 1,
-        location: "exercises/todo-api/spec.toml:47".into(),
-        message: "POST /todos: status 200 where 201 was expected".into(),
-        expected: Some("status <201>".into()),
-        actual: Some("status <200>".into()),
-        request: Some(r#"curl -i -X POST http://localhost:8080/todos -H 'Content-Type: application/json' --data-raw '{"title":"<b>Buy</b> milk"}'"#.into()),
-        response: Some("HTTP 200\ncontent-type: application/json\n\n{\"id\": 1}".into()),
-        hint: Some("Creating a resource answers 201 Created, not 200.".into()),
-        diff: Some("--- expected\n+++ actual\n@@ -1 +1 @@\n-201\n+200\n".into()),
-    };
     let mut r = Report {
         schema_version: SCHEMA_VERSION,
         grader_version: "0.1.0".into(),
@@ -67,7 +56,7 @@ pub(crate) fn report() -> Report {
                 "api",
                 CheckStatus::Failed,
                 2.0,
-                Some(failure),
+                Some(failure()),
                 false,
             ),
             check(
@@ -107,6 +96,21 @@ pub(crate) fn report() -> Report {
     };
     harness::score::tally(&mut r);
     r
+}
+
+/// A failed step with every detail a failure can carry.
+fn failure() -> Failure {
+    Failure {
+        step: 1,
+        location: "exercises/todo-api/spec.toml:47".into(),
+        message: "POST /todos: status 200 where 201 was expected".into(),
+        expected: Some("status <201>".into()),
+        actual: Some("status <200>".into()),
+        request: Some(r#"curl -i -X POST http://localhost:8080/todos -H 'Content-Type: application/json' --data-raw '{"title":"<b>Buy</b> milk"}'"#.into()),
+        response: Some("HTTP 200\ncontent-type: application/json\n\n{\"id\": 1}".into()),
+        hint: Some("Creating a resource answers 201 Created, not 200.".into()),
+        diff: Some("--- expected\n+++ actual\n@@ -1 +1 @@\n-201\n+200\n".into()),
+    }
 }
 
 fn load() -> grader_report::LoadReport {

@@ -1,55 +1,83 @@
 //! Gradescope's autograder `results.json`: the grader can run inside a Gradescope
 //! autograder unchanged. A hidden check is shown to students once grades are published.
 
-use grader_report::{CheckStatus, Report};
-use serde_json::json;
+use grader_report::{CheckResult, CheckStatus, Report};
+use serde::Serialize;
 
-use super::{failure_text, pts, verdict};
+use super::text::{failure_text, fraction, replay, verdict};
 
-pub fn render(report: &Report) -> String {
-    let tests: Vec<_> = report
-        .checks
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            json!({
-                "number": (i + 1).to_string(),
-                "name": format!("{}: {}", c.id, c.title),
-                "score": c.earned,
-                "max_score": c.points,
-                "status": if c.status == CheckStatus::Passed { "passed" } else { "failed" },
-                "visibility": if c.hidden { "after_published" } else { "visible" },
-                "tags": [c.category],
-                "output": c.failure.as_ref().map(failure_text).unwrap_or_default(),
-            })
-        })
-        .collect();
-    let total_ms: u64 = [
-        report.phases.build_ms,
-        report.phases.start_ms,
-        report.phases.checks_ms,
-        report.phases.teardown_ms,
-    ]
-    .into_iter()
-    .flatten()
-    .sum();
-    let value = json!({
-        "score": report.score,
-        "execution_time": total_ms / 1000,
-        "output": format!(
-            "{}: {}/{} points, {}. Seed {} (replay with --seed {}).",
+/// `results.json`, with the fields Gradescope's autograder reads, in its order.
+#[derive(Serialize)]
+struct Results<'a> {
+    score: f64,
+    /// Whole seconds.
+    execution_time: u64,
+    output: String,
+    visibility: &'static str,
+    stdout_visibility: &'static str,
+    tests: Vec<Test<'a>>,
+}
+
+/// One check as a Gradescope test.
+#[derive(Serialize)]
+struct Test<'a> {
+    number: String,
+    name: String,
+    score: f64,
+    max_score: f64,
+    status: &'static str,
+    visibility: &'static str,
+    tags: [&'a str; 1],
+    output: String,
+}
+
+impl<'a> Test<'a> {
+    fn of(number: usize, c: &'a CheckResult) -> Test<'a> {
+        Test {
+            number: number.to_string(),
+            name: format!("{}: {}", c.id, c.title),
+            score: c.earned,
+            max_score: c.points,
+            status: if c.status == CheckStatus::Passed {
+                "passed"
+            } else {
+                "failed"
+            },
+            visibility: if c.hidden {
+                "after_published"
+            } else {
+                "visible"
+            },
+            tags: [&c.category],
+            output: c.failure.as_ref().map(failure_text).unwrap_or_default(),
+        }
+    }
+}
+
+pub(crate) fn render(report: &Report) -> String {
+    let p = &report.phases;
+    let total_ms: u64 = [p.build_ms, p.start_ms, p.checks_ms, p.teardown_ms]
+        .into_iter()
+        .flatten()
+        .sum();
+    let results = Results {
+        score: report.score,
+        execution_time: total_ms / 1000,
+        output: format!(
+            "{}: {} points, {}. Seed {}.",
             report.exercise.name,
-            pts(report.score),
-            pts(report.max_score),
+            fraction(report.score, report.max_score),
             verdict(report),
-            report.seed,
-            report.seed
+            replay(report.seed, str::to_string)
         ),
-        "visibility": "visible",
-        "stdout_visibility": "hidden",
-        "tests": tests,
-    });
-    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+        visibility: "visible",
+        stdout_visibility: "hidden",
+        tests: (report.checks.iter().enumerate())
+            .map(|(i, c)| Test::of(i + 1, c))
+            .collect(),
+    };
+    // Plain structs of strings and numbers: serializing cannot fail.
+    serde_json::to_string_pretty(&results).unwrap_or_default() + "\n"
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 //! category with expandable details, where the time went (an inline SVG chart), the
 //! submission's resource peaks and its log tail.
 
-use grader_report::LoadReport;
-use grader_report::{CheckResult, CheckStatus, Report};
+use grader_report::{CheckResult, CheckStatus, Failure, LoadReport, Report, Resources};
 
-use super::{pts, verdict};
+use super::text::{Category, categories, fraction, is_failure, pts, replay, verdict};
 
-pub(crate) fn esc(s: &str) -> String {
+/// The one HTML escaper, for text and attribute values alike (quotes included): what a
+/// submission or a learner's name holds cannot break out of an element or an `href`.
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -22,43 +23,8 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-const STYLE: &str = r#"
-:root { --ok: #1a7f37; --bad: #cf222e; --skip: #9a6700; --err: #8250df; --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --bg: #f6f8fa; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: #fff; }
-main { max-width: 980px; margin: 0 auto; padding: 24px 20px 60px; }
-header { display: flex; gap: 24px; align-items: center; padding: 20px 24px; border: 1px solid var(--line); border-radius: 12px; background: var(--bg); }
-.ring { flex: none; }
-h1 { margin: 0 0 4px; font-size: 22px; }
-.verdict { display: inline-block; padding: 2px 10px; border-radius: 999px; font-weight: 600; font-size: 13px; color: #fff; }
-.verdict.ok { background: var(--ok); } .verdict.bad { background: var(--bad); }
-.meta { color: var(--muted); font-size: 13px; margin-top: 6px; }
-.meta code { color: var(--fg); }
-h2 { font-size: 17px; margin: 28px 0 10px; display: flex; justify-content: space-between; border-bottom: 1px solid var(--line); padding-bottom: 6px; }
-h2 span { color: var(--muted); font-weight: 500; }
-details.check { border: 1px solid var(--line); border-radius: 8px; margin: 6px 0; background: #fff; }
-details.check > summary { list-style: none; cursor: pointer; display: grid; grid-template-columns: 22px 190px 1fr 70px; gap: 10px; padding: 8px 12px; align-items: baseline; }
-details.check > summary::-webkit-details-marker { display: none; }
-details.check[open] > summary { border-bottom: 1px solid var(--line); }
-.icon { font-weight: 700; text-align: center; }
-.passed .icon { color: var(--ok); } .failed .icon { color: var(--bad); } .skipped .icon { color: var(--skip); } .error .icon { color: var(--err); }
-.id { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; }
-.pts { text-align: right; font-variant-numeric: tabular-nums; color: var(--muted); }
-.body { padding: 10px 14px 14px; }
-.msg { font-weight: 600; }
-.where { color: var(--muted); font-size: 13px; }
-.hint { background: #fff8c5; border: 1px solid #d4a72c66; border-radius: 6px; padding: 6px 10px; margin: 8px 0; }
-table.ea { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
-table.ea th { text-align: left; color: var(--muted); font-weight: 500; padding: 2px 12px 2px 0; vertical-align: top; }
-pre { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 8px 10px; overflow-x: auto; font: 12.5px/1.45 ui-monospace, SFMono-Regular, Menlo, monospace; margin: 6px 0; white-space: pre-wrap; word-break: break-word; }
-.label { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; margin-top: 10px; }
-.add { color: var(--ok); } .del { color: var(--bad); }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px; }
-.card { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; }
-.card b { display: block; font-size: 20px; }
-.card span { color: var(--muted); font-size: 13px; }
-footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
-"#;
+/// The page's stylesheet, inlined: the page fetches nothing.
+const STYLE: &str = include_str!("html.css");
 
 /// The score as a ring: green share of a circle.
 fn ring(percent: f64, ok: bool) -> String {
@@ -117,7 +83,7 @@ fn diff_html(diff: &str) -> String {
             } else {
                 ""
             };
-            format!(r#"<span class="{class}">{}</span>"#, esc(l))
+            format!(r#"<span class="{class}">{}</span>"#, escape(l))
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -153,8 +119,8 @@ fn histogram_svg(l: &LoadReport) -> String {
     svg
 }
 
-fn load_html(l: &LoadReport) -> String {
-    let mut h = String::from(r#"<div class="label">load</div><div class="cards">"#);
+/// The load step's headline figures as cards: rate, latency, requests and errors.
+fn load_cards(l: &LoadReport) -> String {
     let rate = match l.target_rate {
         Some(t) => format!(
             "{:.1}/s <small>of {:.1}/s asked</small>",
@@ -167,7 +133,13 @@ fn load_html(l: &LoadReport) -> String {
         .uncorrected_ms
         .map(|u| format!(" (uncorrected {:.1})", u.p99))
         .unwrap_or_default();
-    for (big, small) in [
+    let by_kind = l
+        .errors
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cards = [
         (
             rate,
             format!(
@@ -184,57 +156,122 @@ fn load_html(l: &LoadReport) -> String {
         ),
         (
             format!("{} / {}", l.requests, errors),
-            format!(
-                "requests / errors {}",
-                esc(&l
-                    .errors
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "))
-            ),
+            format!("requests / errors {}", escape(&by_kind)),
         ),
-    ] {
+    ];
+    let mut h = String::from(r#"<div class="cards">"#);
+    for (big, small) in cards {
         h.push_str(&format!(
             r#"<div class="card"><b>{big}</b><span>{small}</span></div>"#
         ));
     }
     h.push_str("</div>");
-    if !l.thresholds.is_empty() {
-        h.push_str(r#"<table class="ea">"#);
-        for t in &l.thresholds {
-            let stage = t
-                .stage
-                .as_ref()
-                .map(|s| format!(" (stage {})", esc(s)))
-                .unwrap_or_default();
-            h.push_str(&format!(
-                "<tr><th>{}</th><td><code>{}</code>{stage}: measured {} · {} point(s)</td></tr>",
-                if t.passed { "✓" } else { "✗" },
-                esc(&t.expr),
-                esc(&t.actual),
-                pts(t.points)
-            ));
-        }
-        h.push_str("</table>");
-    }
-    if l.stages.len() > 1 {
-        h.push_str(r#"<table class="ea"><tr><th>stage</th><th>target</th><th>achieved</th><th>p95</th><th>p99</th><th>errors</th></tr>"#);
-        for s in &l.stages {
-            h.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{:.1}/s</td><td>{:.1} ms</td><td>{:.1} ms</td><td>{}</td></tr>",
-                esc(&s.name),
-                s.target_rate.map(|t| format!("{t:.0}/s")).unwrap_or_default(),
-                s.achieved_rate,
-                s.latency_ms.p95,
-                s.latency_ms.p99,
-                s.errors
-            ));
-        }
-        h.push_str("</table>");
-    }
-    h.push_str(&histogram_svg(l));
     h
+}
+
+/// Each threshold, met or not, with what was measured.
+fn thresholds_table(l: &LoadReport) -> String {
+    if l.thresholds.is_empty() {
+        return String::new();
+    }
+    let mut h = String::from(r#"<table class="ea">"#);
+    for t in &l.thresholds {
+        let stage = t
+            .stage
+            .as_ref()
+            .map(|s| format!(" (stage {})", escape(s)))
+            .unwrap_or_default();
+        h.push_str(&format!(
+            "<tr><th>{}</th><td><code>{}</code>{stage}: measured {} · {} point(s)</td></tr>",
+            if t.passed { "✓" } else { "✗" },
+            escape(&t.expr),
+            escape(&t.actual),
+            pts(t.points)
+        ));
+    }
+    h.push_str("</table>");
+    h
+}
+
+/// The stages of a profile with more than one.
+fn stages_table(l: &LoadReport) -> String {
+    if l.stages.len() <= 1 {
+        return String::new();
+    }
+    let mut h = String::from(
+        r#"<table class="ea"><tr><th>stage</th><th>target</th><th>achieved</th><th>p95</th><th>p99</th><th>errors</th></tr>"#,
+    );
+    for s in &l.stages {
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{:.1}/s</td><td>{:.1} ms</td><td>{:.1} ms</td><td>{}</td></tr>",
+            escape(&s.name),
+            s.target_rate.map(|t| format!("{t:.0}/s")).unwrap_or_default(),
+            s.achieved_rate,
+            s.latency_ms.p95,
+            s.latency_ms.p99,
+            s.errors
+        ));
+    }
+    h.push_str("</table>");
+    h
+}
+
+fn load_html(l: &LoadReport) -> String {
+    format!(
+        r#"<div class="label">load</div>{}{}{}{}"#,
+        load_cards(l),
+        thresholds_table(l),
+        stages_table(l),
+        histogram_svg(l)
+    )
+}
+
+/// A labelled block of preformatted text; `inner` is HTML already.
+fn labelled_pre(label: &str, inner: &str) -> String {
+    format!(r#"<div class="label">{label}</div><pre>{inner}</pre>"#)
+}
+
+/// What a failed check tells the learner: message, place, hint, expected and actual,
+/// the diff, the request to paste and the response.
+fn failure_html(f: &Failure) -> String {
+    let mut body = format!(r#"<div class="msg">{}</div>"#, escape(&f.message));
+    if !f.location.is_empty() {
+        body.push_str(&format!(
+            r#"<div class="where">step {} at {}</div>"#,
+            f.step,
+            escape(&f.location)
+        ));
+    }
+    if let Some(h) = &f.hint {
+        body.push_str(&format!(r#"<div class="hint">{}</div>"#, escape(h)));
+    }
+    if f.expected.is_some() || f.actual.is_some() {
+        body.push_str(r#"<table class="ea">"#);
+        for (k, v) in [("expected", &f.expected), ("actual", &f.actual)] {
+            if let Some(v) = v {
+                body.push_str(&format!(
+                    "<tr><th>{k}</th><td><code>{}</code></td></tr>",
+                    escape(v)
+                ));
+            }
+        }
+        body.push_str("</table>");
+    }
+    if let Some(d) = &f.diff {
+        body.push_str(&labelled_pre("diff", &diff_html(d)));
+    }
+    if let Some(r) = &f.request {
+        let label = if r.starts_with("curl ") {
+            "request: paste it into a terminal"
+        } else {
+            "query"
+        };
+        body.push_str(&labelled_pre(label, &escape(r)));
+    }
+    if let Some(r) = &f.response {
+        body.push_str(&labelled_pre("response", &escape(r)));
+    }
+    body
 }
 
 fn check_html(c: &CheckResult) -> String {
@@ -244,67 +281,15 @@ fn check_html(c: &CheckResult) -> String {
         CheckStatus::Skipped => ("skipped", "–"),
         CheckStatus::Error => ("error", "!"),
     };
-    let open = if matches!(c.status, CheckStatus::Failed | CheckStatus::Error) {
-        " open"
-    } else {
-        ""
-    };
-    let mut body = String::new();
-    match &c.failure {
-        None => body.push_str(&format!(
+    let open = if is_failure(c.status) { " open" } else { "" };
+    let mut body = match &c.failure {
+        None => format!(
             r#"<div class="where">passed in {} ms · {}</div>"#,
             c.duration_ms,
-            esc(&c.location)
-        )),
-        Some(f) => {
-            body.push_str(&format!(r#"<div class="msg">{}</div>"#, esc(&f.message)));
-            if !f.location.is_empty() {
-                body.push_str(&format!(
-                    r#"<div class="where">step {} at {}</div>"#,
-                    f.step,
-                    esc(&f.location)
-                ));
-            }
-            if let Some(h) = &f.hint {
-                body.push_str(&format!(r#"<div class="hint">{}</div>"#, esc(h)));
-            }
-            if f.expected.is_some() || f.actual.is_some() {
-                body.push_str(r#"<table class="ea">"#);
-                for (k, v) in [("expected", &f.expected), ("actual", &f.actual)] {
-                    if let Some(v) = v {
-                        body.push_str(&format!(
-                            "<tr><th>{k}</th><td><code>{}</code></td></tr>",
-                            esc(v)
-                        ));
-                    }
-                }
-                body.push_str("</table>");
-            }
-            if let Some(d) = &f.diff {
-                body.push_str(&format!(
-                    r#"<div class="label">diff</div><pre>{}</pre>"#,
-                    diff_html(d)
-                ));
-            }
-            if let Some(r) = &f.request {
-                let label = if r.starts_with("curl ") {
-                    "request: paste it into a terminal"
-                } else {
-                    "query"
-                };
-                body.push_str(&format!(
-                    r#"<div class="label">{label}</div><pre>{}</pre>"#,
-                    esc(r)
-                ));
-            }
-            if let Some(r) = &f.response {
-                body.push_str(&format!(
-                    r#"<div class="label">response</div><pre>{}</pre>"#,
-                    esc(r)
-                ));
-            }
-        }
-    }
+            escape(&c.location)
+        ),
+        Some(f) => failure_html(f),
+    };
     if let Some(l) = &c.load {
         body.push_str(&load_html(l));
     }
@@ -314,88 +299,94 @@ fn check_html(c: &CheckResult) -> String {
         ""
     };
     format!(
-        r#"<details class="check {class}"{open}><summary><span class="icon">{icon}</span><span class="id">{}</span><span>{}{hidden}</span><span class="pts">{}/{}</span></summary><div class="body">{body}</div></details>"#,
-        esc(&c.id),
-        esc(&c.title),
-        pts(c.earned),
-        pts(c.points)
+        r#"<details class="check {class}"{open}><summary><span class="icon">{icon}</span><span class="id">{}</span><span>{}{hidden}</span><span class="pts">{}</span></summary><div class="body">{body}</div></details>"#,
+        escape(&c.id),
+        escape(&c.title),
+        fraction(c.earned, c.points)
     )
 }
 
-pub fn render(report: &Report) -> String {
-    let mut h = String::new();
-    h.push_str(&format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · {}/{}</title><style>{STYLE}</style></head><body><main>\n",
-        esc(&report.exercise.title),
-        pts(report.score),
-        pts(report.max_score)
-    ));
+fn category_html(category: &Category<'_>) -> String {
+    let mut h = format!(
+        "<h2>{}<span>{}</span></h2>",
+        escape(category.name),
+        fraction(category.earned(), category.points())
+    );
+    for c in &category.checks {
+        h.push_str(&check_html(c));
+    }
+    h
+}
+
+/// The document's head, up to the opening of `<main>`.
+fn head(report: &Report) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · {}</title><style>{STYLE}</style></head><body><main>\n",
+        escape(&report.exercise.title),
+        fraction(report.score, report.max_score)
+    )
+}
+
+/// The score ring, the verdict and what was graded, with the seed to replay it.
+fn header(report: &Report) -> String {
     let ok = report.passed;
-    h.push_str(&format!(
-        r#"<header>{}<div><h1>{}</h1><span class="verdict {}">{}</span> <b>{}/{} points</b><div class="meta">submission <code>{}</code>{} · seed <code>{}</code> (replay with <code>--seed {}</code>) · run <code>{}</code> · {}</div></div></header>"#,
+    let commit = report
+        .commit
+        .as_ref()
+        .map(|c| format!(" at commit <code>{}</code>", escape(c)))
+        .unwrap_or_default();
+    format!(
+        r#"<header>{}<div><h1>{}</h1><span class="verdict {}">{}</span> <b>{} points</b><div class="meta">submission <code>{}</code>{commit} · seed {} · run <code>{}</code> · {}</div></div></header>"#,
         ring(report.percent(), ok),
-        esc(&report.exercise.title),
+        escape(&report.exercise.title),
         if ok { "ok" } else { "bad" },
-        esc(&verdict(report)),
-        pts(report.score),
-        pts(report.max_score),
-        esc(&report.submission),
-        report
-            .commit
-            .as_ref()
-            .map(|c| format!(" at commit <code>{}</code>", esc(c)))
-            .unwrap_or_default(),
-        report.seed,
-        report.seed,
-        esc(&report.run_id),
-        esc(&report.started_at)
-    ));
-    let mut categories: Vec<&str> = Vec::new();
-    for c in &report.checks {
-        if !categories.contains(&c.category.as_str()) {
-            categories.push(&c.category);
-        }
-    }
-    for category in categories {
-        let checks: Vec<_> = report
-            .checks
-            .iter()
-            .filter(|c| c.category == category)
-            .collect();
-        let earned: f64 = checks.iter().map(|c| c.earned).sum();
-        let points: f64 = checks.iter().map(|c| c.points).sum();
-        h.push_str(&format!(
-            "<h2>{}<span>{}/{}</span></h2>",
-            esc(category),
-            pts(earned),
-            pts(points)
-        ));
-        for c in checks {
-            h.push_str(&check_html(c));
-        }
-    }
-    h.push_str("<h2>Run</h2>");
+        escape(&verdict(report)),
+        fraction(report.score, report.max_score),
+        escape(&report.submission),
+        replay(report.seed, |s| format!("<code>{s}</code>")),
+        escape(&report.run_id),
+        escape(&report.started_at)
+    )
+}
+
+fn resources_html(r: &Resources) -> String {
+    format!(
+        r#"<div class="cards"><div class="card"><b>{:.1} MiB</b><span>peak memory of {:.0} MiB allowed</span></div><div class="card"><b>{:.1}%</b><span>peak CPU ({} core(s) allowed)</span></div></div>"#,
+        r.peak_memory_bytes as f64 / 1048576.0,
+        r.memory_limit_bytes as f64 / 1048576.0,
+        r.peak_cpu_percent,
+        r.cpu_limit
+    )
+}
+
+/// How the run went: the phases, the resource peaks and the ends of the logs.
+fn run_html(report: &Report) -> String {
+    let mut h = String::from("<h2>Run</h2>");
     h.push_str(&phases_chart(report));
     if let Some(r) = &report.resources {
-        h.push_str(&format!(
-            r#"<div class="cards"><div class="card"><b>{:.1} MiB</b><span>peak memory of {:.0} MiB allowed</span></div><div class="card"><b>{:.1}%</b><span>peak CPU ({} core(s) allowed)</span></div></div>"#,
-            r.peak_memory_bytes as f64 / 1048576.0,
-            r.memory_limit_bytes as f64 / 1048576.0,
-            r.peak_cpu_percent,
-            r.cpu_limit
-        ));
+        h.push_str(&resources_html(r));
     }
     for (title, text) in [
         ("Build log (end)", &report.build_log_tail),
         ("Submission log (end)", &report.log_tail),
     ] {
         if let Some(t) = text.as_deref().filter(|t| !t.is_empty()) {
-            h.push_str(&format!("<h2>{title}</h2><pre>{}</pre>", esc(t)));
+            h.push_str(&format!("<h2>{title}</h2><pre>{}</pre>", escape(t)));
         }
     }
+    h
+}
+
+pub(crate) fn render(report: &Report) -> String {
+    let mut h = head(report);
+    h.push_str(&header(report));
+    for category in categories(&report.checks) {
+        h.push_str(&category_html(&category));
+    }
+    h.push_str(&run_html(report));
     h.push_str(&format!(
         "<footer>grader {} · report schema {}</footer>\n</main></body></html>\n",
-        esc(&report.grader_version),
+        escape(&report.grader_version),
         report.schema_version
     ));
     h

@@ -4,49 +4,48 @@
 
 use std::time::Duration;
 
-use grader_report::{CheckStatus, Report, RunStatus};
+use grader_report::{CheckResult, CheckStatus, Report, RunStatus};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
-use super::{failure_text, pts};
+use super::text::{categories, failure_text, fraction};
 
-pub fn render(report: &Report) -> String {
-    let mut junit = quick_junit::Report::new(format!("grader: {}", report.exercise.name));
-    let mut categories: Vec<&str> = Vec::new();
-    for c in &report.checks {
-        if !categories.contains(&c.category.as_str()) {
-            categories.push(&c.category);
-        }
+/// A check as a test case; `broken`: the submission never ran, so a skipped check is an
+/// error, not a skip.
+fn case(report: &Report, c: &CheckResult, broken: bool) -> TestCase {
+    let mut status = match c.status {
+        CheckStatus::Passed => TestCaseStatus::success(),
+        CheckStatus::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
+        CheckStatus::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
+        CheckStatus::Skipped if broken => TestCaseStatus::non_success(NonSuccessKind::Error),
+        CheckStatus::Skipped => TestCaseStatus::skipped(),
+    };
+    if let Some(f) = &c.failure {
+        status.set_message(f.message.clone());
+        status.set_description(failure_text(f));
     }
+    let mut case = TestCase::new(
+        format!("{} ({} points)", c.id, fraction(c.earned, c.points)),
+        status,
+    );
+    case.set_classname(format!("{}.{}", report.exercise.name, c.category));
+    case.set_time(Duration::from_millis(c.duration_ms));
+    case
+}
+
+pub(crate) fn render(report: &Report) -> String {
+    let mut junit = quick_junit::Report::new(format!("grader: {}", report.exercise.name));
     let broken = matches!(
         report.status,
         RunStatus::BuildFailed | RunStatus::StartFailed | RunStatus::Error
     );
-    for category in categories {
-        let mut suite = TestSuite::new(category);
-        for c in report.checks.iter().filter(|c| c.category == category) {
-            let mut status = match c.status {
-                CheckStatus::Passed => TestCaseStatus::success(),
-                CheckStatus::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
-                CheckStatus::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
-                CheckStatus::Skipped if broken => {
-                    TestCaseStatus::non_success(NonSuccessKind::Error)
-                }
-                CheckStatus::Skipped => TestCaseStatus::skipped(),
-            };
-            if let Some(f) = &c.failure {
-                status.set_message(f.message.clone());
-                status.set_description(failure_text(f));
-            }
-            let mut case = TestCase::new(
-                format!("{} ({}/{} points)", c.id, pts(c.earned), pts(c.points)),
-                status,
-            );
-            case.set_classname(format!("{}.{}", report.exercise.name, category));
-            case.set_time(Duration::from_millis(c.duration_ms));
-            suite.add_test_case(case);
+    for category in categories(&report.checks) {
+        let mut suite = TestSuite::new(category.name);
+        for c in category.checks {
+            suite.add_test_case(case(report, c, broken));
         }
         junit.add_test_suite(suite);
     }
+    // quick-junit escapes every name and text; writing into a String cannot fail.
     junit.to_string().unwrap_or_default()
 }
 

@@ -48,7 +48,7 @@ pub(crate) enum BatchError {
     Docker(#[from] DockerError),
     /// Writing the gradebook or summary failed (the writer's own error, as it is).
     #[error(transparent)]
-    Write(Box<dyn std::error::Error + Send + Sync>),
+    Write(#[from] crate::report::write::WriteError),
 }
 
 /// Grades every learner; returns the reports by learner name.
@@ -228,7 +228,7 @@ impl Class {
 
 /// The gradebook and class summary of `reports`, into `out`.
 fn write_class(out: &Path, reports: &BTreeMap<String, Report>) -> Result<(), BatchError> {
-    report::class::write_class(out, reports).map_err(|e| BatchError::Write(e.into()))
+    report::class::write_class(out, reports).map_err(BatchError::Write)
 }
 
 /// Why shards' folders could not be merged.

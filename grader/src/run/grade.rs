@@ -48,7 +48,7 @@ pub(crate) enum GradeError {
     Docker(#[from] DockerError),
     /// Writing the reports failed (the writer's own error, as it is).
     #[error(transparent)]
-    Write(Box<dyn std::error::Error + Send + Sync>),
+    Write(#[from] crate::report::write::WriteError),
 }
 
 /// Grades one submission on its own (`grader grade`): connects to Docker, grades,
@@ -68,7 +68,7 @@ pub(crate) async fn grade_alone(
     let docker = docker::connect().await?;
     let report = grade(&docker, opts, reporter, cancel).await;
     crate::report::write::write_reports(&report, &opts.out_dir, formats, true)
-        .map_err(|e| GradeError::Write(e.into()))?;
+        .map_err(GradeError::Write)?;
     reporter.report(&RunEvent::RunFinished {
         report: &report,
         report_path: &opts.out_dir.join("report.json"),

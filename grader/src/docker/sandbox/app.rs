@@ -1,0 +1,225 @@
+//! The submission's container: its environment (the service URLs and the exercise's
+//! templated variables), its limits, and the `Target` the probes drive (URLs, restart,
+//! crash, readiness).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    KillContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
+};
+use harness::http::{NotReady, wait_ready};
+use harness::template::Context;
+use harness::{Target, TargetError};
+
+use super::super::DockerError;
+use super::super::container::small_logs;
+use super::{APP_HOST, DB_HOST, REDIS_HOST, Sandbox, UPSTREAM_HOST, UPSTREAM_PORT};
+
+impl Sandbox {
+    /// The submission's environment: `PORT`, the services' URLs, then the exercise's
+    /// own variables (templates that may use those URLs).
+    fn app_env(&self) -> Vec<String> {
+        let port = self.opts.port;
+        let mut ctx = Context::new(0, "env");
+        ctx.set("port", port.into());
+        let mut env = vec![format!("PORT={port}")];
+        if self.pg().is_some() {
+            let db = &self.db;
+            let url = format!(
+                "postgres://{}:{}@{DB_HOST}:5432/{}",
+                db.user, db.password, db.database
+            );
+            env.extend([
+                format!("DATABASE_URL={url}"),
+                format!("PGHOST={DB_HOST}"),
+                "PGPORT=5432".to_string(),
+                format!("PGUSER={}", db.user),
+                format!("PGPASSWORD={}", db.password),
+                format!("PGDATABASE={}", db.database),
+            ]);
+            ctx.set("database_url", url.into());
+            ctx.set("db_host", DB_HOST.into());
+            ctx.set("db_port", 5432.into());
+            ctx.set("db_user", db.user.clone().into());
+            ctx.set("db_password", db.password.clone().into());
+            ctx.set("db_name", db.database.clone().into());
+        }
+        if self.opts.redis {
+            let url = format!("redis://{REDIS_HOST}:6379/0");
+            env.extend([
+                format!("REDIS_URL={url}"),
+                format!("REDIS_HOST={REDIS_HOST}"),
+                "REDIS_PORT=6379".to_string(),
+            ]);
+            ctx.set("redis_url", url.into());
+        }
+        if self.opts.upstream.is_some() {
+            let url = format!("http://{UPSTREAM_HOST}:{UPSTREAM_PORT}");
+            env.push(format!("UPSTREAM_URL={url}"));
+            ctx.set("upstream_url", url.into());
+        }
+        for (name, t) in &self.opts.env {
+            match t.render_string(&mut ctx) {
+                Ok(v) => env.push(format!("{name}={v}")),
+                Err(_) => env.push(format!("{name}=")),
+            }
+        }
+        env
+    }
+
+    fn app_body(&self) -> ContainerCreateBody {
+        let limits = self.opts.limits;
+        ContainerCreateBody {
+            image: Some(self.opts.submission_image.clone()),
+            env: Some(self.app_env()),
+            labels: Some(self.labels("submission")),
+            stop_timeout: Some(10),
+            host_config: Some(HostConfig {
+                network_mode: Some(self.internal_net.clone()),
+                memory: Some(limits.memory_bytes),
+                memory_swap: Some(limits.memory_bytes),
+                nano_cpus: Some((limits.cpus * 1e9) as i64),
+                pids_limit: Some(limits.pids),
+                ulimits: Some(vec![bollard::models::ResourcesUlimits {
+                    name: Some("nofile".into()),
+                    soft: Some(limits.nofile),
+                    hard: Some(limits.nofile),
+                }]),
+                readonly_rootfs: Some(limits.read_only),
+                tmpfs: Some(HashMap::from([(
+                    "/tmp".to_string(),
+                    format!("rw,nosuid,nodev,size={}", limits.tmp_bytes),
+                )])),
+                init: Some(true),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges:true".into()]),
+                log_config: Some(small_logs()),
+                ..Default::default()
+            }),
+            networking_config: Some(self.endpoint(&self.internal_net, APP_HOST)),
+            ..Default::default()
+        }
+    }
+
+    /// Creates and starts the submission's container. It does not wait for it to be
+    /// ready: see `wait_ready`.
+    pub async fn start_app(&self) -> Result<(), DockerError> {
+        self.create_and_start(&self.app, self.app_body()).await?;
+        self.follow_stats();
+        Ok(())
+    }
+
+    /// Why the submission is not running, if it is not.
+    pub async fn exit_reason(&self) -> Result<Option<String>, TargetError> {
+        let info = self
+            .docker
+            .inspect_container(&self.app, None)
+            .await
+            .map_err(|e| TargetError::Infrastructure(format!("inspecting the submission: {e}")))?;
+        let Some(state) = info.state else {
+            return Ok(None);
+        };
+        if state.running == Some(true) {
+            return Ok(None);
+        }
+        let code = state.exit_code.unwrap_or(-1);
+        let oom = state.oom_killed == Some(true) || code == 137;
+        let mut reason = format!("the server exited with code {code}");
+        if oom {
+            reason.push_str(&format!(
+                " (killed: out of memory? the limit is {} MiB)",
+                self.opts.limits.memory_bytes / 1024 / 1024
+            ));
+        }
+        Ok(Some(reason))
+    }
+
+    async fn start_again(&self) -> Result<(), TargetError> {
+        self.docker
+            .start_container(&self.app, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| TargetError::Infrastructure(format!("starting the submission again: {e}")))
+    }
+}
+
+impl Target for Sandbox {
+    fn base_url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}",
+            *self.http_port.lock().expect("not poisoned")
+        )
+    }
+
+    fn database_url(&self) -> Option<String> {
+        self.pg()?;
+        Some(format!(
+            "postgres://{}:{}@127.0.0.1:{}/{}",
+            self.db.user, self.db.password, self.db_port?, self.db.database
+        ))
+    }
+
+    fn redis_url(&self) -> Option<String> {
+        Some(format!("redis://127.0.0.1:{}/0", self.redis_port?))
+    }
+
+    fn upstream(&self) -> Option<&harness::upstream::Mock> {
+        self.mock.as_ref()
+    }
+
+    async fn restart(&self) -> Result<(), TargetError> {
+        let options = StopContainerOptionsBuilder::new().t(10).build();
+        self.docker
+            .stop_container(&self.app, Some(options))
+            .await
+            .map_err(|e| TargetError::Infrastructure(format!("stopping the submission: {e}")))?;
+        self.start_again().await
+    }
+
+    async fn crash(&self) -> Result<(), TargetError> {
+        let options = KillContainerOptionsBuilder::new().signal("SIGKILL").build();
+        self.docker
+            .kill_container(&self.app, Some(options))
+            .await
+            .map_err(|e| TargetError::Infrastructure(format!("killing the submission: {e}")))?;
+        // `kill` returns before the container has stopped.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.exit_reason().await?.is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.start_again().await
+    }
+
+    async fn wait_ready(&self) -> Result<(), TargetError> {
+        let deadline = Instant::now() + self.opts.startup_timeout;
+        loop {
+            if let Some(reason) = self.exit_reason().await? {
+                return Err(TargetError::Submission(format!(
+                    "{reason} before it answered GET {}",
+                    self.opts.health
+                )));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let slice = left.min(Duration::from_secs(1));
+            match wait_ready(&self.prober, || self.base_url(), &self.opts.health, slice).await {
+                Ok(_) => return Ok(()),
+                Err(last) if left <= slice => {
+                    let port = self.opts.port;
+                    let hint = match last {
+                        NotReady::Status(_) => String::new(),
+                        NotReady::NoAnswer(_) => {
+                            format!(" (is it listening on 0.0.0.0:{port}, the port in $PORT?)")
+                        }
+                    };
+                    return Err(TargetError::Submission(format!(
+                        "the server did not become ready within {}s: GET {} never answered 2xx; last: {last}{hint}",
+                        self.opts.startup_timeout.as_secs(),
+                        self.opts.health
+                    )));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! One grading run's Docker world: a private network with no route out, the services
+//! (a fresh PostgreSQL, Redis, the upstream mock), the submission, and forwarders that
+//! publish the submission's port and the services on 127.0.0.1. Everything carries the
+//! `grader.run` label, so `clean_run` removes it all.
+
+mod app;
+mod forwarder;
+mod network;
+pub(super) mod services;
+mod stats;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, EndpointSettings, NetworkingConfig};
+use harness::http::Prober;
+use harness::spec::{Limits, PostgresService, UpstreamService};
+use harness::template::Template;
+use tokio_util::sync::CancellationToken;
+
+use super::container::{self, role_labels};
+use super::{DockerError, SharedPostgres, images::ImageNames};
+
+pub(super) use network::create_network;
+pub use network::private_network;
+use services::{Login, random_password};
+
+/// What the sandbox runs, and how.
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    pub run_id: String,
+    pub images: ImageNames,
+    pub submission_image: String,
+    pub port: u16,
+    pub health: String,
+    pub startup_timeout: Duration,
+    pub env: Vec<(String, Template)>,
+    pub limits: Limits,
+    pub postgres: Option<PostgresService>,
+    /// A Redis beside the submission.
+    pub redis: bool,
+    /// The upstream mock the grader hosts for the submission.
+    pub upstream: Option<UpstreamService>,
+    /// Feeds the upstream mock's generators.
+    pub seed: u64,
+    /// A class's shared PostgreSQL server: the run gets a database on it instead of a
+    /// server of its own.
+    pub shared_db: Option<Arc<SharedPostgres>>,
+}
+
+/// Alias of the database on the private network.
+const DB_HOST: &str = "db";
+/// Alias of the submission on the private network.
+const APP_HOST: &str = "app";
+/// Alias of Redis on the private network.
+const REDIS_HOST: &str = "redis";
+/// Alias of the upstream mock's relay on the private network, and its port.
+const UPSTREAM_HOST: &str = "upstream";
+const UPSTREAM_PORT: u16 = 8080;
+
+pub struct Sandbox {
+    docker: Docker,
+    opts: SandboxOptions,
+    internal_net: String,
+    edge_net: String,
+    app: String,
+    /// The database's login (the exercise's names, or the shared server's).
+    db: Login,
+    http_port: Mutex<u16>,
+    db_port: Option<u16>,
+    redis_port: Option<u16>,
+    mock: Option<harness::upstream::Mock>,
+    prober: Prober,
+    peaks: Arc<Mutex<stats::Peaks>>,
+    stats_stop: CancellationToken,
+}
+
+impl Sandbox {
+    /// Creates the networks, the services and the forwarders. The submission is started
+    /// apart (`start_app`), since its failures are the submission's, not the grader's.
+    pub async fn start(
+        docker: &Docker,
+        opts: SandboxOptions,
+        progress: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Sandbox, DockerError> {
+        let mut sandbox = Sandbox::new(docker, opts);
+        let id = &sandbox.opts.run_id;
+        create_network(docker, &sandbox.internal_net, id, true).await?;
+        create_network(docker, &sandbox.edge_net, id, false).await?;
+        sandbox.start_database(progress).await?;
+        sandbox.start_cache(progress).await?;
+        sandbox.start_upstream(progress).await?;
+        let port = sandbox.opts.port;
+        let http_port = sandbox.start_forwarder("http", port, APP_HOST).await?;
+        *sandbox.http_port.lock().expect("not poisoned") = http_port;
+        Ok(sandbox)
+    }
+
+    fn new(docker: &Docker, opts: SandboxOptions) -> Sandbox {
+        let id = &opts.run_id;
+        let pg = opts.postgres.as_ref();
+        Sandbox {
+            docker: docker.clone(),
+            internal_net: private_network(id),
+            edge_net: network::edge_network(id),
+            app: format!("{id}-app"),
+            db: Login {
+                user: pg.map(|p| p.user.clone()).unwrap_or_default(),
+                password: random_password(),
+                database: pg.map(|p| p.database.clone()).unwrap_or_default(),
+            },
+            http_port: Mutex::new(0),
+            db_port: None,
+            redis_port: None,
+            mock: None,
+            prober: Prober::new(),
+            peaks: Default::default(),
+            stats_stop: CancellationToken::new(),
+            opts,
+        }
+    }
+
+    fn labels(&self, role: &str) -> HashMap<String, String> {
+        role_labels(&self.opts.run_id, role)
+    }
+
+    async fn create_and_start(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<(), DockerError> {
+        container::create_and_start(&self.docker, name, body).await
+    }
+
+    /// Joins `net` under `alias`.
+    fn endpoint(&self, net: &str, alias: &str) -> NetworkingConfig {
+        NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net.to_string(),
+                EndpointSettings {
+                    aliases: Some(vec![alias.to_string()]),
+                    ..Default::default()
+                },
+            )])),
+        }
+    }
+
+    fn pg(&self) -> Option<&PostgresService> {
+        self.opts.postgres.as_ref()
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("run_id", &self.opts.run_id)
+            .finish()
+    }
+}

@@ -1,0 +1,165 @@
+//! The words every rendering shares, written once so the formats cannot drift apart:
+//! points, the verdict, a failure's details, the load summary, the replay hint, and the
+//! checks grouped by category. Each format adds only its own markup and escaping.
+
+use grader_report::{CheckResult, CheckStatus, Failure, Latency, LoadReport, Report, RunStatus};
+
+/// Points as people write them: `3`, or `1.33` for a share.
+pub fn pts(x: f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// `earned/max`, as every format shows a score.
+pub(crate) fn fraction(earned: f64, max: f64) -> String {
+    format!("{}/{}", pts(earned), pts(max))
+}
+
+/// A one-line verdict for summaries.
+pub(crate) fn verdict(report: &Report) -> String {
+    let reason = report.reason.as_deref().unwrap_or("");
+    match report.status {
+        RunStatus::Graded if report.passed => "passed".into(),
+        RunStatus::Graded => format!("below the pass mark ({}%)", report.pass_mark),
+        RunStatus::BuildFailed => format!("did not build: {reason}"),
+        RunStatus::StartFailed => format!("did not start: {reason}"),
+        RunStatus::Error => format!("grader error: {reason}"),
+    }
+}
+
+/// How to run the same data again: `{seed} (replay with {--seed seed})`, each value
+/// marked up by `code` (backticks in Markdown, `<code>` in HTML, nothing in plain text).
+pub(crate) fn replay(seed: u64, code: impl Fn(&str) -> String) -> String {
+    format!(
+        "{} (replay with {})",
+        code(&seed.to_string()),
+        code(&format!("--seed {seed}"))
+    )
+}
+
+/// A check that did not pass through the submission's or the grader's fault (a skipped
+/// check is neither: it did not run).
+pub(crate) fn is_failure(status: CheckStatus) -> bool {
+    matches!(status, CheckStatus::Failed | CheckStatus::Error)
+}
+
+/// A failure's details as plain text, the same in every format.
+pub(crate) fn failure_text(f: &Failure) -> String {
+    let mut out = f.message.clone();
+    if !f.location.is_empty() {
+        out.push_str(&format!("\nat {} (step {})", f.location, f.step));
+    }
+    for (label, value) in [
+        ("hint", &f.hint),
+        ("expected", &f.expected),
+        ("actual", &f.actual),
+        ("request", &f.request),
+    ] {
+        if let Some(v) = value {
+            out.push_str(&format!("\n{label}: {v}"));
+        }
+    }
+    if let Some(d) = &f.diff {
+        out.push_str(&format!("\ndiff:\n{d}"));
+    }
+    if let Some(r) = &f.response {
+        out.push_str(&format!("\nresponse:\n{r}"));
+    }
+    out
+}
+
+/// `p50 1.0 ms, p95 2.0 ms, p99 3.0 ms`.
+pub(crate) fn percentiles(l: &Latency) -> String {
+    format!(
+        "p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+        l.p50, l.p95, l.p99
+    )
+}
+
+/// Requests that did not get an acceptable answer.
+pub(crate) fn failed_requests(l: &LoadReport) -> u64 {
+    l.requests - l.ok
+}
+
+/// A load step in one sentence (no final stop): rate, percentiles, failures.
+pub(crate) fn load_summary(l: &LoadReport) -> String {
+    format!(
+        "{:.1} requests/s{}, {}, {} of {} requests failed",
+        l.achieved_rate,
+        l.target_rate
+            .map(|t| format!(" (asked {t:.1}/s)"))
+            .unwrap_or_default(),
+        percentiles(&l.latency_ms),
+        failed_requests(l),
+        l.requests
+    )
+}
+
+/// The checks of one category, in report order.
+pub(crate) struct Category<'a> {
+    pub name: &'a str,
+    pub checks: Vec<&'a CheckResult>,
+}
+
+impl<'a> Category<'a> {
+    /// The checks of `name` among `checks` (none if the category is not there).
+    pub fn of(checks: &'a [CheckResult], name: &'a str) -> Category<'a> {
+        Category {
+            name,
+            checks: checks.iter().filter(|c| c.category == name).collect(),
+        }
+    }
+
+    pub fn earned(&self) -> f64 {
+        self.checks.iter().map(|c| c.earned).sum()
+    }
+
+    pub fn points(&self) -> f64 {
+        self.checks.iter().map(|c| c.points).sum()
+    }
+}
+
+/// Category names in the order they first appear.
+pub(crate) fn category_names<'a>(
+    checks: impl IntoIterator<Item = &'a CheckResult>,
+) -> Vec<&'a str> {
+    let mut names: Vec<&str> = Vec::new();
+    for c in checks {
+        if !names.contains(&c.category.as_str()) {
+            names.push(&c.category);
+        }
+    }
+    names
+}
+
+/// A report's checks grouped by category, categories in the order they first appear.
+pub(crate) fn categories(checks: &[CheckResult]) -> Vec<Category<'_>> {
+    category_names(checks)
+        .into_iter()
+        .map(|name| Category::of(checks, name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_are_whole_or_two_decimals() {
+        assert_eq!(pts(3.0), "3");
+        assert_eq!(pts(4.0 / 3.0), "1.33");
+        assert_eq!(fraction(1.5, 3.0), "1.50/3");
+    }
+
+    #[test]
+    fn categories_keep_their_first_order() {
+        let r = super::super::fixture::report();
+        let cats = categories(&r.checks);
+        let names: Vec<_> = cats.iter().map(|c| c.name).collect();
+        assert_eq!(names, ["api", "persistence", "performance"]);
+        assert_eq!((cats[0].earned(), cats[0].points()), (1.0, 3.0));
+    }
+}
