@@ -5,9 +5,11 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
+
+use crate::run::seed;
 
 /// A parsed template string.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,13 +257,13 @@ impl Context {
     pub fn new(seed: u64, scope: &str) -> Context {
         Context {
             vars: HashMap::new(),
-            rng: ChaCha8Rng::seed_from_u64(seed ^ fnv1a(scope.as_bytes())),
+            rng: seed::rng(seed::for_scope(seed, scope)),
         }
     }
 
     /// Draws from a new seed from now on (load steps seed each request by its index).
     pub fn reseed(&mut self, seed: u64) {
-        self.rng = ChaCha8Rng::seed_from_u64(seed);
+        self.rng = seed::rng(seed);
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
@@ -351,13 +353,6 @@ impl Context {
 
 fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
     list[rng.random_range(0..list.len())]
-}
-
-/// A stable hash (unlike std's, it never changes between Rust versions).
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 const WORDS: &[&str] = &[

@@ -4,30 +4,66 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use grader_report::Fault;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{AssertSqlSafe, Error};
+use sqlx::{AssertSqlSafe, Connection, Error};
 
 /// A pool on the submission's database, opened on first use.
 pub(crate) struct SqlProbe {
     pool: PgPool,
 }
 
-/// A failed query: `infrastructure` when the database could not be reached at all
-/// (not the submission's fault), otherwise the database's own message.
-pub(crate) struct SqlError {
-    pub message: String,
-    pub infrastructure: bool,
+/// Why a query, a readiness wait or an administrative statement failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    #[error("bad database URL: {0}")]
+    BadUrl(#[source] Error),
+    /// The database could not be reached at all.
+    #[error("cannot reach the database: {0}")]
+    Unreachable(#[source] Error),
+    #[error("the query did not finish within {0:?}")]
+    QueryTimeout(Duration),
+    /// The database's own message (a syntax error, a missing table...).
+    #[error("{0}")]
+    Database(String),
+    #[error("{0}")]
+    Query(#[source] Error),
+    #[error("no connection within {}s (last: {last})", .within.as_secs())]
+    NotReady { within: Duration, last: String },
+    #[error("{0}")]
+    Connection(#[source] Error),
+    #[error("{statement}: {source}")]
+    Statement { statement: String, source: Error },
+    #[error("no answer within {}s", .0.as_secs())]
+    NoAnswer(Duration),
+}
+
+impl SqlError {
+    /// A query the database rejected or that ran too long is the submission's doing
+    /// (its schema, its locks); a database that cannot be reached or set up is not.
+    pub fn fault(&self) -> Fault {
+        match self {
+            SqlError::QueryTimeout(_) | SqlError::Database(_) | SqlError::Query(_) => {
+                Fault::Submission
+            }
+            SqlError::BadUrl(_)
+            | SqlError::Unreachable(_)
+            | SqlError::NotReady { .. }
+            | SqlError::Connection(_)
+            | SqlError::Statement { .. }
+            | SqlError::NoAnswer(_) => Fault::Grader,
+        }
+    }
+}
+
+fn options(url: &str) -> Result<PgConnectOptions, SqlError> {
+    PgConnectOptions::from_str(url).map_err(SqlError::BadUrl)
 }
 
 impl SqlProbe {
     pub fn connect_lazy(url: &str) -> Result<SqlProbe, SqlError> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|e| SqlError {
-                message: format!("bad database URL: {e}"),
-                infrastructure: true,
-            })?
-            .options([("statement_timeout", "10000")]);
+        let options = options(url)?.options([("statement_timeout", "10000")]);
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(10))
@@ -56,12 +92,8 @@ impl SqlProbe {
                 other => q.bind(sqlx::types::Json(other.clone())),
             };
         }
-        let result = tokio::time::timeout(timeout, q.fetch_one(&self.pool)).await;
-        match result {
-            Err(_) => Err(SqlError {
-                message: format!("the query did not finish within {timeout:?}"),
-                infrastructure: false,
-            }),
+        match tokio::time::timeout(timeout, q.fetch_one(&self.pool)).await {
+            Err(_) => Err(SqlError::QueryTimeout(timeout)),
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(classify(e)),
         }
@@ -74,25 +106,17 @@ impl SqlProbe {
 
 fn classify(e: Error) -> SqlError {
     match e {
-        Error::Database(db) => SqlError {
-            message: db.message().to_string(),
-            infrastructure: false,
-        },
-        Error::PoolTimedOut | Error::Io(_) | Error::Tls(_) | Error::Protocol(_) => SqlError {
-            message: format!("cannot reach the database: {e}"),
-            infrastructure: true,
-        },
-        other => SqlError {
-            message: other.to_string(),
-            infrastructure: false,
-        },
+        Error::Database(db) => SqlError::Database(db.message().to_string()),
+        Error::PoolTimedOut | Error::Io(_) | Error::Tls(_) | Error::Protocol(_) => {
+            SqlError::Unreachable(e)
+        }
+        other => SqlError::Query(other),
     }
 }
 
 /// Waits until the database at `url` accepts a connection and answers `SELECT 1`.
-pub async fn wait_database(url: &str, timeout: Duration) -> Result<(), String> {
-    use sqlx::Connection;
-    let options = PgConnectOptions::from_str(url).map_err(|e| format!("bad database URL: {e}"))?;
+pub async fn wait_database(url: &str, timeout: Duration) -> Result<(), SqlError> {
+    let options = options(url)?;
     let start = std::time::Instant::now();
     let mut last = String::from("no answer yet");
     while start.elapsed() < timeout {
@@ -108,30 +132,36 @@ pub async fn wait_database(url: &str, timeout: Duration) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Err(format!(
-        "no connection within {}s (last: {last})",
-        timeout.as_secs()
-    ))
+    Err(SqlError::NotReady {
+        within: timeout,
+        last,
+    })
 }
 
 /// Runs administrative statements (no parameters, no results) one after another on one
 /// connection: creating and dropping a learner's database on a shared server.
-pub async fn admin_exec(url: &str, statements: &[String], timeout: Duration) -> Result<(), String> {
-    use sqlx::Connection;
-    let options = PgConnectOptions::from_str(url).map_err(|e| format!("bad database URL: {e}"))?;
+pub async fn admin_exec(
+    url: &str,
+    statements: &[String],
+    timeout: Duration,
+) -> Result<(), SqlError> {
+    let options = options(url)?;
     let work = async {
         let mut conn = sqlx::PgConnection::connect_with(&options)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(SqlError::Connection)?;
         for s in statements {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(s.as_str()))
+            sqlx::raw_sql(AssertSqlSafe(s.as_str()))
                 .execute(&mut conn)
                 .await
-                .map_err(|e| format!("{s}: {e}"))?;
+                .map_err(|source| SqlError::Statement {
+                    statement: s.clone(),
+                    source,
+                })?;
         }
-        conn.close().await.map_err(|e| e.to_string())
+        conn.close().await.map_err(SqlError::Connection)
     };
     tokio::time::timeout(timeout, work)
         .await
-        .map_err(|_| format!("no answer within {}s", timeout.as_secs()))?
+        .map_err(|_| SqlError::NoAnswer(timeout))?
 }

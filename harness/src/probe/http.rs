@@ -10,6 +10,8 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use grader_report::Fault;
+
 /// The most of a response body the prober reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -77,6 +79,15 @@ pub enum ProbeError {
     BadRequest(String),
     #[error("{0}")]
     Other(String),
+}
+
+impl ProbeError {
+    /// A request that got no usable answer counts against the submission: it stopped,
+    /// hung, closed the connection or sent too much. (A request the grader could not
+    /// build comes from the submission's captured values, so it counts the same way.)
+    pub fn fault(&self) -> Fault {
+        Fault::Submission
+    }
 }
 
 /// An HTTP/1.1 client for probes. It keeps no idle connections, so a restarted server

@@ -1,0 +1,17 @@
+//! Probes: how the engine talks to a submission and its services. HTTP requests (one at a
+//! time, or a few at once), SQL queries, Redis commands, and the upstream mock that the
+//! submission calls. Each failure is a typed error that says whose fault it is.
+
+pub(crate) mod http;
+mod mock;
+mod redis;
+mod sql;
+
+pub use http::{
+    MAX_BODY_BYTES, NotReady, ProbeError, ProbeRequest, ProbeResponse, Prober, curl_command,
+    encode_component, excerpt_text, wait_ready,
+};
+pub use mock::Mock;
+pub use redis::{RedisError, RedisProbe, to_json};
+pub(crate) use sql::SqlProbe;
+pub use sql::{SqlError, admin_exec, wait_database};
