@@ -7,11 +7,10 @@ mod mock;
 mod redis;
 mod sql;
 
-pub use http::{
-    MAX_BODY_BYTES, NotReady, ProbeError, ProbeRequest, ProbeResponse, Prober, curl_command,
-    encode_component, excerpt_text, wait_ready,
-};
+pub use http::{NotReady, ProbeError, ProbeRequest, ProbeResponse, Prober, wait_ready};
 pub use mock::Mock;
-pub use redis::{RedisError, RedisProbe, to_json};
-pub(crate) use sql::SqlProbe;
+pub use redis::{RedisError, RedisProbe};
 pub use sql::{SqlError, admin_exec, wait_database};
+
+pub(crate) use http::{MAX_BODY_BYTES, curl_command, encode_component, excerpt_text};
+pub(crate) use sql::SqlProbe;

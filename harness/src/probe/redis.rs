@@ -67,7 +67,7 @@ impl RedisProbe {
 
 /// A Redis reply as JSON: nil is null, strings stay strings (binary ones lossily),
 /// integers are numbers, arrays and sets are arrays, maps are objects.
-pub fn to_json(v: redis::Value) -> Value {
+pub(crate) fn to_json(v: redis::Value) -> Value {
     use redis::Value as R;
     match v {
         R::Nil => Value::Null,

@@ -336,44 +336,16 @@ mod tests {
 
     #[test]
     fn count_and_sorted_use_the_array() {
+        let one =
+            |subject: &str, nodes: &[Value], p: Predicate| check(subject, nodes, &[p], &mut ctx());
         let nodes = [json!([1, 2, 5])];
-        assert!(check("$", &nodes, &[Predicate::Count(Num::Lit(3.0))], &mut ctx()).is_ok());
-        assert!(
-            check(
-                "$",
-                &nodes,
-                &[Predicate::Sorted(SortOrder::Asc)],
-                &mut ctx()
-            )
-            .is_ok()
-        );
-        let err = check(
-            "$",
-            &nodes,
-            &[Predicate::Sorted(SortOrder::Desc)],
-            &mut ctx(),
-        )
-        .unwrap_err();
+        assert!(one("$", &nodes, Predicate::Count(Num::Lit(3.0))).is_ok());
+        assert!(one("$", &nodes, Predicate::Sorted(SortOrder::Asc)).is_ok());
+        let err = one("$", &nodes, Predicate::Sorted(SortOrder::Desc)).unwrap_err();
         assert!(err.message.contains("descending"), "{}", err.message);
         let many = [json!(3), json!(1)];
-        assert!(
-            check(
-                "$[*].id",
-                &many,
-                &[Predicate::Sorted(SortOrder::Asc)],
-                &mut ctx()
-            )
-            .is_err()
-        );
-        assert!(
-            check(
-                "$[*].id",
-                &many,
-                &[Predicate::Count(Num::Lit(2.0))],
-                &mut ctx()
-            )
-            .is_ok()
-        );
+        assert!(one("$[*].id", &many, Predicate::Sorted(SortOrder::Asc)).is_err());
+        assert!(one("$[*].id", &many, Predicate::Count(Num::Lit(2.0))).is_ok());
     }
 
     #[test]

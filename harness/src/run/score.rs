@@ -49,17 +49,17 @@ fn round(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Whether a graded run's percentage reaches its pass mark (with a little slack for
-/// floating-point sums).
-pub fn reaches_pass_mark(report: &Report) -> bool {
-    report.status == RunStatus::Graded && report.percent() + 1e-9 >= report.pass_mark
+/// Whether a run passes: graded, and its percentage reaches the pass mark (with a
+/// little slack for floating-point sums).
+pub fn reaches_pass_mark(status: RunStatus, percent: f64, pass_mark: f64) -> bool {
+    status == RunStatus::Graded && percent + 1e-9 >= pass_mark
 }
 
 /// Sets `score`, `max_score` and `passed` from the checks.
 pub fn tally(report: &mut Report) {
     report.score = round(report.checks.iter().map(|c| c.earned).sum());
     report.max_score = round(report.checks.iter().map(|c| c.points).sum());
-    report.passed = reaches_pass_mark(report);
+    report.passed = reaches_pass_mark(report.status, report.percent(), report.pass_mark);
 }
 
 #[cfg(test)]
@@ -77,26 +77,17 @@ mod tests {
 
     #[test]
     fn a_check_earns_all_a_share_or_nothing() {
-        assert_eq!(
-            earned(8.0, false, &outcome(CheckStatus::Passed, 4, None)),
-            8.0
-        );
-        assert_eq!(
-            earned(8.0, false, &outcome(CheckStatus::Failed, 3, None)),
-            0.0
-        );
-        assert_eq!(
-            earned(8.0, true, &outcome(CheckStatus::Failed, 3, None)),
-            6.0
-        );
-        assert_eq!(
-            earned(8.0, true, &outcome(CheckStatus::Error, 3, None)),
-            0.0
-        );
-        assert_eq!(
-            earned(8.0, true, &outcome(CheckStatus::Skipped, 0, None)),
-            0.0
-        );
+        let cases = [
+            (false, CheckStatus::Passed, 4, 8.0),
+            (false, CheckStatus::Failed, 3, 0.0),
+            (true, CheckStatus::Failed, 3, 6.0),
+            (true, CheckStatus::Error, 3, 0.0),
+            (true, CheckStatus::Skipped, 0, 0.0),
+        ];
+        for (partial, status, passed, want) in cases {
+            let got = earned(8.0, partial, &outcome(status, passed, None));
+            assert_eq!(got, want, "{status:?}, partial {partial}");
+        }
     }
 
     #[test]
@@ -127,6 +118,16 @@ mod tests {
         assert_eq!(threshold_credit(&[threshold(0.0, false)]), None);
         let ts = [threshold(1.0, true), threshold(3.0, false)];
         assert_eq!(threshold_credit(&ts), Some(0.25));
+    }
+
+    #[test]
+    fn the_pass_mark_allows_for_rounding_and_needs_a_graded_run() {
+        assert!(reaches_pass_mark(RunStatus::Graded, 60.0, 60.0));
+        assert!(reaches_pass_mark(RunStatus::Graded, 60.0 - 1e-12, 60.0));
+        assert!(!reaches_pass_mark(RunStatus::Graded, 59.99, 60.0));
+        assert!(!reaches_pass_mark(RunStatus::Error, 100.0, 60.0));
+        assert_eq!(round(35.999_999), 36.0);
+        assert_eq!(round(0.1 + 0.2), 0.3);
     }
 
     #[test]

@@ -31,6 +31,11 @@ fn not_submissions(fault: Fault, message: String, request: Option<&str>) -> Step
     )
 }
 
+/// A step that needs a service the exercise does not declare.
+fn no_service(message: &str, request: Option<&str>) -> StepFail {
+    not_submissions(Fault::Exercise, message.into(), request)
+}
+
 impl<T: Target> Runner<'_, T> {
     pub(super) async fn lifecycle(&self, what: Lifecycle) -> Result<(), StepFail> {
         let op = match what {
@@ -72,11 +77,7 @@ impl<T: Target> Runner<'_, T> {
             Some(probe) => probe,
             slot => {
                 let url = self.target.database_url().ok_or_else(|| {
-                    not_submissions(
-                        Fault::Exercise,
-                        "this exercise has no database service for SQL steps".into(),
-                        None,
-                    )
+                    no_service("this exercise has no database service for SQL steps", None)
                 })?;
                 let probe = SqlProbe::connect_lazy(&url)
                     .map_err(|e| not_submissions(e.fault(), e.to_string(), None))?;
@@ -112,11 +113,7 @@ impl<T: Target> Runner<'_, T> {
             Some(probe) => probe,
             slot => {
                 let url = self.target.redis_url().ok_or_else(|| {
-                    not_submissions(
-                        Fault::Exercise,
-                        "this exercise has no Redis service".into(),
-                        Some(&shown),
-                    )
+                    no_service("this exercise has no Redis service", Some(&shown))
                 })?;
                 let probe = RedisProbe::connect(&url, step.timeout)
                     .await
@@ -136,13 +133,9 @@ impl<T: Target> Runner<'_, T> {
     }
 
     fn mock(&self) -> Result<&crate::probe::Mock, StepFail> {
-        self.target.upstream().ok_or_else(|| {
-            not_submissions(
-                Fault::Exercise,
-                "this exercise has no upstream mock".into(),
-                None,
-            )
-        })
+        self.target
+            .upstream()
+            .ok_or_else(|| no_service("this exercise has no upstream mock", None))
     }
 
     pub(super) fn upstream_mode(&self, mode: UpstreamMode) -> Result<(), StepFail> {
