@@ -30,13 +30,24 @@ pub enum SqlError {
     #[error("{0}")]
     Query(#[source] Error),
     #[error("no connection within {}s (last: {last})", .within.as_secs())]
-    NotReady { within: Duration, last: String },
+    NotReady { within: Duration, last: LastAttempt },
     #[error("{0}")]
     Connection(#[source] Error),
     #[error("{statement}: {source}")]
     Statement { statement: String, source: Error },
     #[error("no answer within {}s", .0.as_secs())]
     NoAnswer(Duration),
+}
+
+/// How the last attempt to reach a database that never became ready ended.
+#[derive(Debug, thiserror::Error)]
+pub enum LastAttempt {
+    #[error("no answer yet")]
+    NoneYet,
+    #[error("connecting timed out")]
+    TimedOut,
+    #[error("{0}")]
+    Failed(#[source] Error),
 }
 
 impl SqlError {
@@ -118,7 +129,7 @@ fn classify(e: Error) -> SqlError {
 pub async fn wait_database(url: &str, timeout: Duration) -> Result<(), SqlError> {
     let options = options(url)?;
     let start = std::time::Instant::now();
-    let mut last = String::from("no answer yet");
+    let mut last = LastAttempt::NoneYet;
     while start.elapsed() < timeout {
         let attempt = async {
             let mut conn = sqlx::PgConnection::connect_with(&options).await?;
@@ -127,8 +138,8 @@ pub async fn wait_database(url: &str, timeout: Duration) -> Result<(), SqlError>
         };
         match tokio::time::timeout(Duration::from_secs(3), attempt).await {
             Ok(Ok(())) => return Ok(()),
-            Ok(Err(e)) => last = e.to_string(),
-            Err(_) => last = "connecting timed out".into(),
+            Ok(Err(e)) => last = LastAttempt::Failed(e),
+            Err(_) => last = LastAttempt::TimedOut,
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -7,7 +7,7 @@ mod document;
 mod http;
 mod load;
 pub mod score;
-pub mod seed;
+pub(crate) mod seed;
 mod services;
 
 use grader_report::{CheckResult, CheckStatus, Failure};
