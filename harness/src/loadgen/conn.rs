@@ -136,3 +136,48 @@ pub(crate) async fn send(
         .map_err(RequestError::Body)?;
     Ok(status)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_counted_by_kind_under_the_report_names() {
+        let io = |k: std::io::ErrorKind| RequestError::Connect(std::io::Error::from(k)).kind();
+        assert_eq!(
+            io(std::io::ErrorKind::ConnectionRefused),
+            ErrorKind::Refused
+        );
+        assert_eq!(io(std::io::ErrorKind::ConnectionReset), ErrorKind::Reset);
+        assert_eq!(io(std::io::ErrorKind::BrokenPipe), ErrorKind::Reset);
+        assert_eq!(io(std::io::ErrorKind::AddrNotAvailable), ErrorKind::Other);
+        assert_eq!(RequestError::Timeout.kind(), ErrorKind::Timeout);
+        assert_eq!(RequestError::ConnectTimeout.kind(), ErrorKind::Timeout);
+        let names: Vec<&str> = [
+            ErrorKind::of_status(404),
+            ErrorKind::of_status(503),
+            Some(ErrorKind::Timeout),
+            Some(ErrorKind::Refused),
+            Some(ErrorKind::Reset),
+            Some(ErrorKind::Other),
+        ]
+        .into_iter()
+        .flatten()
+        .map(ErrorKind::name)
+        .collect();
+        assert_eq!(
+            names,
+            ["4xx", "5xx", "timeout", "refused", "reset", "other"]
+        );
+        assert_eq!(ErrorKind::of_status(302), None);
+    }
+
+    #[test]
+    fn connect_errors_read_as_before() {
+        let e = RequestError::Connect(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused",
+        ));
+        assert_eq!(e.to_string(), "connection refused");
+    }
+}
