@@ -3,6 +3,8 @@
 
 use std::future::Future;
 
+use grader_report::Fault;
+
 /// A failure of a lifecycle operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
@@ -12,6 +14,15 @@ pub enum TargetError {
     /// The grader or Docker failed.
     #[error("{0}")]
     Infrastructure(String),
+}
+
+impl TargetError {
+    pub fn fault(&self) -> Fault {
+        match self {
+            TargetError::Submission(_) => Fault::Submission,
+            TargetError::Infrastructure(_) => Fault::Grader,
+        }
+    }
 }
 
 /// A running submission.
@@ -26,7 +37,7 @@ pub trait Target: Sync {
         None
     }
     /// The upstream mock the submission calls (`upstream` and `upstream_calls` steps).
-    fn upstream(&self) -> Option<&crate::upstream::Mock> {
+    fn upstream(&self) -> Option<&crate::probe::Mock> {
         None
     }
     /// Stops the submission gracefully (SIGTERM), then starts it again.

@@ -3,11 +3,12 @@
 //! value's JSON type, so `order = "{{ n }}"` sends a number when `n` holds one.
 
 use std::collections::HashMap;
-use std::fmt;
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
+
+use crate::run::seed;
 
 /// A parsed template string.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,10 +85,9 @@ impl Template {
                 });
             };
             let inner = &after[..end];
-            let expr = parse_expr(inner.trim()).map_err(|(message, help)| TemplateError {
+            let expr = parse_expr(inner.trim()).map_err(|e| TemplateError {
                 offset: offset + start,
-                message,
-                help,
+                ..e
             })?;
             parts.push(Part::Expr(expr));
             let consumed = start + 2 + end + 2;
@@ -146,9 +146,18 @@ pub fn value_to_text(value: &Value) -> String {
     }
 }
 
-fn parse_expr(inner: &str) -> Result<Expr, (String, Option<String>)> {
+/// A problem in one expression; `offset` is set by the caller, which knows where it is.
+fn problem(message: String, help: Option<String>) -> TemplateError {
+    TemplateError {
+        offset: 0,
+        message,
+        help,
+    }
+}
+
+fn parse_expr(inner: &str) -> Result<Expr, TemplateError> {
     if inner.is_empty() {
-        return Err((
+        return Err(problem(
             "empty `{{ }}`: expected a variable name or a generator".into(),
             None,
         ));
@@ -161,17 +170,17 @@ fn parse_expr(inner: &str) -> Result<Expr, (String, Option<String>)> {
     {
         return Ok(Expr::Var(inner.to_string()));
     }
-    Err((
+    Err(problem(
         format!("`{inner}` is not a variable name or a generator"),
         Some("write `{{ name }}` for a variable or `{{ gen.word }}` for random data".into()),
     ))
 }
 
-fn parse_gen(call: &str) -> Result<Gen, (String, Option<String>)> {
+fn parse_gen(call: &str) -> Result<Gen, TemplateError> {
     if let Some(rest) = call.strip_prefix("pick(") {
         let name = rest.strip_suffix(')').unwrap_or("").trim();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err((
+            return Err(problem(
                 format!("`gen.{call}`: expected the name of a list variable"),
                 Some("write `gen.pick(ids)`".into()),
             ));
@@ -181,7 +190,7 @@ fn parse_gen(call: &str) -> Result<Gen, (String, Option<String>)> {
     let (name, args) = match call.split_once('(') {
         Some((name, rest)) => {
             let Some(args) = rest.strip_suffix(')') else {
-                return Err((format!("`gen.{call}`: expected `)`"), None));
+                return Err(problem(format!("`gen.{call}`: expected `)`"), None));
             };
             let args: Result<Vec<i64>, _> = args
                 .split(',')
@@ -190,7 +199,7 @@ fn parse_gen(call: &str) -> Result<Gen, (String, Option<String>)> {
                 .map(str::parse::<i64>)
                 .collect();
             let args = args.map_err(|_| {
-                (
+                problem(
                     format!("`gen.{call}`: arguments must be whole numbers"),
                     None,
                 )
@@ -201,7 +210,7 @@ fn parse_gen(call: &str) -> Result<Gen, (String, Option<String>)> {
     };
     let usage = GENERATORS.iter().find(|(n, _)| *n == name).map(|(_, u)| *u);
     let bad_arity = || {
-        (
+        problem(
             format!("`gen.{name}` takes different arguments"),
             usage.map(|u| format!("write `{u}`")),
         )
@@ -226,21 +235,17 @@ fn parse_gen(call: &str) -> Result<Gen, (String, Option<String>)> {
                     let all: Vec<&str> = GENERATORS.iter().map(|(_, u)| *u).collect();
                     Some(format!("generators: {}", all.join(", ")))
                 });
-            return Err((format!("unknown generator `gen.{name}`"), help));
+            return Err(problem(format!("unknown generator `gen.{name}`"), help));
         }
     };
     Ok(generator)
 }
 
-/// Why rendering failed at run time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why rendering failed at run time (a variable without a value, a list that is not
+/// one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
 pub struct RenderError(pub String);
-
-impl fmt::Display for RenderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// Variables and the seeded random source of one check.
 #[derive(Clone)]
@@ -255,13 +260,13 @@ impl Context {
     pub fn new(seed: u64, scope: &str) -> Context {
         Context {
             vars: HashMap::new(),
-            rng: ChaCha8Rng::seed_from_u64(seed ^ fnv1a(scope.as_bytes())),
+            rng: seed::rng(seed::for_scope(seed, scope)),
         }
     }
 
     /// Draws from a new seed from now on (load steps seed each request by its index).
     pub fn reseed(&mut self, seed: u64) {
-        self.rng = ChaCha8Rng::seed_from_u64(seed);
+        self.rng = seed::rng(seed);
     }
 
     pub fn set(&mut self, name: &str, value: Value) {
@@ -351,13 +356,6 @@ impl Context {
 
 fn pick<'a>(rng: &mut ChaCha8Rng, list: &[&'a str]) -> &'a str {
     list[rng.random_range(0..list.len())]
-}
-
-/// A stable hash (unlike std's, it never changes between Rust versions).
-pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 const WORDS: &[&str] = &[

@@ -10,6 +10,8 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use grader_report::Fault;
+
 /// The most of a response body the prober reads.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -77,6 +79,15 @@ pub enum ProbeError {
     BadRequest(String),
     #[error("{0}")]
     Other(String),
+}
+
+impl ProbeError {
+    /// A request that got no usable answer counts against the submission: it stopped,
+    /// hung, closed the connection or sent too much. (A request the grader could not
+    /// build comes from the submission's captured values, so it counts the same way.)
+    pub fn fault(&self) -> Fault {
+        Fault::Submission
+    }
 }
 
 /// An HTTP/1.1 client for probes. It keeps no idle connections, so a restarted server
@@ -226,9 +237,9 @@ pub enum NotReady {
     /// The server answered, but not 2xx.
     #[error("status {0}")]
     Status(u16),
-    /// No HTTP answer came (refused, reset, timed out), or none yet.
-    #[error("{0}")]
-    NoAnswer(String),
+    /// No HTTP answer came (refused, reset, timed out), or none yet (`None`).
+    #[error("{}", .0.as_ref().map_or_else(|| "no answer yet".to_string(), ToString::to_string))]
+    NoAnswer(Option<ProbeError>),
 }
 
 /// Polls `health` until it answers 2xx or `timeout` passes. When it gives up, returns
@@ -241,7 +252,7 @@ pub async fn wait_ready(
 ) -> Result<Duration, NotReady> {
     let start = Instant::now();
     let mut delay = Duration::from_millis(50);
-    let mut last = NotReady::NoAnswer("no answer yet".into());
+    let mut last = NotReady::NoAnswer(None);
     loop {
         let left = timeout.saturating_sub(start.elapsed());
         if left.is_zero() {
@@ -257,7 +268,7 @@ pub async fn wait_ready(
         match prober.send(&base_url(), &req).await {
             Ok(r) if (200..300).contains(&r.status) => return Ok(start.elapsed()),
             Ok(r) => last = NotReady::Status(r.status),
-            Err(e) => last = NotReady::NoAnswer(e.to_string()),
+            Err(e) => last = NotReady::NoAnswer(Some(e)),
         }
         tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
         delay = (delay * 2).min(Duration::from_millis(500));

@@ -147,65 +147,79 @@ fn check_one(
     ctx: &mut Context,
 ) -> Result<(), Mismatch> {
     match p {
-        Predicate::Exists(want) => {
-            if nodes.is_empty() == *want {
-                let (e, a) = if *want {
-                    ("a value".into(), "nothing".into())
-                } else {
-                    ("nothing".into(), typed_nodes(nodes))
-                };
-                let msg = if *want {
-                    format!("{subject} is missing")
-                } else {
-                    format!("{subject} should be absent")
-                };
-                return Err(Mismatch::new(msg, e, a));
-            }
-            return Ok(());
-        }
+        Predicate::Exists(want) => check_exists(subject, nodes, *want),
         Predicate::Count(n) => {
             let n = n.value(ctx)?;
             let count = list_of(nodes).len();
-            if count as f64 != n {
-                let n = show_num(n);
-                return Err(Mismatch::new(
-                    format!("{subject} has {count} item(s), expected {n}"),
-                    format!("count <{n}>"),
-                    format!("count <{count}>"),
-                ));
+            if count as f64 == n {
+                return Ok(());
             }
-            return Ok(());
+            let n = show_num(n);
+            Err(Mismatch::new(
+                format!("{subject} has {count} item(s), expected {n}"),
+                format!("count <{n}>"),
+                format!("count <{count}>"),
+            ))
         }
-        Predicate::Sorted(order) => {
-            let list = list_of(nodes);
-            for w in list.windows(2) {
-                let ord = compare(&w[0], &w[1]);
-                let bad = matches!(
-                    (ord, order),
-                    (None, _)
-                        | (Some(Ordering::Greater), SortOrder::Asc)
-                        | (Some(Ordering::Less), SortOrder::Desc)
-                );
-                if bad {
-                    let dir = if *order == SortOrder::Asc {
-                        "ascending"
-                    } else {
-                        "descending"
-                    };
-                    return Err(Mismatch::new(
-                        format!(
-                            "{subject} is not in {dir} order: {} comes before {}",
-                            w[0], w[1]
-                        ),
-                        format!("{dir} order"),
-                        typed(&Value::Array(list.clone())),
-                    ));
-                }
-            }
-            return Ok(());
-        }
-        _ => {}
+        Predicate::Sorted(order) => check_sorted(subject, nodes, *order),
+        _ => check_value(subject, nodes, p, ctx),
     }
+}
+
+fn check_exists(subject: &str, nodes: &[Value], want: bool) -> Result<(), Mismatch> {
+    if nodes.is_empty() != want {
+        return Ok(());
+    }
+    Err(if want {
+        Mismatch::new(
+            format!("{subject} is missing"),
+            "a value".into(),
+            "nothing".into(),
+        )
+    } else {
+        Mismatch::new(
+            format!("{subject} should be absent"),
+            "nothing".into(),
+            typed_nodes(nodes),
+        )
+    })
+}
+
+fn check_sorted(subject: &str, nodes: &[Value], order: SortOrder) -> Result<(), Mismatch> {
+    let list = list_of(nodes);
+    for w in list.windows(2) {
+        let bad = matches!(
+            (compare(&w[0], &w[1]), order),
+            (None, _)
+                | (Some(Ordering::Greater), SortOrder::Asc)
+                | (Some(Ordering::Less), SortOrder::Desc)
+        );
+        if bad {
+            let dir = if order == SortOrder::Asc {
+                "ascending"
+            } else {
+                "descending"
+            };
+            return Err(Mismatch::new(
+                format!(
+                    "{subject} is not in {dir} order: {} comes before {}",
+                    w[0], w[1]
+                ),
+                format!("{dir} order"),
+                typed(&Value::Array(list.clone())),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The predicates on the value itself (several nodes are one array).
+fn check_value(
+    subject: &str,
+    nodes: &[Value],
+    p: &Predicate,
+    ctx: &mut Context,
+) -> Result<(), Mismatch> {
     let actual = match nodes {
         [] => {
             return Err(Mismatch::new(
@@ -217,10 +231,28 @@ fn check_one(
         [one] => one.clone(),
         many => Value::Array(many.to_vec()),
     };
-    let ok = match p {
-        Predicate::Equals(tv) => json_eq(&actual, &tv.render(ctx)?),
-        Predicate::NotEquals(tv) => !json_eq(&actual, &tv.render(ctx)?),
-        Predicate::Matches(re) => match &actual {
+    if holds(p, &actual, nodes, ctx)? {
+        return Ok(());
+    }
+    let expected = describe(p, ctx)?;
+    Err(Mismatch::new(
+        format!("{subject}: expected {expected}, got {}", typed(&actual)),
+        expected,
+        typed(&actual),
+    ))
+}
+
+/// Whether `actual` (the `nodes` found, as one value) satisfies `p`.
+fn holds(
+    p: &Predicate,
+    actual: &Value,
+    nodes: &[Value],
+    ctx: &mut Context,
+) -> Result<bool, RenderError> {
+    Ok(match p {
+        Predicate::Equals(tv) => json_eq(actual, &tv.render(ctx)?),
+        Predicate::NotEquals(tv) => !json_eq(actual, &tv.render(ctx)?),
+        Predicate::Matches(re) => match actual {
             Value::String(s) => re.is_match(s),
             Value::Number(_) | Value::Bool(_) => re.is_match(&actual.to_string()),
             _ => false,
@@ -229,14 +261,14 @@ fn check_one(
             let want = tv.render(ctx)?;
             // One string: a substring. One list: an element. Otherwise the values the
             // JSONPath found are the list (one match of `$[*].id` is a list of one).
-            let found = match &actual {
+            let found = match actual {
                 Value::String(s) if nodes.len() == 1 => s.contains(&value_to_text(&want)),
                 Value::Array(items) if nodes.len() == 1 => items.iter().any(|i| json_eq(i, &want)),
                 _ => nodes.iter().any(|n| json_eq(n, &want)),
             };
             found == matches!(p, Predicate::Contains(_))
         }
-        Predicate::Type(t) => t.accepts(&actual),
+        Predicate::Type(t) => t.accepts(actual),
         Predicate::Gt(n) | Predicate::Ge(n) | Predicate::Lt(n) | Predicate::Le(n) => {
             let n = n.value(ctx)?;
             match actual.as_f64() {
@@ -250,16 +282,7 @@ fn check_one(
             }
         }
         Predicate::Exists(_) | Predicate::Count(_) | Predicate::Sorted(_) => true,
-    };
-    if ok {
-        return Ok(());
-    }
-    let expected = describe(p, ctx)?;
-    Err(Mismatch::new(
-        format!("{subject}: expected {expected}, got {}", typed(&actual)),
-        expected,
-        typed(&actual),
-    ))
+    })
 }
 
 /// The expectation in words, e.g. `int <201>` or `matches /^\d+$/`.
@@ -313,44 +336,16 @@ mod tests {
 
     #[test]
     fn count_and_sorted_use_the_array() {
+        let one =
+            |subject: &str, nodes: &[Value], p: Predicate| check(subject, nodes, &[p], &mut ctx());
         let nodes = [json!([1, 2, 5])];
-        assert!(check("$", &nodes, &[Predicate::Count(Num::Lit(3.0))], &mut ctx()).is_ok());
-        assert!(
-            check(
-                "$",
-                &nodes,
-                &[Predicate::Sorted(SortOrder::Asc)],
-                &mut ctx()
-            )
-            .is_ok()
-        );
-        let err = check(
-            "$",
-            &nodes,
-            &[Predicate::Sorted(SortOrder::Desc)],
-            &mut ctx(),
-        )
-        .unwrap_err();
+        assert!(one("$", &nodes, Predicate::Count(Num::Lit(3.0))).is_ok());
+        assert!(one("$", &nodes, Predicate::Sorted(SortOrder::Asc)).is_ok());
+        let err = one("$", &nodes, Predicate::Sorted(SortOrder::Desc)).unwrap_err();
         assert!(err.message.contains("descending"), "{}", err.message);
         let many = [json!(3), json!(1)];
-        assert!(
-            check(
-                "$[*].id",
-                &many,
-                &[Predicate::Sorted(SortOrder::Asc)],
-                &mut ctx()
-            )
-            .is_err()
-        );
-        assert!(
-            check(
-                "$[*].id",
-                &many,
-                &[Predicate::Count(Num::Lit(2.0))],
-                &mut ctx()
-            )
-            .is_ok()
-        );
+        assert!(one("$[*].id", &many, Predicate::Sorted(SortOrder::Asc)).is_err());
+        assert!(one("$[*].id", &many, Predicate::Count(Num::Lit(2.0))).is_ok());
     }
 
     #[test]

@@ -71,11 +71,7 @@ impl Schedule {
 
     /// A constant rate for a duration.
     pub fn constant(rate: f64, duration: Duration) -> Schedule {
-        Schedule::new(vec![Segment {
-            duration: duration.as_secs_f64(),
-            r0: rate,
-            r1: rate,
-        }])
+        Schedule::new(vec![Segment::hold(duration, rate)])
     }
 
     pub fn duration(&self) -> f64 {

@@ -151,6 +151,7 @@ async fn answer(
     if !route.delay.is_zero() {
         tokio::time::sleep(route.delay).await;
     }
+    // Each answer draws from its own scope: the same call gets the same data.
     let mut ctx = Context::new(seed, &format!("upstream {path} {calls}"));
     for (name, value) in params {
         ctx.set(&name, Value::String(value));

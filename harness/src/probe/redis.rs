@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use grader_report::Fault;
 use serde_json::Value;
 
 /// A connection to the submission's Redis, opened on the first `redis` step.
@@ -10,20 +11,47 @@ pub struct RedisProbe {
     conn: redis::aio::MultiplexedConnection,
 }
 
+/// Why a Redis connection or command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    #[error("bad Redis URL: {0}")]
+    BadUrl(#[source] redis::RedisError),
+    #[error("Redis did not answer within {}s", .0.as_secs_f64())]
+    Timeout(Duration),
+    #[error("cannot connect to Redis: {0}")]
+    Connect(#[source] redis::RedisError),
+    #[error("an empty Redis command")]
+    EmptyCommand,
+    #[error("Redis answered an error: {0}")]
+    Reply(#[source] redis::RedisError),
+}
+
+impl RedisError {
+    /// Every Redis failure is counted as the grader's: the exercise's Redis is a service
+    /// the grader runs, and a step that cannot talk to it says nothing of the submission.
+    pub fn fault(&self) -> Fault {
+        Fault::Grader
+    }
+}
+
 impl RedisProbe {
-    pub async fn connect(url: &str, timeout: Duration) -> Result<RedisProbe, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("bad Redis URL: {e}"))?;
+    pub async fn connect(url: &str, timeout: Duration) -> Result<RedisProbe, RedisError> {
+        let client = redis::Client::open(url).map_err(RedisError::BadUrl)?;
         let conn = tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
             .await
-            .map_err(|_| format!("Redis did not answer within {}s", timeout.as_secs_f64()))?
-            .map_err(|e| format!("cannot connect to Redis: {e}"))?;
+            .map_err(|_| RedisError::Timeout(timeout))?
+            .map_err(RedisError::Connect)?;
         Ok(RedisProbe { conn })
     }
 
     /// Runs `words` (a command and its arguments) and returns the reply as JSON.
-    pub async fn command(&mut self, words: &[String], timeout: Duration) -> Result<Value, String> {
+    pub async fn command(
+        &mut self,
+        words: &[String],
+        timeout: Duration,
+    ) -> Result<Value, RedisError> {
         let Some((name, args)) = words.split_first() else {
-            return Err("an empty Redis command".into());
+            return Err(RedisError::EmptyCommand);
         };
         let mut cmd = redis::cmd(name);
         for a in args {
@@ -31,15 +59,15 @@ impl RedisProbe {
         }
         let reply = tokio::time::timeout(timeout, cmd.query_async::<redis::Value>(&mut self.conn))
             .await
-            .map_err(|_| format!("Redis did not answer within {}s", timeout.as_secs_f64()))?
-            .map_err(|e| format!("Redis answered an error: {e}"))?;
+            .map_err(|_| RedisError::Timeout(timeout))?
+            .map_err(RedisError::Reply)?;
         Ok(to_json(reply))
     }
 }
 
 /// A Redis reply as JSON: nil is null, strings stay strings (binary ones lossily),
 /// integers are numbers, arrays and sets are arrays, maps are objects.
-pub fn to_json(v: redis::Value) -> Value {
+pub(crate) fn to_json(v: redis::Value) -> Value {
     use redis::Value as R;
     match v {
         R::Nil => Value::Null,

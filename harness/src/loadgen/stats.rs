@@ -7,6 +7,8 @@ use hdrhistogram::Histogram;
 
 use grader_report::{Bucket, Latency};
 
+use super::conn::ErrorKind;
+
 /// Microseconds, up to a minute, 3 significant digits.
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds")
@@ -17,7 +19,7 @@ pub(crate) struct StageStats {
     pub corrected: Histogram<u64>,
     pub uncorrected: Histogram<u64>,
     pub ok: u64,
-    pub errors: BTreeMap<&'static str, u64>,
+    pub errors: BTreeMap<ErrorKind, u64>,
 }
 
 impl StageStats {
@@ -39,7 +41,7 @@ impl StageStats {
         let _ = self.uncorrected.add(&other.uncorrected);
         self.ok += other.ok;
         for (k, v) in &other.errors {
-            *self.errors.entry(k).or_default() += v;
+            *self.errors.entry(*k).or_default() += v;
         }
     }
 }

@@ -40,72 +40,38 @@ pub struct Threshold {
     pub bound: Bound,
 }
 
+/// Why a threshold expression could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ThresholdError {
+    #[error("expected `METRIC OP VALUE`, e.g. \"p95 < 150ms\"")]
+    Shape,
+    #[error("`{0}`: percentiles are p50, p90, p95, p99, p999...")]
+    Percentile(String),
+    #[error("unknown metric `{0}`: use p50, p90, p95, p99, max, mean, error_rate or rate")]
+    UnknownMetric(String),
+    #[error("expected `<`, `<=`, `>` or `>=` after the metric")]
+    Op,
+    #[error("`{0}`: expected a duration such as 150ms or 1s")]
+    Duration(String),
+    #[error("`{0}`: expected a percentage such as 1%")]
+    Percentage(String),
+    #[error("`{0}`: not a percentage")]
+    NotPercentage(String),
+    #[error("`{0}`: expected e.g. 0.95 * target")]
+    OfTarget(String),
+    #[error("`{0}`: expected requests per second, or e.g. 0.95 * target")]
+    Rate(String),
+}
+
 impl Threshold {
-    pub fn parse(src: &str) -> Result<Threshold, String> {
+    pub fn parse(src: &str) -> Result<Threshold, ThresholdError> {
         let s = src.trim();
-        let (metric_s, rest) = s
+        let (metric, rest) = s
             .split_once(char::is_whitespace)
-            .ok_or_else(|| "expected `METRIC OP VALUE`, e.g. \"p95 < 150ms\"".to_string())?;
-        let metric = match metric_s {
-            "max" => Metric::Max,
-            "mean" | "avg" => Metric::Mean,
-            "error_rate" => Metric::ErrorRate,
-            "rate" => Metric::Rate,
-            p if p.starts_with('p') => match p[1..].parse::<u32>() {
-                Ok(n) if (1..=999).contains(&n) => Metric::Percentile(n),
-                _ => {
-                    return Err(format!(
-                        "`{p}`: percentiles are p50, p90, p95, p99, p999..."
-                    ));
-                }
-            },
-            other => {
-                return Err(format!(
-                    "unknown metric `{other}`: use p50, p90, p95, p99, max, mean, error_rate or rate"
-                ));
-            }
-        };
-        let rest = rest.trim_start();
-        let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
-            (Op::Le, v)
-        } else if let Some(v) = rest.strip_prefix(">=") {
-            (Op::Ge, v)
-        } else if let Some(v) = rest.strip_prefix('<') {
-            (Op::Lt, v)
-        } else if let Some(v) = rest.strip_prefix('>') {
-            (Op::Gt, v)
-        } else {
-            return Err("expected `<`, `<=`, `>` or `>=` after the metric".into());
-        };
-        let value = value.trim();
-        let bound = match metric {
-            Metric::Percentile(_) | Metric::Max | Metric::Mean => Bound::Millis(
-                crate::spec::parse_duration(value)
-                    .map(|d| d.as_secs_f64() * 1000.0)
-                    .ok_or_else(|| format!("`{value}`: expected a duration such as 150ms or 1s"))?,
-            ),
-            Metric::ErrorRate => {
-                let v = value
-                    .strip_suffix('%')
-                    .ok_or_else(|| format!("`{value}`: expected a percentage such as 1%"))?;
-                Bound::Fraction(
-                    v.trim()
-                        .parse::<f64>()
-                        .map_err(|_| format!("`{value}`: not a percentage"))?
-                        / 100.0,
-                )
-            }
-            Metric::Rate => match value.split_once('*') {
-                Some((f, t)) if t.trim() == "target" => Bound::OfTarget(
-                    f.trim()
-                        .parse()
-                        .map_err(|_| format!("`{value}`: expected e.g. 0.95 * target"))?,
-                ),
-                _ => Bound::Rate(value.parse().map_err(|_| {
-                    format!("`{value}`: expected requests per second, or e.g. 0.95 * target")
-                })?),
-            },
-        };
+            .ok_or(ThresholdError::Shape)?;
+        let metric = parse_metric(metric)?;
+        let (op, value) = parse_op(rest.trim_start())?;
+        let bound = parse_bound(metric, value.trim())?;
         Ok(Threshold {
             src: s.to_string(),
             metric,
@@ -146,6 +112,58 @@ impl Threshold {
             _ => format!("{actual:.2}ms"),
         }
     }
+}
+
+fn parse_metric(name: &str) -> Result<Metric, ThresholdError> {
+    Ok(match name {
+        "max" => Metric::Max,
+        "mean" | "avg" => Metric::Mean,
+        "error_rate" => Metric::ErrorRate,
+        "rate" => Metric::Rate,
+        p if p.starts_with('p') => match p[1..].parse::<u32>() {
+            Ok(n) if (1..=999).contains(&n) => Metric::Percentile(n),
+            _ => return Err(ThresholdError::Percentile(p.to_string())),
+        },
+        other => return Err(ThresholdError::UnknownMetric(other.to_string())),
+    })
+}
+
+/// The comparison and the text after it.
+fn parse_op(rest: &str) -> Result<(Op, &str), ThresholdError> {
+    // Two-character operators first, so `<=` is not read as `<` then `=`.
+    [("<=", Op::Le), (">=", Op::Ge), ("<", Op::Lt), (">", Op::Gt)]
+        .into_iter()
+        .find_map(|(text, op)| rest.strip_prefix(text).map(|v| (op, v)))
+        .ok_or(ThresholdError::Op)
+}
+
+fn parse_bound(metric: Metric, value: &str) -> Result<Bound, ThresholdError> {
+    let bad = |e: fn(String) -> ThresholdError| e(value.to_string());
+    Ok(match metric {
+        Metric::Percentile(_) | Metric::Max | Metric::Mean => Bound::Millis(
+            crate::spec::parse_duration(value)
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .ok_or_else(|| bad(ThresholdError::Duration))?,
+        ),
+        Metric::ErrorRate => {
+            let v = value
+                .strip_suffix('%')
+                .ok_or_else(|| bad(ThresholdError::Percentage))?;
+            let v: f64 = v
+                .trim()
+                .parse()
+                .map_err(|_| bad(ThresholdError::NotPercentage))?;
+            Bound::Fraction(v / 100.0)
+        }
+        Metric::Rate => match value.split_once('*') {
+            Some((f, t)) if t.trim() == "target" => Bound::OfTarget(
+                f.trim()
+                    .parse()
+                    .map_err(|_| bad(ThresholdError::OfTarget))?,
+            ),
+            _ => Bound::Rate(value.parse().map_err(|_| bad(ThresholdError::Rate))?),
+        },
+    })
 }
 
 /// Figures of a run or stage.
@@ -211,30 +229,16 @@ mod tests {
 
     #[test]
     fn explains_bad_thresholds() {
-        assert!(
-            Threshold::parse("p95")
-                .unwrap_err()
-                .contains("METRIC OP VALUE")
-        );
-        assert!(
-            Threshold::parse("latency < 1s")
-                .unwrap_err()
-                .contains("unknown metric")
-        );
-        assert!(
-            Threshold::parse("p95 = 1s")
-                .unwrap_err()
-                .contains("expected `<`")
-        );
-        assert!(
-            Threshold::parse("error_rate < 1")
-                .unwrap_err()
-                .contains("percentage")
-        );
-        assert!(
-            Threshold::parse("p95 < fast")
-                .unwrap_err()
-                .contains("duration")
-        );
+        let cases = [
+            ("p95", "METRIC OP VALUE"),
+            ("latency < 1s", "unknown metric"),
+            ("p95 = 1s", "expected `<`"),
+            ("error_rate < 1", "percentage"),
+            ("p95 < fast", "duration"),
+        ];
+        for (src, want) in cases {
+            let err = Threshold::parse(src).unwrap_err().to_string();
+            assert!(err.contains(want), "{src}: {err}");
+        }
     }
 }

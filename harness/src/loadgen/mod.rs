@@ -1,0 +1,205 @@
+//! The load prober: open model (arrivals on a schedule, latency from the scheduled send
+//! time, so a stalling server cannot hide behind coordinated omission) and closed model
+//! (N connections as fast as they go). One raw HTTP/1.1 connection per slot, like oha;
+//! results in fixed-size HDR histograms. HTTP/1.1 pipelining is not used.
+
+mod conn;
+mod schedule;
+mod stats;
+mod summary;
+mod threshold;
+mod worker;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand_chacha::ChaCha8Rng;
+
+pub use schedule::{Schedule, Segment};
+pub use threshold::{Summary, Threshold, ThresholdError};
+
+use crate::probe::ProbeRequest;
+use crate::template::RenderError;
+use grader_report::LoadReport;
+use stats::StageStats;
+use worker::{Shared, Slot};
+
+/// How arrivals are made.
+#[derive(Debug, Clone)]
+pub enum Model {
+    /// Requests are due on this schedule whether or not earlier ones have returned.
+    Open(Schedule),
+    /// `connections` loops send as fast as responses come back, for this long.
+    Closed(Duration),
+}
+
+/// A threshold, the stage it judges (none: the whole run) and its points.
+#[derive(Debug, Clone)]
+pub struct PlannedThreshold {
+    pub threshold: Threshold,
+    pub stage: Option<usize>,
+    pub points: f64,
+}
+
+/// Everything a load run needs but the requests themselves.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub model: Model,
+    pub connections: usize,
+    /// The first part of the run, not counted.
+    pub warmup: Duration,
+    /// Per request.
+    pub timeout: Duration,
+    /// Names of the schedule's segments (warm-up excluded), for reports.
+    pub stage_names: Vec<String>,
+    pub thresholds: Vec<PlannedThreshold>,
+    /// Give up when nothing has succeeded after this long.
+    pub dead_after: Duration,
+}
+
+impl LoadOptions {
+    /// One steady stage (named `steady`) after an optional warm-up: at `rate` requests
+    /// per second (open model), or as fast as `connections` allow when `rate` is none.
+    pub fn steady(
+        rate: Option<f64>,
+        connections: usize,
+        warmup: Duration,
+        duration: Duration,
+        timeout: Duration,
+    ) -> LoadOptions {
+        let model = match rate {
+            Some(r) => {
+                let mut segments = Vec::new();
+                if !warmup.is_zero() {
+                    segments.push(Segment::hold(warmup, r));
+                }
+                segments.push(Segment::hold(duration, r));
+                Model::Open(Schedule::new(segments))
+            }
+            None => Model::Closed(duration),
+        };
+        LoadOptions {
+            model,
+            connections: connections.max(1),
+            warmup,
+            timeout,
+            stage_names: vec!["steady".into()],
+            thresholds: Vec::new(),
+            dead_after: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Makes request `i` (the caller renders templates; `rng` is seeded from `i`).
+pub type MakeRequest =
+    dyn Fn(u64, &mut ChaCha8Rng) -> Result<ProbeRequest, RenderError> + Send + Sync;
+
+/// Runs a load against `base_url` (`http://host:port`).
+pub async fn run(
+    options: &LoadOptions,
+    base_url: &str,
+    seed: u64,
+    make: Arc<MakeRequest>,
+) -> LoadReport {
+    let stage_count = match &options.model {
+        Model::Open(s) => s.segments().len(),
+        Model::Closed(_) => 1,
+    };
+    let start = Instant::now() + Duration::from_millis(20);
+    let total = match &options.model {
+        Model::Open(s) => Duration::from_secs_f64(s.duration()),
+        Model::Closed(d) => options.warmup + *d,
+    };
+    let shared = Arc::new(Shared {
+        options: options.clone(),
+        authority: base_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string(),
+        seed,
+        make,
+        start,
+        total,
+        slots: (0..options.connections.max(1))
+            .map(|_| Slot {
+                sent_at: AtomicU64::new(0),
+                overdue: tokio::sync::Notify::new(),
+            })
+            .collect(),
+        epoch: Instant::now(),
+        stages: (0..stage_count)
+            .map(|_| Mutex::new(StageStats::new()))
+            .collect(),
+        next: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        any_ok: AtomicBool::new(false),
+        first_error: Mutex::new(None),
+    });
+    let tasks: Vec<_> = (0..options.connections.max(1))
+        .map(|slot| {
+            let shared = shared.clone();
+            tokio::spawn(async move { worker::worker(&shared, slot).await })
+        })
+        .collect();
+    let reaper = spawn_reaper(shared.clone());
+    let watchdog = spawn_watchdog(shared.clone());
+    // A hard bound whatever happens: the run, plus one request timeout, plus slack.
+    let limit = total + options.timeout + Duration::from_secs(2);
+    let all = futures_util::future::join_all(tasks);
+    let timed_out = tokio::time::timeout(limit, all).await.is_err();
+    watchdog.abort();
+    reaper.abort();
+    shared.stop.store(true, Ordering::SeqCst);
+    let elapsed = start
+        .elapsed()
+        .saturating_sub(options.warmup)
+        .as_secs_f64()
+        .max(1e-9);
+    let aborted = if !shared.any_ok.load(Ordering::SeqCst) {
+        let first = shared.first_error.lock().expect("not poisoned");
+        Some(format!(
+            "no request succeeded within {}s (first error: {})",
+            options.dead_after.as_secs_f64(),
+            first
+                .as_ref()
+                .map_or_else(|| "none".into(), ToString::to_string)
+        ))
+    } else if timed_out {
+        Some("the run did not end within its time limit".into())
+    } else {
+        None
+    };
+    summary::summarize(options, &shared, elapsed, aborted)
+}
+
+/// The reaper: wakes every slot whose request has been out longer than the timeout.
+fn spawn_reaper(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    let timeout = shared.options.timeout.as_micros() as u64;
+    let tick =
+        (shared.options.timeout / 20).clamp(Duration::from_millis(5), Duration::from_millis(100));
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(tick).await;
+            let now = shared.epoch.elapsed().as_micros() as u64;
+            for s in &shared.slots {
+                let at = s.sent_at.load(Ordering::Relaxed);
+                if at != 0 && now.saturating_sub(at) >= timeout {
+                    // Wakes only a request waiting now: a late wake-up never lingers to
+                    // cut short the next request of the slot.
+                    s.overdue.notify_waiters();
+                }
+            }
+        }
+    })
+}
+
+/// The watchdog: a server that answers nothing ends the run early.
+fn spawn_watchdog(shared: Arc<Shared>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep_until((shared.start + shared.options.dead_after).into()).await;
+        if !shared.any_ok.load(Ordering::SeqCst) {
+            shared.stop.store(true, Ordering::SeqCst);
+        }
+    })
+}

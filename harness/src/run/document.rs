@@ -1,0 +1,153 @@
+//! Judging a JSON document (an HTTP body, SQL rows, a Redis reply, the mock's counts):
+//! the `json`, `json_subset`, `json_schema` and `jsonpath` expectations, and captures.
+
+use serde_json::Value;
+
+use super::assert::{self, Mismatch, typed};
+use super::check::StepFail;
+use crate::probe::excerpt_text;
+use crate::spec::{Capture, CaptureSource, Expect, Query};
+use crate::template::Context;
+
+/// How much of a response body or document a failure shows.
+pub(super) const EXCERPT_BYTES: usize = 2048;
+
+/// Judges a document that is not an HTTP response and takes its captures; `shown` is
+/// what was asked (the query, the Redis command) for the failure's `request`.
+pub(super) fn judge_document(
+    expect: &Expect,
+    captures: &[Capture],
+    doc: &Value,
+    shown: &str,
+    ctx: &mut Context,
+) -> Result<(), StepFail> {
+    let fail = |m: Mismatch| {
+        let mut f = StepFail::mismatch(m);
+        f.failure.request = Some(shown.to_string());
+        f.failure.response = Some(excerpt_text(doc.to_string().as_bytes(), EXCERPT_BYTES));
+        f
+    };
+    let count = doc.as_array().map_or(0, Vec::len) as u64;
+    if let Some(want) = expect.rows
+        && want != count
+    {
+        return Err(fail(Mismatch::new(
+            format!("the query returned {count} row(s), expected {want}"),
+            format!("rows <{want}>"),
+            format!("rows <{count}>"),
+        )));
+    }
+    check_document(expect, doc, ctx).map_err(fail)?;
+    for c in captures {
+        let CaptureSource::JsonPath(q) = &c.source else {
+            return Err(StepFail::new(
+                "this step captures with JSONPath, not headers",
+            ));
+        };
+        let v = capture_json(&c.name, q, doc).map_err(fail)?;
+        ctx.set(&c.name, v);
+    }
+    Ok(())
+}
+
+/// The assertions on a JSON document (a response body, or a query's rows).
+pub(super) fn check_document(
+    expect: &Expect,
+    doc: &Value,
+    ctx: &mut Context,
+) -> Result<(), Mismatch> {
+    if let Some(tv) = &expect.json {
+        let want = tv.render(ctx)?;
+        if !assert::json_eq(&want, doc) {
+            return Err(differs(
+                "the JSON body differs from the expected one".into(),
+                &want,
+                doc,
+            ));
+        }
+    }
+    if let Some(tv) = &expect.json_subset {
+        let want = tv.render(ctx)?;
+        if let Some(path) = assert::subset_mismatch(&want, doc, "$") {
+            return Err(differs(
+                format!("the JSON body lacks what is expected at {path}"),
+                &want,
+                doc,
+            ));
+        }
+    }
+    if let Some(schema) = &expect.json_schema {
+        check_schema(&schema.0, doc)?;
+    }
+    for a in &expect.jsonpath {
+        assert::check(&a.query.src, &query(&a.query, doc), &a.predicates, ctx)?;
+    }
+    Ok(())
+}
+
+/// Expected against actual, with a diff.
+fn differs(message: String, want: &Value, doc: &Value) -> Mismatch {
+    let mut m = Mismatch::new(message, typed(want), typed(doc));
+    m.diff = Some(assert::json_diff(want, doc));
+    m
+}
+
+fn check_schema(schema: &jsonschema::Validator, doc: &Value) -> Result<(), Mismatch> {
+    let errors: Vec<String> = schema
+        .iter_errors(doc)
+        .take(3)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            if at.is_empty() {
+                e.to_string()
+            } else {
+                format!("at {at}: {e}")
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(Mismatch::new(
+        format!(
+            "the JSON body does not match the schema: {}",
+            errors.join("; ")
+        ),
+        "a body matching the JSON Schema".into(),
+        typed(doc),
+    ))
+}
+
+/// The nodes a JSONPath finds in `doc`.
+pub(super) fn query(q: &Query, doc: &Value) -> Vec<Value> {
+    q.path.query(doc).all().into_iter().cloned().collect()
+}
+
+/// A body as JSON, or why it is not.
+pub(super) fn parse_json(body: &[u8]) -> Result<Value, Mismatch> {
+    serde_json::from_slice(body).map_err(|e| {
+        Mismatch::new(
+            format!("the response body is not JSON ({e})"),
+            "a JSON body".into(),
+            if body.is_empty() {
+                "an empty body".into()
+            } else {
+                excerpt_text(body, 200)
+            },
+        )
+    })
+}
+
+/// The value a JSONPath capture takes: one node as itself, several as a list.
+pub(super) fn capture_json(name: &str, q: &Query, json: &Value) -> Result<Value, Mismatch> {
+    let nodes = query(q, json);
+    match nodes.len() {
+        0 => Err(Mismatch::new(
+            format!("cannot capture `{name}`: nothing at {}", q.src),
+            format!("a value at {}", q.src),
+            "nothing".into(),
+        )),
+        1 => Ok(nodes.into_iter().next().expect("one node")),
+        _ => Ok(Value::Array(nodes)),
+    }
+}

@@ -1,0 +1,158 @@
+//! Steps on the submission's services and lifecycle: SQL queries, Redis commands, the
+//! upstream mock's mode and counts, and restarts, crashes and readiness waits.
+
+use grader_report::{Failure, Fault};
+use serde_json::Value;
+
+use super::check::{Runner, StepFail};
+use super::document::judge_document;
+use crate::probe::{RedisProbe, SqlProbe};
+use crate::spec::{RedisStep, SqlStep, UpstreamCallsStep, UpstreamMode};
+use crate::target::{Target, TargetError};
+use crate::template::Context;
+
+/// What a lifecycle step does to the submission before it waits for it to be ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lifecycle {
+    Restart,
+    Crash,
+    WaitReady,
+}
+
+/// A failure that is not the submission's, with what was asked when there was a
+/// request.
+fn not_submissions(fault: Fault, message: String, request: Option<&str>) -> StepFail {
+    StepFail::with_fault(
+        fault,
+        Failure {
+            request: request.map(str::to_string),
+            ..Failure::message(message)
+        },
+    )
+}
+
+/// A step that needs a service the exercise does not declare.
+fn no_service(message: &str, request: Option<&str>) -> StepFail {
+    not_submissions(Fault::Exercise, message.into(), request)
+}
+
+impl<T: Target> Runner<'_, T> {
+    pub(super) async fn lifecycle(&self, what: Lifecycle) -> Result<(), StepFail> {
+        let op = match what {
+            Lifecycle::Restart => self.target.restart().await,
+            Lifecycle::Crash => self.target.crash().await,
+            Lifecycle::WaitReady => Ok(()),
+        };
+        let result = match op {
+            Ok(()) => self.target.wait_ready().await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e: TargetError| {
+            let message = match what {
+                Lifecycle::Restart => {
+                    format!("after a graceful restart (SIGTERM, then start): {e}")
+                }
+                Lifecycle::Crash => format!("after a crash (SIGKILL, then start): {e}"),
+                Lifecycle::WaitReady => e.to_string(),
+            };
+            StepFail::with_fault(e.fault(), Failure::message(message))
+        })
+    }
+
+    pub(super) async fn sql(&mut self, step: &SqlStep, ctx: &mut Context) -> Result<(), StepFail> {
+        let mut params = Vec::with_capacity(step.params.len());
+        for p in &step.params {
+            params.push(p.render(ctx)?);
+        }
+        let shown = if params.is_empty() {
+            step.query.clone()
+        } else {
+            format!(
+                "{}  -- params: {}",
+                step.query,
+                Value::Array(params.clone())
+            )
+        };
+        let probe = match &mut self.sql {
+            Some(probe) => probe,
+            slot => {
+                let url = self.target.database_url().ok_or_else(|| {
+                    no_service("this exercise has no database service for SQL steps", None)
+                })?;
+                let probe = SqlProbe::connect_lazy(&url)
+                    .map_err(|e| not_submissions(e.fault(), e.to_string(), None))?;
+                slot.insert(probe)
+            }
+        };
+        let rows = probe
+            .rows(&step.query, &params, step.timeout)
+            .await
+            .map_err(|e| {
+                StepFail::with_fault(
+                    e.fault(),
+                    Failure {
+                        request: Some(shown.clone()),
+                        ..Failure::message(format!("the query failed: {e}"))
+                    },
+                )
+            })?;
+        judge_document(&step.expect, &step.captures, &rows, &shown, ctx)
+    }
+
+    pub(super) async fn redis(
+        &mut self,
+        step: &RedisStep,
+        ctx: &mut Context,
+    ) -> Result<(), StepFail> {
+        let mut words = Vec::with_capacity(step.command.len());
+        for w in &step.command {
+            words.push(w.render_string(ctx)?);
+        }
+        let shown = format!("redis-cli {}", words.join(" "));
+        let probe = match &mut self.redis {
+            Some(probe) => probe,
+            slot => {
+                let url = self.target.redis_url().ok_or_else(|| {
+                    no_service("this exercise has no Redis service", Some(&shown))
+                })?;
+                let probe = RedisProbe::connect(&url, step.timeout)
+                    .await
+                    .map_err(|e| not_submissions(e.fault(), e.to_string(), Some(&shown)))?;
+                slot.insert(probe)
+            }
+        };
+        let reply = match probe.command(&words, step.timeout).await {
+            Ok(v) => v,
+            Err(e) => {
+                // A broken connection is reopened by the next step.
+                self.redis = None;
+                return Err(not_submissions(e.fault(), e.to_string(), Some(&shown)));
+            }
+        };
+        judge_document(&step.expect, &step.captures, &reply, &shown, ctx)
+    }
+
+    fn mock(&self) -> Result<&crate::probe::Mock, StepFail> {
+        self.target
+            .upstream()
+            .ok_or_else(|| no_service("this exercise has no upstream mock", None))
+    }
+
+    pub(super) fn upstream_mode(&self, mode: UpstreamMode) -> Result<(), StepFail> {
+        self.mock()?.set_mode(mode);
+        Ok(())
+    }
+
+    pub(super) async fn upstream_calls(
+        &self,
+        step: &UpstreamCallsStep,
+        ctx: &mut Context,
+    ) -> Result<(), StepFail> {
+        let mock = self.mock()?;
+        let path = step.path.render_string(ctx)?;
+        let count = mock.calls(&path);
+        let doc = serde_json::json!({ "path": path, "count": count });
+        let shown = format!("requests the upstream received for {path}");
+        judge_document(&step.expect, &step.captures, &doc, &shown, ctx)
+    }
+}
