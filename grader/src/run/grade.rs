@@ -400,7 +400,7 @@ async fn graded(
 /// layer cache and replaces the tag instead of piling up images.
 fn submission_tag(exercise: &str, dir: &Path) -> String {
     let abs = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let hash = super::fnv1a(abs.to_string_lossy().as_bytes());
+    let hash = harness::stable_hash(abs.to_string_lossy().as_bytes());
     format!(
         "grader-submission/{}:{:016x}",
         exercise.to_ascii_lowercase(),

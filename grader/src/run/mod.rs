@@ -15,11 +15,3 @@ pub(crate) use event::{Reporter, RunEvent};
 pub(crate) use grade::{GradeOptions, grade_alone, new_run_id};
 pub(crate) use learners::{Shard, learners};
 pub(crate) use source::{GitPick, is_git_url, needs_clone};
-
-/// FNV-1a: a small, stable hash (image tags, shards) that does not change between
-/// Rust releases as `DefaultHasher` may.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
