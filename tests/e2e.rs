@@ -162,19 +162,8 @@ const SUITES: &[&str] = &[
     "url-shortener",
 ];
 
-/// Grades every reference solution and every faulty variant of an exercise as one class
-/// (`grader batch -j 2`, which never runs two load steps at once): each reference gets
-/// the full score, each variant loses exactly the checks its `variant.toml` declares.
-fn exercise_suite(exercise: &str) {
-    images_ready();
-    // One class at a time: each batch already grades two at once, and their load steps
-    // must not overlap (the batch's gate covers one process only).
-    static ONE_CLASS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = ONE_CLASS.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = root().join("exercises").join(exercise);
-    if !dir.join("spec.toml").is_file() {
-        panic!("{} has no spec.toml", dir.display());
-    }
+/// The class CSV of an exercise's references and variants, and what each must lose.
+fn class_of(dir: &Path) -> (String, Vec<(String, PathBuf, Option<Variant>)>) {
     let mut class = String::from("name,path\n");
     let mut expected: Vec<(String, PathBuf, Option<Variant>)> = Vec::new();
     for (sub, is_variant) in [("solutions", false), ("variants", true)] {
@@ -195,6 +184,23 @@ fn exercise_suite(exercise: &str) {
             expected.push((name, p, variant));
         }
     }
+    (class, expected)
+}
+
+/// Grades every reference solution and every faulty variant of an exercise as one class
+/// (`grader batch -j 2`, which never runs two load steps at once): each reference gets
+/// the full score, each variant loses exactly the checks its `variant.toml` declares.
+fn exercise_suite(exercise: &str) {
+    images_ready();
+    // One class at a time: each batch already grades two at once, and their load steps
+    // must not overlap (the batch's gate covers one process only).
+    static ONE_CLASS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_CLASS.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = root().join("exercises").join(exercise);
+    if !dir.join("spec.toml").is_file() {
+        panic!("{} has no spec.toml", dir.display());
+    }
+    let (class, expected) = class_of(&dir);
     assert!(
         expected.iter().any(|e| e.2.is_none()),
         "{exercise}: no reference solution"
@@ -232,53 +238,64 @@ fn exercise_suite(exercise: &str) {
     }
     let mut problems = Vec::new();
     for (name, path, variant) in &expected {
-        let text = std::fs::read_to_string(out.join(name).join("report.json"))
-            .unwrap_or_else(|e| panic!("{name}: no report ({e})\n{log}"));
-        let report: Report = serde_json::from_str(&text).unwrap();
-        assert_nothing_left(&report.run_id);
-        let failed: BTreeSet<String> = report
+        problems.extend(judge(&out, name, path, variant.as_ref(), &log));
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// One learner of a suite's class: its problem, if it did not lose exactly what it
+/// declares (a reference: nothing).
+fn judge(
+    out: &Path,
+    name: &str,
+    path: &Path,
+    variant: Option<&Variant>,
+    log: &str,
+) -> Option<String> {
+    let mut problem = None;
+    let text = std::fs::read_to_string(out.join(name).join("report.json"))
+        .unwrap_or_else(|e| panic!("{name}: no report ({e})\n{log}"));
+    let report: Report = serde_json::from_str(&text).unwrap();
+    assert_nothing_left(&report.run_id);
+    let failed: BTreeSet<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.status != CheckStatus::Passed)
+        .map(|c| c.id.clone())
+        .collect();
+    let want = variant.map(|v| v.fails.clone()).unwrap_or_default();
+    if report.status != RunStatus::Graded || failed != want {
+        let why: Vec<String> = report
             .checks
             .iter()
             .filter(|c| c.status != CheckStatus::Passed)
-            .map(|c| c.id.clone())
+            .map(|c| {
+                format!(
+                    "    {}: {}",
+                    c.id,
+                    c.failure.as_ref().map_or("", |f| f.message.as_str())
+                )
+            })
             .collect();
-        let want = variant
-            .as_ref()
-            .map(|v| v.fails.clone())
-            .unwrap_or_default();
-        if report.status != RunStatus::Graded || failed != want {
-            let why: Vec<String> = report
-                .checks
-                .iter()
-                .filter(|c| c.status != CheckStatus::Passed)
-                .map(|c| {
-                    format!(
-                        "    {}: {}",
-                        c.id,
-                        c.failure.as_ref().map_or("", |f| f.message.as_str())
-                    )
-                })
-                .collect();
-            problems.push(format!(
-                "{} ({:?}, seed {}): failed {failed:?}, declared {want:?}\n{}",
-                path.display(),
-                report.status,
-                report.seed,
-                why.join("\n")
-            ));
-        }
-        for c in report
-            .checks
-            .iter()
-            .filter(|c| c.status == CheckStatus::Failed)
-        {
-            let f = c.failure.as_ref().expect("a failed check says why");
-            assert!(!f.message.is_empty(), "{c:?}");
-            // A hidden check's details (its location among them) are not shown.
-            assert_eq!(f.location.is_empty(), c.hidden, "{c:?}");
-        }
+        problem = Some(format!(
+            "{} ({:?}, seed {}): failed {failed:?}, declared {want:?}\n{}",
+            path.display(),
+            report.status,
+            report.seed,
+            why.join("\n")
+        ));
     }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    for c in report
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Failed)
+    {
+        let f = c.failure.as_ref().expect("a failed check says why");
+        assert!(!f.message.is_empty(), "{c:?}");
+        // A hidden check's details (its location among them) are not shown.
+        assert_eq!(f.location.is_empty(), c.hidden, "{c:?}");
+    }
+    problem
 }
 
 #[test]
