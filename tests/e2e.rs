@@ -578,7 +578,7 @@ fn sql_steps_against_a_real_postgres() {
     let pg = Postgres::start();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        harness::sql::wait_database(&pg.url, std::time::Duration::from_secs(60))
+        harness::probe::wait_database(&pg.url, std::time::Duration::from_secs(60))
             .await
             .unwrap();
         let src = r#"

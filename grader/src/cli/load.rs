@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use harness::load::{LoadOptions, MakeRequest};
+use harness::loadgen::{LoadOptions, MakeRequest};
 
 use super::bad_input;
 
@@ -59,7 +59,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
     let options = LoadOptions::steady(args.rate, args.connections, warmup, measure, timeout);
     let path = path.to_string();
     let make: Arc<MakeRequest> = Arc::new(move |_, _| {
-        Ok(harness::http::ProbeRequest {
+        Ok(harness::probe::ProbeRequest {
             method: http::Method::GET,
             path_and_query: path.clone(),
             headers: Vec::new(),
@@ -67,7 +67,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<u8> {
             timeout,
         })
     });
-    let report = harness::load::run(&options, &format!("http://{authority}"), 0, make).await;
+    let report = harness::loadgen::run(&options, &format!("http://{authority}"), 0, make).await;
     let peak_rss_kib = peak_rss_kib();
     if args.json {
         let mut v = serde_json::to_value(&report)?;

@@ -77,7 +77,7 @@ impl SharedPostgres {
             host_port,
             admin_password: admin.password,
         };
-        harness::sql::wait_database(&pg.admin_url(), Duration::from_secs(90))
+        harness::probe::wait_database(&pg.admin_url(), Duration::from_secs(90))
             .await
             .map_err(|e| DockerError::Other(format!("the shared PostgreSQL did not start: {e}")))?;
         Ok(pg)
@@ -98,7 +98,7 @@ impl SharedPostgres {
     ) -> Result<LearnerDb, DockerError> {
         let name = db_name(run_id);
         let password = random_password();
-        harness::sql::admin_exec(
+        harness::probe::admin_exec(
             &self.admin_url(),
             &[
                 format!(
@@ -148,7 +148,7 @@ impl SharedPostgres {
             )
             .await;
         let name = db_name(run_id);
-        let _ = harness::sql::admin_exec(
+        let _ = harness::probe::admin_exec(
             &self.admin_url(),
             &[
                 format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),

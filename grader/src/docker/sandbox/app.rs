@@ -9,7 +9,7 @@ use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     KillContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
-use harness::http::{NotReady, wait_ready};
+use harness::probe::{NotReady, wait_ready};
 use harness::template::Context;
 use harness::{Target, TargetError};
 
@@ -164,7 +164,7 @@ impl Target for Sandbox {
         Some(format!("redis://127.0.0.1:{}/0", self.redis_port?))
     }
 
-    fn upstream(&self) -> Option<&harness::upstream::Mock> {
+    fn upstream(&self) -> Option<&harness::probe::Mock> {
         self.mock.as_ref()
     }
 

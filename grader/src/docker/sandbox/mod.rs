@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, EndpointSettings, NetworkingConfig};
-use harness::http::Prober;
+use harness::probe::Prober;
 use harness::spec::{Limits, PostgresService, UpstreamService};
 use harness::template::Template;
 use tokio_util::sync::CancellationToken;
@@ -71,7 +71,7 @@ pub struct Sandbox {
     http_port: Mutex<u16>,
     db_port: Option<u16>,
     redis_port: Option<u16>,
-    mock: Option<harness::upstream::Mock>,
+    mock: Option<harness::probe::Mock>,
     prober: Prober,
     peaks: Arc<Mutex<stats::Peaks>>,
     stats_stop: CancellationToken,

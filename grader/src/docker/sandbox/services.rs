@@ -127,7 +127,7 @@ impl Sandbox {
         let port = self.start_forwarder("db", 5432, DB_HOST).await?;
         self.db_port = Some(port);
         let url = self.database_url().expect("db port set");
-        harness::sql::wait_database(&url, Duration::from_secs(90))
+        harness::probe::wait_database(&url, Duration::from_secs(90))
             .await
             .map_err(|e| DockerError::Other(format!("PostgreSQL did not become ready: {e}")))
     }
@@ -207,7 +207,8 @@ impl Sandbox {
         let url = self.redis_url().expect("redis port set");
         let deadline = Instant::now() + limit;
         loop {
-            let last = match harness::kv::RedisProbe::connect(&url, Duration::from_secs(2)).await {
+            let last = match harness::probe::RedisProbe::connect(&url, Duration::from_secs(2)).await
+            {
                 Ok(mut probe) => match probe
                     .command(&["PING".to_string()], Duration::from_secs(2))
                     .await
@@ -237,7 +238,7 @@ impl Sandbox {
         };
         progress("starting the upstream mock");
         let gateway = network::gateway(&self.docker, &self.edge_net).await?;
-        let mock = harness::upstream::Mock::start(
+        let mock = harness::probe::Mock::start(
             std::net::SocketAddr::new(gateway, 0),
             &upstream,
             self.opts.seed,
