@@ -1,4 +1,4 @@
-//! The validated exercise: what the runner executes. Built by `load.rs` from the TOML.
+//! The validated exercise: what the runner executes. Built by `validate` from the TOML.
 
 use std::path::PathBuf;
 use std::time::Duration;
