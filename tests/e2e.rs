@@ -632,7 +632,7 @@ points = 1
 [[checks.steps]]
 sql = "SELECT * FROM todos"
 "#;
-        let ex = harness::spec::parse_exercise(Path::new("sql.toml"), src).unwrap_or_else(|e| panic!("{e}"));
+        let ex = harness::exercise::parse_exercise(Path::new("sql.toml"), src).unwrap_or_else(|e| panic!("{e}"));
         let config = harness::RunConfig {
             seed: 1,
             public_base_url: "http://localhost:8080".into(),

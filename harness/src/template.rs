@@ -229,7 +229,7 @@ fn parse_gen(call: &str) -> Result<Gen, TemplateError> {
         _ if usage.is_some() => return Err(bad_arity()),
         _ => {
             let names = GENERATORS.iter().map(|(n, _)| *n);
-            let help = crate::spec::did_you_mean(name, names)
+            let help = crate::exercise::did_you_mean(name, names)
                 .map(|n| format!("did you mean `gen.{n}`?"))
                 .or_else(|| {
                     let all: Vec<&str> = GENERATORS.iter().map(|(_, u)| *u).collect();

@@ -21,7 +21,7 @@ fn every_broken_spec_gives_its_expected_error() {
     for file in files {
         let src = std::fs::read_to_string(&file).unwrap();
         let name = Path::new("broken").join(file.file_name().unwrap());
-        let got = match harness::spec::parse_exercise(&name, &src) {
+        let got = match harness::exercise::parse_exercise(&name, &src) {
             Ok(_) => panic!("{} should not load", file.display()),
             Err(e) => format!("{e}\n"),
         };

@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use harness::spec::parse_exercise;
+use harness::exercise::parse_exercise;
 use harness::{CheckResult, CheckStatus, RunConfig, run_checks};
 
 const HEAD: &str = "[exercise]\nname = \"toy\"\ntitle = \"Toy\"\n[submission]\nport = 8080\n";

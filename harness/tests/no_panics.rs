@@ -8,7 +8,7 @@ mod support;
 
 use std::path::Path;
 
-use harness::spec::parse_exercise;
+use harness::exercise::parse_exercise;
 use proptest::prelude::*;
 
 fn todo_spec() -> String {

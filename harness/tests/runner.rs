@@ -7,7 +7,7 @@ mod support;
 
 use std::path::Path;
 
-use harness::spec::parse_exercise;
+use harness::exercise::parse_exercise;
 use harness::{CheckResult, CheckStatus, RunConfig, run_checks};
 
 const HEAD: &str = r#"

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use harness::spec::parse_exercise;
+use harness::exercise::parse_exercise;
 
 const HEAD: &str = "[exercise]\nname = \"toy\"\ntitle = \"Toy\"\n[submission]\nport = 8080\n";
 // HEAD is 5 lines; the check header below takes lines 6-10, so a step starts at 11.

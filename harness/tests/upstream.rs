@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use harness::exercise::{UpstreamMode, parse_exercise};
 use harness::probe::Mock;
 use harness::probe::{ProbeRequest, Prober};
-use harness::spec::{UpstreamMode, parse_exercise};
 
 const SPEC: &str = r#"
 [exercise]

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use harness::spec::SPEC_FILE;
+use harness::exercise::SPEC_FILE;
 
 /// The folders of `dir` that hold an exercise spec, sorted by name.
 pub(crate) fn bundled(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

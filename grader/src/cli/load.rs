@@ -36,7 +36,7 @@ fn duration(what: &str, s: &str) -> anyhow::Result<Duration> {
     if s.trim() == "0s" || s.trim() == "0" {
         return Ok(Duration::ZERO);
     }
-    harness::spec::parse_duration(s)
+    harness::exercise::parse_duration(s)
         .ok_or_else(|| anyhow::anyhow!("--{what}: `{s}` is not a duration such as 10s"))
 }
 

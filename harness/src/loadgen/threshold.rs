@@ -141,7 +141,7 @@ fn parse_bound(metric: Metric, value: &str) -> Result<Bound, ThresholdError> {
     let bad = |e: fn(String) -> ThresholdError| e(value.to_string());
     Ok(match metric {
         Metric::Percentile(_) | Metric::Max | Metric::Mean => Bound::Millis(
-            crate::spec::parse_duration(value)
+            crate::exercise::parse_duration(value)
                 .map(|d| d.as_secs_f64() * 1000.0)
                 .ok_or_else(|| bad(ThresholdError::Duration))?,
         ),

@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use crate::spec::{MockBody, MockRoute, Segment, UpstreamMode, UpstreamService};
+use crate::exercise::{MockBody, MockRoute, Segment, UpstreamMode, UpstreamService};
 use crate::template::Context;
 
 /// The most requests per path the mock remembers counts for (it counts paths, not bodies).

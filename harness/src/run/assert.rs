@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use crate::spec::{JsonType, Predicate, SortOrder, show_num};
+use crate::exercise::{JsonType, Predicate, SortOrder, show_num};
 use crate::template::{Context, RenderError, value_to_text};
 
 /// What an assertion found, for the report.
@@ -317,8 +317,8 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Num;
-    use crate::spec::TValue;
+    use crate::exercise::Num;
+    use crate::exercise::TValue;
     use serde_json::json;
 
     fn ctx() -> Context {

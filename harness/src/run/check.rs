@@ -8,8 +8,8 @@ use super::RunConfig;
 use super::assert::Mismatch;
 use super::score::{self, StepsOutcome};
 use super::services::Lifecycle;
+use crate::exercise::{Check, Step, StepKind, UpstreamMode};
 use crate::probe::{Prober, RedisProbe, SqlProbe};
-use crate::spec::{Check, Step, StepKind, UpstreamMode};
 use crate::target::Target;
 use crate::template::{Context, RenderError};
 

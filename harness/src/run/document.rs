@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::assert::{self, Mismatch, typed};
 use super::check::StepFail;
+use crate::exercise::{Capture, CaptureSource, Expect, Query};
 use crate::probe::excerpt_text;
-use crate::spec::{Capture, CaptureSource, Expect, Query};
 use crate::template::Context;
 
 /// How much of a response body or document a failure shows.

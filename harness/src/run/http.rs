@@ -9,11 +9,11 @@ use super::assert::{self, Mismatch, typed};
 use super::check::{Runner, StepFail};
 use super::document::{EXCERPT_BYTES, capture_json, check_document, parse_json, query};
 use super::seed;
+use crate::exercise::{Body, Capture, CaptureSource, Expect, HttpStep, Query};
 use crate::probe::http::has_header;
 use crate::probe::{
     ProbeError, ProbeRequest, ProbeResponse, curl_command, encode_component, excerpt_text,
 };
-use crate::spec::{Body, Capture, CaptureSource, Expect, HttpStep, Query};
 use crate::target::Target;
 use crate::template::{Context, RenderError};
 
@@ -212,7 +212,7 @@ fn check_statuses(expect: &Expect, got: &[u16], ctx: &mut Context) -> Result<(),
         let want = want.value(ctx)?;
         let count = got.iter().filter(|s| status.matches(**s)).count();
         if count as f64 != want {
-            let want = crate::spec::show_num(want);
+            let want = crate::exercise::show_num(want);
             return Err(StepFail::mismatch(Mismatch::new(
                 format!(
                     "{n} concurrent requests: {count} answered {status}, expected {want} (all answers: {})",

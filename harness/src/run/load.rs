@@ -9,8 +9,8 @@ use rand::Rng;
 use super::check::{Runner, StepFail};
 use super::http::render_request;
 use super::{score, seed};
+use crate::exercise::LoadStep;
 use crate::loadgen::{self, MakeRequest};
-use crate::spec::LoadStep;
 use crate::target::Target;
 use crate::template::Context;
 

@@ -12,8 +12,8 @@ mod services;
 
 use grader_report::{CheckResult, CheckStatus, Failure};
 
+use crate::exercise::{Check, Exercise};
 use crate::probe::Prober;
-use crate::spec::{Check, Exercise};
 use crate::target::Target;
 use check::Runner;
 

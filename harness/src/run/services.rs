@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use super::check::{Runner, StepFail};
 use super::document::judge_document;
+use crate::exercise::{RedisStep, SqlStep, UpstreamCallsStep, UpstreamMode};
 use crate::probe::{RedisProbe, SqlProbe};
-use crate::spec::{RedisStep, SqlStep, UpstreamCallsStep, UpstreamMode};
 use crate::target::{Target, TargetError};
 use crate::template::Context;
 

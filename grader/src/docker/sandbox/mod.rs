@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, EndpointSettings, NetworkingConfig};
+use harness::exercise::{Limits, PostgresService, UpstreamService};
 use harness::probe::Prober;
-use harness::spec::{Limits, PostgresService, UpstreamService};
 use harness::template::Template;
 use tokio_util::sync::CancellationToken;
 

@@ -92,6 +92,29 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+/// Every problem found in a spec, in file order.
+#[derive(Debug, Clone)]
+pub struct SpecErrors(pub Vec<SpecError>);
+
+impl fmt::Display for SpecErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            writeln!(f, "{e}")?;
+        }
+        let n = self.0.len();
+        write!(
+            f,
+            "{n} error{} in the exercise spec",
+            if n == 1 { "" } else { "s" }
+        )
+    }
+}
+
+impl std::error::Error for SpecErrors {}
+
 /// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
 pub(crate) fn did_you_mean<'a>(
     word: &str,
@@ -105,15 +128,42 @@ pub(crate) fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// The help line for a `word` that is none of `candidates`: "did you mean `x`?" when
+/// one is close enough to be a typo, else `fallback` (what is allowed, or where to look).
+pub(crate) fn help_for<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    fallback: Option<String>,
+) -> Option<String> {
+    did_you_mean(word, candidates)
+        .map(|c| format!("did you mean `{c}`?"))
+        .or(fallback)
+}
+
+/// A TOML or serde error, at its position, with a "did you mean" when one fits.
+pub(crate) fn toml_error(file: &Path, src: &str, e: &toml::de::Error) -> SpecError {
+    let message = e.message();
+    let mut err = SpecError::at(file, src, e.span().unwrap_or(0..0), message);
+    err.help = suggest_for_serde_message(message);
+    err
+}
+
 /// Adds a "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" and
 /// "unknown variant" messages.
-pub(crate) fn suggest_for_serde_message(message: &str) -> Option<String> {
+///
+/// This reads the message's text because nothing typed reaches us: serde's derived
+/// `deny_unknown_fields` reports through `de::Error::unknown_field(field, expected)`,
+/// whose default body formats exactly this text into `custom`, `toml::de::Error` does
+/// not override it, and it keeps only that message and a span (no field, no list).
+/// The text comes from serde (`serde_core::de::Error`), not from us, and only the
+/// help line depends on it.
+fn suggest_for_serde_message(message: &str) -> Option<String> {
     let rest = message
         .strip_prefix("unknown field `")
         .or_else(|| message.strip_prefix("unknown variant `"))?;
     let (word, tail) = rest.split_once('`')?;
     let names: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
-    did_you_mean(word, names).map(|c| format!("did you mean `{c}`?"))
+    help_for(word, names, None)
 }
 
 #[cfg(test)]

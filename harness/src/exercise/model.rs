@@ -1,4 +1,4 @@
-//! The validated exercise: what the runner executes. Built by `load.rs` from the TOML.
+//! The validated exercise: what the runner executes. Built by `validate` from the TOML.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -206,7 +206,7 @@ pub enum StepKind {
 /// A load: how to send, what to send (a weighted mix), and the thresholds to meet.
 #[derive(Debug, Clone)]
 pub struct LoadStep {
-    pub options: crate::load::LoadOptions,
+    pub options: crate::loadgen::LoadOptions,
     pub mix: Vec<(u32, HttpStep)>,
 }
 

@@ -1,0 +1,12 @@
+//! Exercise specs: the TOML shape (`raw`), its validation into the model the runner
+//! executes (`validate`, `model`), and errors that point at file:line:col (`error`).
+
+mod error;
+mod model;
+mod raw;
+mod validate;
+
+pub(crate) use error::did_you_mean;
+pub use error::{SpecError, SpecErrors};
+pub use model::*;
+pub use validate::{SPEC_FILE, load_exercise, parse_bytes, parse_duration, parse_exercise};

@@ -1,0 +1,225 @@
+//! The checks: ids, `needs`, points and category weights, the `[scoring]` pass mark,
+//! and the checks of included files, which share one list of ids with the spec.
+
+use std::ops::Range;
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use toml::Spanned;
+
+use super::{Validator, is_identifier};
+use crate::exercise::error::{SpecError, help_for, toml_error};
+use crate::exercise::model::*;
+use crate::exercise::raw::*;
+
+const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What validating checks accumulates across the spec and its included files.
+struct ChecksState<'w> {
+    /// Ids of the checks so far, in order.
+    seen: Vec<String>,
+    weights: &'w IndexMap<String, f64>,
+    checks: Vec<Check>,
+}
+
+impl Validator<'_> {
+    pub(super) fn pass_mark(&mut self, raw: Option<&Spanned<f64>>) -> f64 {
+        match raw {
+            Some(p) if !(0.0..=100.0).contains(p.get_ref()) => {
+                self.error(p.span(), "`pass_mark` is a percentage: expected 0 to 100");
+                100.0
+            }
+            Some(p) => *p.get_ref(),
+            None => 100.0,
+        }
+    }
+
+    /// The checks of the spec, then of each included file, with the category weights
+    /// applied; a weight must name a category some check has.
+    pub(super) fn all_checks(
+        &mut self,
+        raw: Vec<Spanned<RawCheck>>,
+        include: &[Spanned<String>],
+        scoring: &RawScoring,
+        dir: &Path,
+    ) -> Vec<Check> {
+        let mut weights = IndexMap::new();
+        for (category, w) in &scoring.weights {
+            if *w.get_ref() > 0.0 && w.get_ref().is_finite() {
+                weights.insert(category.clone(), *w.get_ref());
+            } else {
+                self.error(w.span(), "a weight must be a number above 0");
+            }
+        }
+        let mut state = ChecksState {
+            seen: Vec::new(),
+            weights: &weights,
+            checks: Vec::new(),
+        };
+        self.checks_of(raw, &mut state);
+        for file in include {
+            self.included(file, dir, &mut state);
+        }
+        for (category, w) in &scoring.weights {
+            if !state.checks.iter().any(|c| c.category == *category) {
+                self.error(
+                    w.span(),
+                    format!("a weight for category `{category}`, which no check has"),
+                );
+            }
+        }
+        if state.checks.is_empty() && self.errors.is_empty() {
+            self.errors.push(SpecError::file(
+                self.file,
+                "the exercise has no checks: add at least one `[[checks]]`",
+            ));
+        }
+        state.checks
+    }
+
+    /// The checks of an included file; its errors point into that file.
+    fn included(&mut self, include: &Spanned<String>, dir: &Path, state: &mut ChecksState<'_>) {
+        let path = dir.join(include.get_ref());
+        let src = match std::fs::read_to_string(&path) {
+            Ok(src) => src,
+            Err(e) => {
+                self.error(
+                    include.span(),
+                    format!("cannot read the included file `{}`: {e}", path.display()),
+                );
+                return;
+            }
+        };
+        match toml::from_str::<RawInclude>(&src) {
+            Ok(inc) => {
+                let mut sub = Validator::new(&path, &src, self.services);
+                sub.checks_of(inc.checks, state);
+                self.errors.extend(sub.errors);
+            }
+            Err(e) => self.errors.push(toml_error(&path, &src, &e)),
+        }
+    }
+
+    fn checks_of(&mut self, raw: Vec<Spanned<RawCheck>>, state: &mut ChecksState<'_>) {
+        for check in raw {
+            let span = check.span();
+            let check = check.into_inner();
+            let id = check.id.get_ref().clone();
+            if state.seen.contains(&id) {
+                self.error(
+                    check.id.span(),
+                    format!("a check with id `{id}` already exists"),
+                );
+            }
+            for need in &check.needs {
+                if !state.seen.contains(need.get_ref()) {
+                    let fallback = "`needs` names checks that come earlier in the spec";
+                    self.error(
+                        need.span(),
+                        format!(
+                            "`needs` names `{}`, which is not an earlier check",
+                            need.get_ref()
+                        ),
+                    )
+                    .help = help_for(
+                        need.get_ref(),
+                        state.seen.iter().map(String::as_str),
+                        Some(fallback.into()),
+                    );
+                }
+            }
+            let weight = state
+                .weights
+                .get(check.category.get_ref())
+                .copied()
+                .unwrap_or(1.0);
+            if let Some(mut c) = self.check(check, span) {
+                c.points = crate::score::weighted(c.points, weight);
+                state.checks.push(c);
+            }
+            state.seen.push(id);
+        }
+    }
+
+    /// One check; `None` when it has any error (its steps are still all validated).
+    fn check(&mut self, raw: RawCheck, span: Range<usize>) -> Option<Check> {
+        let errors_before = self.errors.len();
+        let id = raw.id.get_ref().clone();
+        if !is_identifier(&id) {
+            self.error(
+                raw.id.span(),
+                "a check id must be letters, digits, `-` or `_`",
+            );
+        }
+        let category = raw.category.get_ref().clone();
+        if category.is_empty() {
+            self.error(raw.category.span(), "the category must not be empty");
+        }
+        let points = match u32::try_from(*raw.points.get_ref()) {
+            Ok(p) if p <= 10_000 => p,
+            _ => {
+                self.error(
+                    raw.points.span(),
+                    "`points` must be a whole number from 0 to 10000",
+                );
+                0
+            }
+        };
+        let timeout = self
+            .duration(raw.timeout.as_ref())
+            .unwrap_or(DEFAULT_CHECK_TIMEOUT);
+        let hidden = self.hidden(raw.visibility.as_ref());
+        let mut scope: Vec<String> = Vec::new();
+        let mut vars = Vec::new();
+        for (name, value) in &raw.vars {
+            if let Some(tv) = self.tvalue_in_scope(value.get_ref(), &scope, value.span()) {
+                vars.push((name.clone(), tv));
+                scope.push(name.clone());
+            }
+        }
+        if raw.steps.is_empty() {
+            self.error(
+                raw.id.span(),
+                format!("check `{id}` has no steps: add `[[checks.steps]]`"),
+            );
+        }
+        let mut steps = Vec::new();
+        for step in raw.steps {
+            let span = step.span();
+            if let Some(s) = self.step(step.into_inner(), span, &mut scope) {
+                steps.push(s);
+            }
+        }
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        Some(Check {
+            id,
+            title: raw.title,
+            category,
+            points: f64::from(points),
+            timeout,
+            hidden,
+            needs: raw.needs.iter().map(|n| n.get_ref().clone()).collect(),
+            partial: raw.partial,
+            vars,
+            steps,
+            location: self.location(&span),
+        })
+    }
+
+    fn hidden(&mut self, visibility: Option<&Spanned<String>>) -> bool {
+        match visibility.map(|v| (v, v.get_ref().as_str())) {
+            None | Some((_, "visible")) => false,
+            Some((_, "hidden")) => true,
+            Some((v, other)) => {
+                self.error(
+                    v.span(),
+                    format!("unknown visibility `{other}`: expected \"visible\" or \"hidden\""),
+                );
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Load steps: the arrival model and its schedule (steady or in stages), the
+//! thresholds to meet, and the requests to send (the step's own `http`, or a weighted
+//! `mix`).
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::Validator;
+use crate::exercise::error::help_for;
+use crate::exercise::model::*;
+use crate::exercise::raw::*;
+use crate::loadgen::{LoadOptions, Model, PlannedThreshold, Schedule, Segment, Threshold};
+
+/// The settings every load has, whatever its model.
+struct Common {
+    connections: usize,
+    warmup: Duration,
+    duration: Option<Duration>,
+    timeout: Duration,
+}
+
+impl Validator<'_> {
+    pub(super) fn load_step(
+        &mut self,
+        raw: &RawStep,
+        load: &Spanned<RawLoad>,
+        scope: &[String],
+    ) -> Option<LoadStep> {
+        let l = load.get_ref();
+        let span = load.span();
+        let mut options = self.load_options(l, span.clone())?;
+        options.thresholds = self.thresholds(&l.thresholds, &options.stage_names);
+        let mix = self.mix(raw, l, span, scope)?;
+        Some(LoadStep { options, mix })
+    }
+
+    /// How the load sends: the model, its schedule, connections and timeouts.
+    fn load_options(&mut self, l: &RawLoad, span: Range<usize>) -> Option<LoadOptions> {
+        let closed = match l.model.as_ref().map(|m| (m, m.get_ref().as_str())) {
+            None | Some((_, "open")) => false,
+            Some((_, "closed")) => true,
+            Some((m, other)) => {
+                self.error(
+                    m.span(),
+                    format!("unknown model `{other}`: expected \"open\" or \"closed\""),
+                );
+                return None;
+            }
+        };
+        let common = self.common(l)?;
+        if !closed {
+            return self.open_options(l, span, &common);
+        }
+        if l.rate.is_some() || !l.stages.is_empty() {
+            self.error(
+                span.clone(),
+                "a closed model has `connections` and `duration`, not `rate` or `stages`",
+            );
+        }
+        let Some(d) = common.duration else {
+            self.error(span, "a closed-model load needs a `duration`");
+            return None;
+        };
+        let mut options =
+            LoadOptions::steady(None, common.connections, common.warmup, d, common.timeout);
+        // A closed model has no stages, so no threshold can name one.
+        options.stage_names.clear();
+        Some(options)
+    }
+
+    fn common(&mut self, l: &RawLoad) -> Option<Common> {
+        let connections = match &l.connections {
+            Some(c) if (1..=10_000).contains(c.get_ref()) => *c.get_ref() as usize,
+            Some(c) => {
+                self.error(c.span(), "`connections` must be 1 to 10000");
+                return None;
+            }
+            None => 50,
+        };
+        let warmup = match &l.warmup {
+            Some(w) => self.duration(Some(w))?,
+            None => Duration::ZERO,
+        };
+        let duration = match &l.duration {
+            Some(d) => Some(self.duration(Some(d))?),
+            None => None,
+        };
+        let timeout = match &l.timeout {
+            Some(t) => self.duration(Some(t))?,
+            None => Duration::from_secs(5),
+        };
+        Some(Common {
+            connections,
+            warmup,
+            duration,
+            timeout,
+        })
+    }
+
+    /// An open model: requests due at `rate` per second, steadily or in `stages`; the
+    /// warm-up runs at the first rate.
+    fn open_options(
+        &mut self,
+        l: &RawLoad,
+        span: Range<usize>,
+        common: &Common,
+    ) -> Option<LoadOptions> {
+        let rate = match &l.rate {
+            Some(r) if *r.get_ref() > 0.0 && *r.get_ref() <= 1_000_000.0 => *r.get_ref(),
+            Some(r) => {
+                self.error(r.span(), "`rate` is requests per second, above 0");
+                return None;
+            }
+            None => {
+                self.error(
+                    span,
+                    "an open-model load needs a `rate` (requests per second)",
+                );
+                return None;
+            }
+        };
+        let steady = |duration| {
+            LoadOptions::steady(
+                Some(rate),
+                common.connections,
+                common.warmup,
+                duration,
+                common.timeout,
+            )
+        };
+        if l.stages.is_empty() {
+            let Some(d) = common.duration else {
+                self.error(span, "a load needs a `duration`, or `stages`");
+                return None;
+            };
+            return Some(steady(d));
+        }
+        if common.duration.is_some() {
+            self.error(
+                span,
+                "with `stages`, each stage has its own duration: drop `duration`",
+            );
+        }
+        let mut segments = Vec::new();
+        if !common.warmup.is_zero() {
+            segments.push(Segment::hold(common.warmup, rate));
+        }
+        let mut names = Vec::new();
+        let mut current = rate;
+        for (k, st) in l.stages.iter().enumerate() {
+            let segment = self.stage(st, current)?;
+            current = segment.r1;
+            segments.push(segment);
+            let name = st.get_ref().name.clone();
+            names.push(name.unwrap_or_else(|| format!("stage {}", k + 1)));
+        }
+        // The stages stand where a steady load has its one steady segment; the rest
+        // (connections, timeouts) is as for a steady load.
+        Some(LoadOptions {
+            model: Model::Open(Schedule::new(segments)),
+            stage_names: names,
+            ..steady(Duration::ZERO)
+        })
+    }
+
+    /// One stage: hold a `rate`, or ramp from the rate before (`start`) to a `target`.
+    fn stage(&mut self, st: &Spanned<RawStage>, start: f64) -> Option<Segment> {
+        let s = st.get_ref();
+        let d = self.duration(Some(&s.duration))?;
+        let (r0, r1) = match (s.rate, s.target) {
+            (Some(r), None) if r >= 0.0 => (r, r),
+            (None, Some(t)) if t >= 0.0 => (start, t),
+            _ => {
+                self.error(
+                    st.span(),
+                    "a stage has either `rate` (hold) or `target` (ramp to), at least 0",
+                );
+                return None;
+            }
+        };
+        Some(Segment {
+            duration: d.as_secs_f64(),
+            r0,
+            r1,
+        })
+    }
+
+    /// The thresholds, each judging the whole run or one of the stages `names`.
+    fn thresholds(
+        &mut self,
+        raw: &[Spanned<RawThreshold>],
+        names: &[String],
+    ) -> Vec<PlannedThreshold> {
+        let mut thresholds = Vec::new();
+        for t in raw {
+            let (expr, points, stage) = match t.get_ref() {
+                RawThreshold::Expr(e) => (e, None, None),
+                RawThreshold::Full {
+                    expr,
+                    points,
+                    stage,
+                } => (expr, *points, stage.as_ref()),
+            };
+            let threshold = match Threshold::parse(expr) {
+                Ok(th) => th,
+                Err(e) => {
+                    self.error(t.span(), format!("bad threshold `{expr}`: {e}"));
+                    continue;
+                }
+            };
+            let stage = match stage {
+                None => None,
+                Some(name) => match names.iter().position(|n| n == name) {
+                    Some(k) => Some(k),
+                    None => {
+                        let fallback = format!("stages: {}", names.join(", "));
+                        self.error(t.span(), format!("no stage named `{name}`"))
+                            .help =
+                            help_for(name, names.iter().map(String::as_str), Some(fallback));
+                        continue;
+                    }
+                },
+            };
+            thresholds.push(PlannedThreshold {
+                threshold,
+                stage,
+                points: points.unwrap_or(1.0).max(0.0),
+            });
+        }
+        thresholds
+    }
+
+    /// The requests: the step's own `http`, or a weighted `mix`.
+    fn mix(
+        &mut self,
+        raw: &RawStep,
+        l: &RawLoad,
+        span: Range<usize>,
+        scope: &[String],
+    ) -> Option<Vec<(u32, HttpStep)>> {
+        let mut mix = Vec::new();
+        if let Some(http) = &raw.http {
+            if !l.mix.is_empty() {
+                self.error(
+                    span.clone(),
+                    "a load step sends its own `http` request or a `mix`, not both",
+                );
+            }
+            mix.push((1, self.http_step(raw, http, &mut scope.to_vec())?));
+        }
+        for entry in &l.mix {
+            let e = entry.get_ref();
+            let Some(http) = &e.http else {
+                self.error(entry.span(), "each `mix` entry is an `http` request");
+                continue;
+            };
+            let weight = match &e.weight {
+                Some(w) if (1..=1_000_000).contains(w.get_ref()) => *w.get_ref() as u32,
+                Some(w) => {
+                    self.error(w.span(), "`weight` must be 1 or more");
+                    continue;
+                }
+                None => 1,
+            };
+            if let Some(step) = self.http_step(e, http, &mut scope.to_vec()) {
+                mix.push((weight, step));
+            }
+        }
+        if mix.is_empty() {
+            self.error(
+                span,
+                "a load step needs a request: `http = \"GET /path\"` or a `mix`",
+            );
+            return None;
+        }
+        if mix
+            .iter()
+            .any(|(_, s)| s.concurrent > 1 || s.for_each.is_some() || !s.captures.is_empty())
+        {
+            self.error(
+                span,
+                "requests of a load step take no `concurrent`, `for_each` or `capture`",
+            );
+        }
+        Some(mix)
+    }
+}

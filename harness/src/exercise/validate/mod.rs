@@ -1,0 +1,321 @@
+//! Reads a spec file and validates it into an `Exercise`, collecting every error with
+//! its position rather than stopping at the first. One file per part of the spec:
+//! the submission and its services, the checks, their steps (HTTP, load), what a step
+//! expects, and assertions; this file holds the entry points and the shared pieces
+//! (durations, templates, variables in scope).
+
+mod check;
+mod expect;
+mod http;
+mod load;
+mod predicate;
+mod step;
+mod submission;
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use serde_json_path::JsonPath;
+use toml::Spanned;
+
+use super::error::{SpecError, SpecErrors, help_for, toml_error};
+use super::model::*;
+use super::raw::*;
+use crate::template::Template;
+
+/// The file name of an exercise's spec inside its folder.
+pub const SPEC_FILE: &str = "spec.toml";
+
+/// Loads an exercise from its folder (containing `spec.toml`) or from a spec file.
+pub fn load_exercise(path: &Path) -> Result<Exercise, SpecErrors> {
+    let file = if path.is_dir() {
+        path.join(SPEC_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let src = std::fs::read_to_string(&file).map_err(|e| {
+        let msg = if e.kind() == std::io::ErrorKind::NotFound {
+            format!("no exercise spec here ({e})")
+        } else {
+            format!("cannot read the exercise spec: {e}")
+        };
+        SpecErrors(vec![SpecError::file(&file, msg)])
+    })?;
+    parse_exercise(&file, &src)
+}
+
+/// Parses and validates a spec's text; `file` is used for error messages and to find
+/// the files the spec names.
+pub fn parse_exercise(file: &Path, src: &str) -> Result<Exercise, SpecErrors> {
+    let raw: RawSpec =
+        toml::from_str(src).map_err(|e| SpecErrors(vec![toml_error(file, src, &e)]))?;
+    let mut v = Validator::new(file, src, Declared::default());
+    let exercise = v.exercise(raw);
+    if v.errors.is_empty() {
+        Ok(exercise)
+    } else {
+        Err(SpecErrors(v.errors))
+    }
+}
+
+/// The most copies a `concurrent` step (or a `sequence`) may send at once.
+const MAX_CONCURRENT: i64 = 1000;
+
+/// Validates one source text (the spec, or a file it includes), gathering its errors.
+struct Validator<'a> {
+    file: &'a Path,
+    src: &'a str,
+    errors: Vec<SpecError>,
+    /// The services the spec declares (steps that need one check it).
+    services: Declared,
+}
+
+/// Which optional services a spec declares.
+#[derive(Debug, Clone, Copy, Default)]
+struct Declared {
+    redis: bool,
+    upstream: bool,
+}
+
+impl<'a> Validator<'a> {
+    fn new(file: &'a Path, src: &'a str, services: Declared) -> Self {
+        Validator {
+            file,
+            src,
+            errors: Vec::new(),
+            services,
+        }
+    }
+}
+
+impl Validator<'_> {
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) -> &mut SpecError {
+        let err = SpecError::at(self.file, self.src, span, message);
+        self.errors.push(err);
+        self.errors.last_mut().expect("just pushed")
+    }
+
+    /// `file:line` of a span, for the model's `location` fields.
+    fn location(&self, span: &Range<usize>) -> String {
+        let line = self.src[..span.start.min(self.src.len())]
+            .matches('\n')
+            .count()
+            + 1;
+        format!("{}:{}", self.file.display(), line)
+    }
+
+    fn exercise(&mut self, raw: RawSpec) -> Exercise {
+        let dir = self
+            .file
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let name = raw.exercise.name.get_ref().clone();
+        if !is_identifier(&name) {
+            self.error(
+                raw.exercise.name.span(),
+                "the exercise name must be letters, digits, `-` or `_`",
+            );
+        }
+        let readme = raw.exercise.readme.as_ref().map(|r| {
+            let path = dir.join(r.get_ref());
+            if !path.is_file() {
+                self.error(
+                    r.span(),
+                    format!("the README `{}` does not exist", path.display()),
+                );
+            }
+            path
+        });
+        let submission = self.submission(raw.submission);
+        let (postgres, redis, upstream) = self.services(raw.services);
+        let pass_mark = self.pass_mark(raw.scoring.pass_mark.as_ref());
+        let checks = self.all_checks(raw.checks, &raw.exercise.include, &raw.scoring, &dir);
+        Exercise {
+            name,
+            title: raw.exercise.title,
+            version: raw.exercise.version.unwrap_or_else(|| "1".into()),
+            description: raw.exercise.description.unwrap_or_default(),
+            dir,
+            spec_path: self.file.to_path_buf(),
+            readme,
+            submission,
+            postgres,
+            redis,
+            upstream,
+            pass_mark,
+            checks,
+        }
+    }
+
+    fn duration(&mut self, raw: Option<&Spanned<String>>) -> Option<Duration> {
+        let raw = raw?;
+        match parse_duration(raw.get_ref()) {
+            Some(d) => Some(d),
+            None => {
+                self.error(
+                    raw.span(),
+                    "expected a duration such as \"500ms\", \"10s\" or \"2m\"",
+                );
+                None
+            }
+        }
+    }
+
+    /// A template written as a TOML string: an error points at the `{{` inside it.
+    fn template(&mut self, s: &Spanned<String>) -> Option<Template> {
+        match Template::parse(s.get_ref()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                // +1 skips the opening quote of the TOML string.
+                let start = s.span().start + 1 + e.offset;
+                let err = self.error(start..start + 2, e.message);
+                err.help = e.help;
+                None
+            }
+        }
+    }
+
+    /// A template that is one word of a longer text (a Redis command): an error points
+    /// at the whole text.
+    fn template_at(&mut self, src: &str, span: Range<usize>) -> Option<Template> {
+        match Template::parse(src) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                self.error(span, e.message).help = e.help;
+                None
+            }
+        }
+    }
+
+    fn tvalue(&mut self, v: &toml::Value, span: Range<usize>) -> Option<TValue> {
+        Some(match v {
+            toml::Value::String(s) => TValue::Str(self.template_at(s, span)?),
+            toml::Value::Integer(i) => TValue::Lit(Value::from(*i)),
+            toml::Value::Float(f) => TValue::Lit(Value::from(*f)),
+            toml::Value::Boolean(b) => TValue::Lit(Value::Bool(*b)),
+            toml::Value::Datetime(d) => TValue::Lit(Value::String(d.to_string())),
+            toml::Value::Array(items) => TValue::Array(
+                items
+                    .iter()
+                    .map(|i| self.tvalue(i, span.clone()))
+                    .collect::<Option<_>>()?,
+            ),
+            toml::Value::Table(t) => TValue::Object(
+                t.iter()
+                    .map(|(k, v)| Some((k.clone(), self.tvalue(v, span.clone())?)))
+                    .collect::<Option<_>>()?,
+            ),
+        })
+    }
+
+    /// A value whose templates may use only the variables in `scope`.
+    fn tvalue_in_scope(
+        &mut self,
+        v: &toml::Value,
+        scope: &[String],
+        span: Range<usize>,
+    ) -> Option<TValue> {
+        let tv = self.tvalue(v, span.clone())?;
+        self.check_scope(&tv, scope, span);
+        Some(tv)
+    }
+
+    /// Reports variables that no earlier var or capture defines.
+    fn check_scope(&mut self, tv: &TValue, scope: &[String], span: Range<usize>) {
+        let mut used = Vec::new();
+        tv.variables(&mut used);
+        for var in used {
+            if !scope.contains(&var) {
+                let fallback = "define it in the check's `vars` or capture it in an earlier step";
+                self.error(span.clone(), format!("unknown variable `{var}`"))
+                    .help = help_for(
+                    &var,
+                    scope.iter().map(String::as_str),
+                    Some(fallback.into()),
+                );
+            }
+        }
+    }
+
+    fn template_in_scope(&mut self, s: &Spanned<String>, scope: &[String]) -> Option<Template> {
+        let t = self.template(s)?;
+        self.check_scope(&TValue::Str(t.clone()), scope, s.span());
+        Some(t)
+    }
+
+    fn template_map(
+        &mut self,
+        map: &IndexMap<String, Spanned<String>>,
+        scope: &[String],
+    ) -> Vec<(String, Template)> {
+        map.iter()
+            .filter_map(|(k, v)| Some((k.clone(), self.template_in_scope(v, scope)?)))
+            .collect()
+    }
+
+    /// A number given as a template, e.g. `count = "{{ k }}"`.
+    fn num_template(&mut self, src: &str, scope: &[String], span: Range<usize>) -> Option<Num> {
+        let t = self.template_at(src, span.clone())?;
+        self.check_scope(&TValue::Str(t.clone()), scope, span);
+        Some(Num::Var(t))
+    }
+
+    fn query(&mut self, src: &str, span: Range<usize>) -> Option<Query> {
+        match JsonPath::parse(src) {
+            Ok(path) => Some(Query {
+                src: src.to_string(),
+                path,
+            }),
+            Err(e) => {
+                self.error(span, format!("`{src}` is not a valid JSONPath: {e}"))
+                    .help =
+                    Some("JSONPath starts with `$`, e.g. \"$.id\" or \"$[0].title\"".into());
+                None
+            }
+        }
+    }
+}
+
+/// Names of exercises and checks: letters, digits, `-` or `_`, not empty.
+fn is_identifier(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// "500ms", "10s", "2m", "1h".
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0 && secs < 86_400.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// "512MiB", "1GiB", "256MB", "64k".
+pub fn parse_bytes(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: i64 = num.parse().ok()?;
+    let mult: i64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}

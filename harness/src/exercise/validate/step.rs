@@ -1,0 +1,500 @@
+//! A check's steps. The kind of a step is decided once, from the one field that names
+//! it (`Kind`); a table says which optional fields each kind takes. HTTP and load steps
+//! have files of their own; the small kinds (SQL, Redis, sleep, upstream, actions,
+//! sequences) are here.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::{MAX_CONCURRENT, Validator};
+use crate::exercise::error::help_for;
+use crate::exercise::model::*;
+use crate::exercise::raw::*;
+
+const DEFAULT_SQL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a step does, with the field that says so. Decided once per step by
+/// `Validator::kind`; everything after matches on it.
+#[derive(Clone, Copy)]
+pub(super) enum Kind<'r> {
+    Http(&'r Spanned<String>),
+    Load(&'r Spanned<RawLoad>),
+    Sequence,
+    Sql(&'r Spanned<String>),
+    Action(&'r Spanned<String>),
+    Sleep(&'r Spanned<String>),
+    Redis(&'r Spanned<String>),
+    Upstream(&'r Spanned<String>),
+    UpstreamCalls(&'r Spanned<String>),
+}
+
+impl<'r> Kind<'r> {
+    /// The field that names the kind, as the spec writes it.
+    fn name(&self) -> &'static str {
+        match self {
+            Kind::Http(_) => "http",
+            Kind::Load(_) => "load",
+            Kind::Sequence => "sequence",
+            Kind::Sql(_) => "sql",
+            Kind::Action(_) => "action",
+            Kind::Sleep(_) => "sleep",
+            Kind::Redis(_) => "redis",
+            Kind::Upstream(_) => "upstream",
+            Kind::UpstreamCalls(_) => "upstream_calls",
+        }
+    }
+
+    /// Every kind `raw` names, in the order errors list them. A load step's `http` is
+    /// its request, not a kind of its own.
+    fn named(raw: &'r RawStep) -> Vec<Kind<'r>> {
+        [
+            raw.http
+                .as_ref()
+                .filter(|_| raw.load.is_none())
+                .map(Kind::Http),
+            raw.load.as_ref().map(Kind::Load),
+            (!raw.sequence.is_empty()).then_some(Kind::Sequence),
+            raw.sql.as_ref().map(Kind::Sql),
+            raw.action.as_ref().map(Kind::Action),
+            raw.sleep.as_ref().map(Kind::Sleep),
+            raw.redis.as_ref().map(Kind::Redis),
+            raw.upstream.as_ref().map(Kind::Upstream),
+            raw.upstream_calls.as_ref().map(Kind::UpstreamCalls),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// Which kinds may set an optional field of a step.
+#[derive(Clone, Copy)]
+enum Takes {
+    Http,
+    Sql,
+    Upstream,
+    /// Steps whose result is judged: HTTP, and the JSON documents of SQL, Redis and
+    /// `upstream_calls`.
+    Judged,
+}
+
+impl Takes {
+    fn admits(self, kind: &Kind<'_>) -> bool {
+        matches!(
+            (self, kind),
+            (Takes::Http, Kind::Http(_))
+                | (Takes::Sql, Kind::Sql(_))
+                | (Takes::Upstream, Kind::Upstream(_))
+                | (
+                    Takes::Judged,
+                    Kind::Http(_) | Kind::Sql(_) | Kind::Redis(_) | Kind::UpstreamCalls(_)
+                )
+        )
+    }
+}
+
+/// The optional fields of a step: its name, whether `raw` sets it, and which kinds take
+/// it, in the order their errors are reported.
+fn optional_fields(raw: &RawStep) -> [(&'static str, bool, Takes); 12] {
+    [
+        ("query", !raw.query.is_empty(), Takes::Http),
+        ("headers", !raw.headers.is_empty(), Takes::Http),
+        ("json", raw.json.is_some(), Takes::Http),
+        ("body", raw.body.is_some(), Takes::Http),
+        ("form", !raw.form.is_empty(), Takes::Http),
+        ("concurrent", raw.concurrent.is_some(), Takes::Http),
+        ("for_each", raw.for_each.is_some(), Takes::Http),
+        ("params", !raw.params.is_empty(), Takes::Sql),
+        ("delay", raw.delay.is_some(), Takes::Upstream),
+        ("expect", raw.expect.is_some(), Takes::Judged),
+        ("capture", !raw.capture.is_empty(), Takes::Judged),
+        ("timeout", raw.timeout.is_some(), Takes::Judged),
+    ]
+}
+
+impl Validator<'_> {
+    pub(super) fn step(
+        &mut self,
+        raw: RawStep,
+        span: Range<usize>,
+        scope: &mut Vec<String>,
+    ) -> Option<Step> {
+        let kind = self.kind(&raw, span.clone())?;
+        let location = self.location(&span);
+        if raw.weight.is_some() {
+            self.error(
+                span.clone(),
+                "`weight` belongs in the entries of a load step's `mix`",
+            );
+        }
+        let kind = match kind {
+            Kind::Sequence => self.sequence_step(&raw, span, scope)?,
+            Kind::Load(load) => StepKind::Load(Box::new(self.load_step(&raw, load, scope)?)),
+            Kind::Http(http) => StepKind::Http(Box::new(self.http_step(&raw, http, scope)?)),
+            Kind::Sql(sql) => StepKind::Sql(Box::new(self.sql_step(&raw, sql, span, scope)?)),
+            Kind::Sleep(sleep) => self.sleep_step(&raw, sleep, span)?,
+            Kind::Redis(cmd) => StepKind::Redis(Box::new(self.redis_step(&raw, cmd, span, scope)?)),
+            Kind::Upstream(mode) => self.upstream_step(&raw, mode, span)?,
+            Kind::UpstreamCalls(path) => self.upstream_calls_step(&raw, path, span, scope)?,
+            Kind::Action(action) => self.action_step(&raw, action, span)?,
+        };
+        Some(Step {
+            location,
+            hint: raw.hint.clone(),
+            kind,
+        })
+    }
+
+    /// The step's one kind, or an error when it names none or several.
+    fn kind<'r>(&mut self, raw: &'r RawStep, span: Range<usize>) -> Option<Kind<'r>> {
+        let mut kinds = Kind::named(raw);
+        if kinds.len() == 1 {
+            return kinds.pop();
+        }
+        let what = if kinds.is_empty() {
+            "a step needs one of `http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream` or `upstream_calls`".to_string()
+        } else {
+            let names: Vec<&str> = kinds.iter().map(Kind::name).collect();
+            format!(
+                "a step has exactly one kind (`http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream`, `upstream_calls`), not {}",
+                names.join(" and ")
+            )
+        };
+        self.error(span, what);
+        None
+    }
+
+    /// Fields that only make sense for another kind of step.
+    pub(super) fn reject_fields(&mut self, raw: &RawStep, kind: &Kind<'_>, span: Range<usize>) {
+        for (field, set, takes) in optional_fields(raw) {
+            if set && !takes.admits(kind) {
+                self.error(
+                    span.clone(),
+                    format!("`{field}` does not belong in a `{}` step", kind.name()),
+                );
+            }
+        }
+    }
+
+    fn sleep_step(
+        &mut self,
+        raw: &RawStep,
+        sleep: &Spanned<String>,
+        span: Range<usize>,
+    ) -> Option<StepKind> {
+        self.reject_fields(raw, &Kind::Sleep(sleep), span);
+        let d = self.duration(Some(sleep))?;
+        if d > Duration::from_secs(60) {
+            self.error(sleep.span(), "a sleep lasts at most \"60s\"");
+            return None;
+        }
+        Some(StepKind::Sleep(d))
+    }
+
+    fn action_step(
+        &mut self,
+        raw: &RawStep,
+        action: &Spanned<String>,
+        span: Range<usize>,
+    ) -> Option<StepKind> {
+        self.reject_fields(raw, &Kind::Action(action), span);
+        match action.get_ref().as_str() {
+            "restart" => Some(StepKind::Restart),
+            "crash" => Some(StepKind::Crash),
+            "wait_ready" => Some(StepKind::WaitReady),
+            other => {
+                let fallback = "expected `restart`, `crash` or `wait_ready`";
+                self.error(action.span(), format!("unknown action `{other}`"))
+                    .help = help_for(
+                    other,
+                    ["restart", "crash", "wait_ready"],
+                    Some(fallback.into()),
+                );
+                None
+            }
+        }
+    }
+
+    fn upstream_step(
+        &mut self,
+        raw: &RawStep,
+        mode: &Spanned<String>,
+        span: Range<usize>,
+    ) -> Option<StepKind> {
+        self.reject_fields(raw, &Kind::Upstream(mode), span);
+        self.need_upstream(mode.span());
+        let mode = match mode.get_ref().as_str() {
+            "ok" => UpstreamMode::Ok,
+            "fail" => UpstreamMode::Fail,
+            "slow" => match &raw.delay {
+                Some(d) => UpstreamMode::Slow(self.duration(Some(d))?),
+                None => {
+                    self.error(
+                        mode.span(),
+                        "`upstream = \"slow\"` needs a `delay`, e.g. delay = \"5s\"",
+                    );
+                    return None;
+                }
+            },
+            other => {
+                let fallback = "expected `ok`, `fail` or `slow`";
+                self.error(mode.span(), format!("unknown upstream mode `{other}`"))
+                    .help = help_for(other, ["ok", "fail", "slow"], Some(fallback.into()));
+                return None;
+            }
+        };
+        Some(StepKind::Upstream(mode))
+    }
+
+    fn upstream_calls_step(
+        &mut self,
+        raw: &RawStep,
+        path: &Spanned<String>,
+        span: Range<usize>,
+        scope: &mut Vec<String>,
+    ) -> Option<StepKind> {
+        self.reject_fields(raw, &Kind::UpstreamCalls(path), span);
+        self.need_upstream(path.span());
+        let path = self.template_in_scope(path, scope)?;
+        let expect = self.expect(raw.expect.as_ref(), scope, false, false);
+        let captures = self.captures_into(&raw.capture, scope);
+        Some(StepKind::UpstreamCalls(Box::new(UpstreamCallsStep {
+            path,
+            expect,
+            captures,
+        })))
+    }
+
+    fn need_upstream(&mut self, span: Range<usize>) {
+        if !self.services.upstream {
+            self.error(
+                span,
+                "this step needs the upstream mock: declare `[services.upstream]` with its routes",
+            );
+        }
+    }
+
+    /// `concurrent = N` with a `sequence` of requests: N clients at once, each in order.
+    fn sequence_step(
+        &mut self,
+        raw: &RawStep,
+        span: Range<usize>,
+        scope: &[String],
+    ) -> Option<StepKind> {
+        // `Kind::named` saw `sequence` and nothing else: no `http`, `sql`, `action` or
+        // `load` of the step's own.
+        let copies = match &raw.concurrent {
+            Some(c) if (2..=MAX_CONCURRENT).contains(c.get_ref()) => *c.get_ref() as u32,
+            Some(c) => {
+                self.error(
+                    c.span(),
+                    format!("`concurrent` must be 2 to {MAX_CONCURRENT}"),
+                );
+                return None;
+            }
+            None => {
+                self.error(
+                    span,
+                    "a `sequence` runs as `concurrent = N` copies: add `concurrent`",
+                );
+                return None;
+            }
+        };
+        let mut local: Vec<String> = scope.to_vec();
+        local.push("i".into());
+        let mut steps = Vec::new();
+        for entry in &raw.sequence {
+            let e = entry.get_ref();
+            let Some(http) = &e.http else {
+                self.error(
+                    entry.span(),
+                    "each entry of a `sequence` is an `http` request",
+                );
+                continue;
+            };
+            if e.concurrent.is_some()
+                || e.for_each.is_some()
+                || !e.sequence.is_empty()
+                || e.load.is_some()
+            {
+                self.error(
+                    entry.span(),
+                    "requests in a `sequence` take no `concurrent`, `for_each`, `sequence` or `load`",
+                );
+                continue;
+            }
+            // Captures stay inside each copy: later entries of the same copy see them.
+            if let Some(s) = self.http_step(e, http, &mut local) {
+                steps.push(s);
+            }
+        }
+        Some(StepKind::Sequence { copies, steps })
+    }
+
+    /// The timeout, expectations and captures of a step whose result is a JSON document
+    /// (SQL rows, a Redis reply); the captures join the scope.
+    fn judged(
+        &mut self,
+        raw: &RawStep,
+        scope: &mut Vec<String>,
+    ) -> (Duration, Expect, Vec<Capture>) {
+        let timeout = self
+            .duration(raw.timeout.as_ref())
+            .unwrap_or(DEFAULT_SQL_TIMEOUT);
+        let expect = self.expect(raw.expect.as_ref(), scope, false, false);
+        let captures = self.captures_into(&raw.capture, scope);
+        (timeout, expect, captures)
+    }
+
+    fn redis_step(
+        &mut self,
+        raw: &RawStep,
+        cmd: &Spanned<String>,
+        span: Range<usize>,
+        scope: &mut Vec<String>,
+    ) -> Option<RedisStep> {
+        self.reject_fields(raw, &Kind::Redis(cmd), span);
+        if !self.services.redis {
+            self.error(
+                cmd.span(),
+                "a `redis` step needs a Redis: declare `[services.redis]`",
+            );
+        }
+        let words = match split_command(cmd.get_ref()) {
+            Ok(w) => w,
+            Err(e) => {
+                self.error(cmd.span(), e.to_string());
+                return None;
+            }
+        };
+        let mut command = Vec::new();
+        for word in &words {
+            let t = self.template_at(word, cmd.span())?;
+            self.check_scope(&TValue::Str(t.clone()), scope, cmd.span());
+            command.push(t);
+        }
+        if command.is_empty() {
+            self.error(cmd.span(), "expected a Redis command, e.g. \"GET key\"");
+            return None;
+        }
+        let (timeout, expect, captures) = self.judged(raw, scope);
+        Some(RedisStep {
+            command,
+            timeout,
+            expect,
+            captures,
+        })
+    }
+
+    fn sql_step(
+        &mut self,
+        raw: &RawStep,
+        sql: &Spanned<String>,
+        span: Range<usize>,
+        scope: &mut Vec<String>,
+    ) -> Option<SqlStep> {
+        self.reject_fields(raw, &Kind::Sql(sql), span);
+        if sql.get_ref().contains("{{") {
+            self.error(
+                sql.span(),
+                "SQL text is not a template: pass values as `params` and write $1, $2... in the query",
+            );
+        }
+        let mut params = Vec::new();
+        for p in &raw.params {
+            params.push(self.tvalue_in_scope(p.get_ref(), scope, p.span())?);
+        }
+        let (timeout, expect, captures) = self.judged(raw, scope);
+        Some(SqlStep {
+            query: sql.get_ref().trim().trim_end_matches(';').to_string(),
+            params,
+            timeout,
+            expect,
+            captures,
+        })
+    }
+}
+
+/// Why a Redis command cannot be split into words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum CommandError {
+    #[error("unclosed `{0}` in the Redis command")]
+    Unclosed(char),
+}
+
+/// Splits a Redis command into words, as redis-cli does: on spaces outside `{{ ... }}`
+/// and outside quotes. `"..."` takes `\"` and `\\` escapes; `'...'` is literal, so
+/// `SET k '{"a": 1}'` stores a JSON text.
+fn split_command(s: &str) -> Result<Vec<String>, CommandError> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut started = false;
+    let mut in_template = false;
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_template {
+            word.push(c);
+            if c == '}' && chars.peek() == Some(&'}') {
+                word.push(chars.next().expect("peeked"));
+                in_template = false;
+            }
+        } else if c == '{' && chars.peek() == Some(&'{') {
+            word.push(c);
+            word.push(chars.next().expect("peeked"));
+            in_template = true;
+            started = true;
+        } else if quote == Some('"') && c == '\\' {
+            match chars.next() {
+                Some(e @ ('"' | '\\')) => word.push(e),
+                Some(other) => {
+                    word.push(c);
+                    word.push(other);
+                }
+                None => word.push(c),
+            }
+        } else if quote == Some(c) {
+            quote = None;
+        } else if quote.is_none() && (c == '"' || c == '\'') {
+            quote = Some(c);
+            started = true;
+        } else if c.is_whitespace() && quote.is_none() {
+            if started {
+                words.push(std::mem::take(&mut word));
+                started = false;
+            }
+        } else {
+            word.push(c);
+            started = true;
+        }
+    }
+    if let Some(q) = quote {
+        return Err(CommandError::Unclosed(q));
+    }
+    if started {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CommandError, split_command};
+
+    #[test]
+    fn redis_commands_split_outside_templates_and_quotes() {
+        assert_eq!(
+            split_command(r#"SET  k:{{ id }} "two words" {{ gen.int(1, 2) }}"#).unwrap(),
+            ["SET", "k:{{ id }}", "two words", "{{ gen.int(1, 2) }}"]
+        );
+        assert_eq!(split_command(r#"SET k """#).unwrap(), ["SET", "k", ""]);
+        assert!(split_command(r#"GET "k"#).is_err());
+        assert_eq!(split_command(r#"GET "k"#), Err(CommandError::Unclosed('"')));
+        assert_eq!(
+            split_command(r#"SET k '{"a": 1}' "say \"hi\" \\ \n""#).unwrap(),
+            ["SET", "k", r#"{"a": 1}"#, r#"say "hi" \ \n"#]
+        );
+    }
+}
