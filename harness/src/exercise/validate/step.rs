@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{MAX_CONCURRENT, Validator};
+use super::Validator;
 use crate::exercise::model::*;
 use crate::exercise::raw::*;
 
@@ -287,14 +287,7 @@ impl Validator<'_> {
         // `Kind::named` saw `sequence` and nothing else: no `http`, `sql`, `action` or
         // `load` of the step's own.
         let copies = match &raw.concurrent {
-            Some(c) if (2..=MAX_CONCURRENT).contains(c.get_ref()) => *c.get_ref() as u32,
-            Some(c) => {
-                self.error(
-                    c.span(),
-                    format!("`concurrent` must be 2 to {MAX_CONCURRENT}"),
-                );
-                return None;
-            }
+            Some(c) => self.copies(c)?,
             None => {
                 self.error(
                     span,
