@@ -181,6 +181,20 @@ mod tests {
     }
 
     #[test]
+    fn help_suggests_a_close_name_or_falls_back() {
+        let names = ["restart", "crash", "wait_ready"];
+        assert_eq!(
+            help_for("restrat", names, Some("expected one".into())).as_deref(),
+            Some("did you mean `restart`?")
+        );
+        assert_eq!(
+            help_for("zzz", names, Some("expected one".into())).as_deref(),
+            Some("expected one")
+        );
+        assert_eq!(help_for("zzz", names, None), None);
+    }
+
+    #[test]
     fn suggests_close_field() {
         let msg = "unknown field `stauts`, expected one of `status`, `headers`, `jsonpath`";
         assert_eq!(

@@ -81,15 +81,8 @@ impl Validator<'_> {
     /// The checks of an included file; its errors point into that file.
     fn included(&mut self, include: &Spanned<String>, dir: &Path, state: &mut ChecksState<'_>) {
         let path = dir.join(include.get_ref());
-        let src = match std::fs::read_to_string(&path) {
-            Ok(src) => src,
-            Err(e) => {
-                self.error(
-                    include.span(),
-                    format!("cannot read the included file `{}`: {e}", path.display()),
-                );
-                return;
-            }
+        let Some(src) = self.read(&path, include.span(), "the included file") else {
+            return;
         };
         match toml::from_str::<RawInclude>(&src) {
             Ok(inc) => {
@@ -169,7 +162,9 @@ impl Validator<'_> {
         let timeout = self
             .duration(raw.timeout.as_ref())
             .unwrap_or(DEFAULT_CHECK_TIMEOUT);
-        let hidden = self.hidden(raw.visibility.as_ref());
+        let hidden = self
+            .switch(raw.visibility.as_ref(), "visibility", "visible", "hidden")
+            .unwrap_or(false);
         let mut scope: Vec<String> = Vec::new();
         let mut vars = Vec::new();
         for (name, value) in &raw.vars {
@@ -207,19 +202,5 @@ impl Validator<'_> {
             steps,
             location: self.location(&span),
         })
-    }
-
-    fn hidden(&mut self, visibility: Option<&Spanned<String>>) -> bool {
-        match visibility.map(|v| (v, v.get_ref().as_str())) {
-            None | Some((_, "visible")) => false,
-            Some((_, "hidden")) => true,
-            Some((v, other)) => {
-                self.error(
-                    v.span(),
-                    format!("unknown visibility `{other}`: expected \"visible\" or \"hidden\""),
-                );
-                false
-            }
-        }
     }
 }

@@ -174,16 +174,7 @@ impl Validator<'_> {
         let value: Value = match s.get_ref() {
             toml::Value::String(path) => {
                 let full = self.file.parent().unwrap_or(Path::new(".")).join(path);
-                let text = match std::fs::read_to_string(&full) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        self.error(
-                            s.span(),
-                            format!("cannot read the schema `{}`: {e}", full.display()),
-                        );
-                        return None;
-                    }
-                };
+                let text = self.read(&full, s.span(), "the schema")?;
                 match serde_json::from_str(&text) {
                     Ok(v) => v,
                     Err(e) => {

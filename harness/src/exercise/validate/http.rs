@@ -38,7 +38,11 @@ impl Validator<'_> {
             local.push("item".into());
             f.get_ref().clone()
         });
-        let concurrent = self.concurrent(raw.concurrent.as_ref());
+        // 1: a plain request (also when `concurrent` is wrong, which is reported).
+        let concurrent = raw
+            .concurrent
+            .as_ref()
+            .map_or(1, |c| self.copies(c).unwrap_or(1));
         if concurrent > 1 {
             local.push("i".into());
         }
@@ -85,19 +89,16 @@ impl Validator<'_> {
         }
     }
 
-    /// How many copies to send at once: 1 unless `concurrent` is set (and valid).
-    fn concurrent(&mut self, raw: Option<&Spanned<i64>>) -> u32 {
-        match raw {
-            Some(c) if (2..=MAX_CONCURRENT).contains(c.get_ref()) => *c.get_ref() as u32,
-            Some(c) => {
-                self.error(
-                    c.span(),
-                    format!("`concurrent` must be 2 to {MAX_CONCURRENT}"),
-                );
-                1
-            }
-            None => 1,
+    /// The value of a `concurrent` field: how many copies to send at once.
+    pub(super) fn copies(&mut self, c: &Spanned<i64>) -> Option<u32> {
+        if (2..=MAX_CONCURRENT).contains(c.get_ref()) {
+            return Some(*c.get_ref() as u32);
         }
+        self.error(
+            c.span(),
+            format!("`concurrent` must be 2 to {MAX_CONCURRENT}"),
+        );
+        None
     }
 
     /// The one body a request sends: `json`, `body` or `form`. The outer `None` means

@@ -38,17 +38,7 @@ impl Validator<'_> {
 
     /// How the load sends: the model, its schedule, connections and timeouts.
     fn load_options(&mut self, l: &RawLoad, span: Range<usize>) -> Option<LoadOptions> {
-        let closed = match l.model.as_ref().map(|m| (m, m.get_ref().as_str())) {
-            None | Some((_, "open")) => false,
-            Some((_, "closed")) => true,
-            Some((m, other)) => {
-                self.error(
-                    m.span(),
-                    format!("unknown model `{other}`: expected \"open\" or \"closed\""),
-                );
-                return None;
-            }
-        };
+        let closed = self.switch(l.model.as_ref(), "model", "open", "closed")?;
         let common = self.common(l)?;
         if !closed {
             return self.open_options(l, span, &common);

@@ -264,6 +264,69 @@ impl Validator<'_> {
         Some(Num::Var(t))
     }
 
+    /// A file the spec names (`what` it is, for the error).
+    fn read(&mut self, path: &Path, span: Range<usize>, what: &str) -> Option<String> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                self.error(
+                    span,
+                    format!("cannot read {what} `{}`: {e}", path.display()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A setting with two values, `off` (the default) or `on`: whether it is `on`, or
+    /// `None` (with an error) for anything else.
+    fn switch(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        what: &str,
+        off: &str,
+        on: &str,
+    ) -> Option<bool> {
+        let Some(raw) = raw else {
+            return Some(false);
+        };
+        match raw.get_ref().as_str() {
+            word if word == off => Some(false),
+            word if word == on => Some(true),
+            other => {
+                self.error(
+                    raw.span(),
+                    format!("unknown {what} `{other}`: expected \"{off}\" or \"{on}\""),
+                );
+                None
+            }
+        }
+    }
+
+    /// One of a few keywords, each standing for a value; anything else is an error with
+    /// a "did you mean" (or the list of keywords).
+    fn keyword<T: Copy>(
+        &mut self,
+        raw: &Spanned<String>,
+        what: &str,
+        choices: &[(&'static str, T)],
+    ) -> Option<T> {
+        let word = raw.get_ref().as_str();
+        if let Some((_, value)) = choices.iter().find(|(name, _)| *name == word) {
+            return Some(*value);
+        }
+        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+        let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let list = match quoted.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        self.error(raw.span(), format!("unknown {what} `{word}`"))
+            .help = help_for(word, names, Some(format!("expected {list}")));
+        None
+    }
+
     fn query(&mut self, src: &str, span: Range<usize>) -> Option<Query> {
         match JsonPath::parse(src) {
             Ok(path) => Some(Query {

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::{MAX_CONCURRENT, Validator};
-use crate::exercise::error::help_for;
+use super::Validator;
 use crate::exercise::model::*;
 use crate::exercise::raw::*;
 
@@ -67,6 +66,14 @@ impl<'r> Kind<'r> {
         .flatten()
         .collect()
     }
+}
+
+/// The actions a step can take on the submission's container.
+#[derive(Clone, Copy)]
+enum ActionKind {
+    Restart,
+    Crash,
+    WaitReady,
 }
 
 /// Which kinds may set an optional field of a step.
@@ -200,21 +207,16 @@ impl Validator<'_> {
         span: Range<usize>,
     ) -> Option<StepKind> {
         self.reject_fields(raw, &Kind::Action(action), span);
-        match action.get_ref().as_str() {
-            "restart" => Some(StepKind::Restart),
-            "crash" => Some(StepKind::Crash),
-            "wait_ready" => Some(StepKind::WaitReady),
-            other => {
-                let fallback = "expected `restart`, `crash` or `wait_ready`";
-                self.error(action.span(), format!("unknown action `{other}`"))
-                    .help = help_for(
-                    other,
-                    ["restart", "crash", "wait_ready"],
-                    Some(fallback.into()),
-                );
-                None
-            }
-        }
+        let actions = [
+            ("restart", ActionKind::Restart),
+            ("crash", ActionKind::Crash),
+            ("wait_ready", ActionKind::WaitReady),
+        ];
+        Some(match self.keyword(action, "action", &actions)? {
+            ActionKind::Restart => StepKind::Restart,
+            ActionKind::Crash => StepKind::Crash,
+            ActionKind::WaitReady => StepKind::WaitReady,
+        })
     }
 
     fn upstream_step(
@@ -225,10 +227,14 @@ impl Validator<'_> {
     ) -> Option<StepKind> {
         self.reject_fields(raw, &Kind::Upstream(mode), span);
         self.need_upstream(mode.span());
-        let mode = match mode.get_ref().as_str() {
-            "ok" => UpstreamMode::Ok,
-            "fail" => UpstreamMode::Fail,
-            "slow" => match &raw.delay {
+        // `slow` takes its delay from the step's `delay`.
+        let modes = [
+            ("ok", UpstreamMode::Ok),
+            ("fail", UpstreamMode::Fail),
+            ("slow", UpstreamMode::Slow(Duration::ZERO)),
+        ];
+        let chosen = match self.keyword(mode, "upstream mode", &modes)? {
+            UpstreamMode::Slow(_) => match &raw.delay {
                 Some(d) => UpstreamMode::Slow(self.duration(Some(d))?),
                 None => {
                     self.error(
@@ -238,14 +244,9 @@ impl Validator<'_> {
                     return None;
                 }
             },
-            other => {
-                let fallback = "expected `ok`, `fail` or `slow`";
-                self.error(mode.span(), format!("unknown upstream mode `{other}`"))
-                    .help = help_for(other, ["ok", "fail", "slow"], Some(fallback.into()));
-                return None;
-            }
+            other => other,
         };
-        Some(StepKind::Upstream(mode))
+        Some(StepKind::Upstream(chosen))
     }
 
     fn upstream_calls_step(
@@ -286,14 +287,7 @@ impl Validator<'_> {
         // `Kind::named` saw `sequence` and nothing else: no `http`, `sql`, `action` or
         // `load` of the step's own.
         let copies = match &raw.concurrent {
-            Some(c) if (2..=MAX_CONCURRENT).contains(c.get_ref()) => *c.get_ref() as u32,
-            Some(c) => {
-                self.error(
-                    c.span(),
-                    format!("`concurrent` must be 2 to {MAX_CONCURRENT}"),
-                );
-                return None;
-            }
+            Some(c) => self.copies(c)?,
             None => {
                 self.error(
                     span,
