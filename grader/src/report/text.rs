@@ -6,6 +6,8 @@ use grader_report::{CheckResult, CheckStatus, Failure, Latency, LoadReport, Repo
 
 /// Points as people write them: `3`, or `1.33` for a share.
 pub fn pts(x: f64) -> String {
+    // An empty sum of floats is -0.0: points are never negative, so print it as 0.
+    let x = x + 0.0;
     if (x - x.round()).abs() < 1e-9 {
         format!("{x:.0}")
     } else {
