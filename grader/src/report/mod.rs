@@ -18,7 +18,7 @@ pub(crate) mod write;
 use grader_report::Report;
 
 pub(crate) use format::Format;
-pub(crate) use text::{pts, verdict};
+pub(crate) use text::{inert, pts, verdict};
 
 pub(crate) fn render(report: &Report, format: Format) -> String {
     match format {
