@@ -104,7 +104,10 @@ mod tests {
             .expect("a failure");
         let text = failure.text().unwrap_or("");
         assert!(text.contains(r"\x1b[2J\x1b]0;pwned\x07"), "{text}");
-        assert!(text.contains(r"\x00\x08\x0d\u{9b}31m\u{ffff} <script>"), "{text}");
+        assert!(
+            text.contains(r"\x00\x08\x0d\u{9b}31m\u{ffff} <script>"),
+            "{text}"
+        );
         assert!(text.contains("]]> </details>"), "{text}");
         let message = failure.attribute("message").unwrap_or("");
         assert!(message.starts_with(r"\x1b[2J"), "{message}");

@@ -12,6 +12,7 @@ use std::io::{IsTerminal, Write};
 
 use grader_report::{CheckResult, CheckStatus, Failure, Report, RunStatus};
 
+use crate::report::text::labelled;
 use crate::report::{inert, pts, verdict};
 use crate::run::{Reporter, RunEvent};
 
@@ -183,19 +184,10 @@ impl Terminal {
             }
         }
         let more = format!("{pad}          ");
-        for (label, value) in [
-            ("hint:    ", &f.hint),
-            ("expected:", &f.expected),
-            ("actual:  ", &f.actual),
-            ("request: ", &f.request),
-        ] {
-            if let Some(v) = value {
-                self.out(format!(
-                    "{pad}{} {}",
-                    dim(label),
-                    block(v, &more, usize::MAX)
-                ));
-            }
+        for (label, v) in labelled(f) {
+            let label = format!("{label}:");
+            let shown_v = block(v, &more, usize::MAX);
+            self.out(format!("{pad}{} {shown_v}", dim(&format!("{label:<9}"))));
         }
         if let Some(resp) = &f.response {
             self.out(format!(

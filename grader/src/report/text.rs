@@ -78,21 +78,27 @@ pub(crate) fn is_failure(status: CheckStatus) -> bool {
     matches!(status, CheckStatus::Failed | CheckStatus::Error)
 }
 
+/// A failure's labelled details, in the order every format shows them: the hint, what
+/// was expected, what came, and the request.
+pub(crate) fn labelled(f: &Failure) -> impl Iterator<Item = (&'static str, &str)> {
+    [
+        ("hint", &f.hint),
+        ("expected", &f.expected),
+        ("actual", &f.actual),
+        ("request", &f.request),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| value.as_deref().map(|v| (label, v)))
+}
+
 /// A failure's details as plain text, the same in every format.
 pub(crate) fn failure_text(f: &Failure) -> String {
     let mut out = f.message.clone();
     if !f.location.is_empty() {
         out.push_str(&format!("\nat {} (step {})", f.location, f.step));
     }
-    for (label, value) in [
-        ("hint", &f.hint),
-        ("expected", &f.expected),
-        ("actual", &f.actual),
-        ("request", &f.request),
-    ] {
-        if let Some(v) = value {
-            out.push_str(&format!("\n{label}: {v}"));
-        }
+    for (label, v) in labelled(f) {
+        out.push_str(&format!("\n{label}: {v}"));
     }
     if let Some(d) = &f.diff {
         out.push_str(&format!("\ndiff:\n{d}"));
