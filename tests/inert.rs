@@ -1,7 +1,8 @@
 //! Text that comes from a submission is inert in every output: the `hostile-text`
 //! fixture answers and logs escape sequences, control characters, NUL, invalid UTF-8
 //! and markup; it is graded in real Docker into every format, each parsed back, and the
-//! terminal output (with NO_COLOR and without it, through a pipe) checked byte by byte.
+//! terminal output (with NO_COLOR and without it, through a pipe, and on a pty with
+//! colours and the spinner) checked byte by byte.
 //! `grader report` renders the saved report.json into the same files, and a report
 //! whose every free-text field is hostile renders just as safely.
 
@@ -335,6 +336,56 @@ fn rerender(from: &Path, to: &Path) {
     assert!(out.status.success(), "{out:?}");
 }
 
+/// On a terminal (a pty from `script`): colours and the spinner are the grader's, so an
+/// ESC may only begin one of the sequences they use (SGR, erase line, cursor up or
+/// down); the submission's own (clear screen, title, hyperlink) never arrive raw, nor
+/// BEL, NUL, backspace or C1, yet the response is shown.
+fn assert_tty_inert(dir: &Path) {
+    let log = dir.join("tty.log");
+    let command = format!(
+        "{} grade tests/hostile/exercise tests/hostile/hostile-text --out {}",
+        env!("CARGO_BIN_EXE_grader"),
+        dir.display()
+    );
+    let out = Command::new("script")
+        .current_dir(root())
+        .env_remove("NO_COLOR")
+        .args(["-qec", &command])
+        .arg(&log)
+        .output()
+        .expect("script (util-linux) runs the grade on a pty");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let bytes = std::fs::read(&log).unwrap();
+    let text = String::from_utf8(bytes).expect("UTF-8");
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find('\x1b') {
+        rest = &rest[i + 1..];
+        let params = rest
+            .strip_prefix('[')
+            .unwrap_or_else(|| panic!("ESC not CSI: {rest:.40?}"));
+        let end = params
+            .find(|c: char| !c.is_ascii_digit() && c != ';')
+            .unwrap_or(0);
+        let seq = &params[..=end];
+        assert!(
+            seq.ends_with(['m', 'K', 'A', 'B']),
+            "a sequence the grader never writes: ESC [{seq}"
+        );
+    }
+    let others = text
+        .chars()
+        .filter(|c| c.is_control() && !"\n\r\t\x1b".contains(*c));
+    assert_eq!(
+        others.collect::<String>(),
+        "",
+        "no BEL, NUL, backspace or C1"
+    );
+    assert!(
+        text.contains(r"\x1b]0;pwned-title\x07"),
+        "the response is shown"
+    );
+}
+
 #[test]
 fn a_hostile_submission_is_inert_in_every_output() {
     let images = grader().arg("images").output().unwrap();
@@ -370,7 +421,9 @@ fn a_hostile_submission_is_inert_in_every_output() {
     let piped = out_dir("piped");
     assert_terminal_inert(&grade_hostile(&piped, false));
     assert_nothing_left(&check_every_format(&piped).run_id);
-    for dir in [plain, again, piped] {
+    let tty = out_dir("tty");
+    assert_tty_inert(&tty);
+    for dir in [plain, again, piped, tty] {
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use grader_report::{CheckStatus, Report};
 
 use super::html::escape;
-use super::text::{Category, category_names, fraction, pts, verdict};
+use super::text::{Category, category_names, fraction, inert, pts, verdict};
 use super::write::{WriteError, write_file};
 
 /// gradebook.csv, summary.md and summary.html for the learners graded so far.
@@ -20,11 +20,13 @@ pub(crate) fn write_class(
     write_file(&out.join("summary.html"), &summary_html(reports))
 }
 
+/// A CSV field, quoted when it must be; control characters shown (`text::inert`).
 fn csv_field(s: &str) -> String {
+    let s = inert(s);
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 
