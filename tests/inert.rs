@@ -43,24 +43,26 @@ fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-/// Grades the fixture into `dir`, every format; `no_color` sets NO_COLOR=1.
-fn grade_hostile(dir: &Path, no_color: bool) -> Output {
+/// Grades the fixture against `exercise` (in tests/hostile) into `dir`, every format;
+/// `no_color` sets NO_COLOR=1; the grade must exit with `code`.
+fn grade_hostile(exercise: &str, dir: &Path, no_color: bool, code: u8) -> Output {
+    static IMAGES: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
+    let images = IMAGES.get_or_init(|| grader().arg("images").output().unwrap());
+    assert!(images.status.success(), "grader images: {images:?}");
     let mut cmd = grader();
     if no_color {
         cmd.env("NO_COLOR", "1");
     }
     let out = cmd
-        .args([
-            "grade",
-            "tests/hostile/exercise",
-            "tests/hostile/hostile-text",
-        ])
+        .arg("grade")
+        .arg(Path::new("tests/hostile").join(exercise))
+        .arg("tests/hostile/hostile-text")
         .arg("--out")
         .arg(dir)
         .args(["--format", FORMATS, "--timeout", "120"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "below the pass mark: {out:?}");
+    assert_eq!(out.status.code(), Some(i32::from(code)), "{out:?}");
     out
 }
 
@@ -77,9 +79,10 @@ fn assert_no_raw_control(what: &str, text: &str) {
 }
 
 /// What the grade printed: no byte of the submission's reaches the terminal raw (not
-/// even ESC: without a terminal there is no colour), yet the response is shown, and the
-/// score line the submission wrote stays indented under the failure.
-fn assert_terminal_inert(out: &Output) {
+/// even ESC: without a terminal there is no colour), yet its text (the response, or
+/// the log) is shown, and the score line the submission wrote stays indented: the one
+/// line that starts `Score:` is the grader's, with `score`.
+fn assert_terminal_inert(out: &Output, score: &str) {
     for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
         let text = std::str::from_utf8(bytes).unwrap_or_else(|e| panic!("{stream}: {e}"));
         assert_no_raw_control(stream, text);
@@ -87,7 +90,7 @@ fn assert_terminal_inert(out: &Output) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(r"\x1b]0;pwned-title\x07\x1b]8;;http://127.0.0.1:9/\x1b\click me"),
-        "the failure shows the response:\n{stdout}"
+        "the submission's text is shown:\n{stdout}"
     );
     assert!(stdout.contains(r"\u{9b}31mc1-csi"), "{stdout}");
     let score_lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("Score:")).collect();
@@ -96,7 +99,7 @@ fn assert_terminal_inert(out: &Output) {
         1,
         "only the grader's own: {score_lines:?}"
     );
-    assert!(score_lines[0].contains("1/2"), "{score_lines:?}");
+    assert!(score_lines[0].contains(score), "{score_lines:?}");
 }
 
 /// report.json matches the schema and keeps exactly what the server sent, escaped:
@@ -182,8 +185,9 @@ fn tags(text: &str) -> Vec<String> {
 
 /// summary.md read as GitHub would: every fence closes where the grader closed it
 /// (right before `</details>`), and outside fences there is no tag but the grader's
-/// own, no link or image, and every table row keeps its cells.
-fn check_markdown(text: &str) {
+/// own, no link or image, and every table row keeps its cells; `sections` collapsed
+/// sections open and close.
+fn check_markdown(text: &str, sections: usize) {
     assert_no_raw_control("summary.md", text);
     let mut fence: Option<String> = None;
     let mut closed_here = false;
@@ -240,8 +244,7 @@ fn check_markdown(text: &str) {
         }
     }
     assert!(fence.is_none(), "a fence left open");
-    assert_eq!(open, close, "every section closes");
-    assert!(open >= 1, "the failure is in a section");
+    assert_eq!((open, close), (sections, sections), "every section closes");
 }
 
 /// report.html holds only the tags the renderer writes (so no `<script>` or `<img>` of
@@ -269,8 +272,10 @@ fn check_html(text: &str, want: &[&str]) {
     }
 }
 
-/// Every rendering in `dir`, parsed back and scanned.
-fn check_every_format(dir: &Path) -> Report {
+/// Every rendering in `dir`, parsed back and scanned; with `failed`, a failure shows
+/// the submission's text in each (else it is in report.html's log only), in `sections`
+/// collapsed sections of summary.md.
+fn check_every_format(dir: &Path, failed: bool, sections: usize) -> Report {
     let report = check_report_json(&read(dir, "report.json"));
     let visible = [
         r"\x1b[2J\x1b[H\x1b]0;pwned-title\x07",
@@ -283,19 +288,19 @@ fn check_every_format(dir: &Path) -> Report {
         "</details>",
         "<img src=http",
     ];
-    check_junit(
-        &read(dir, "junit.xml"),
-        &[&visible[..], &markup[..]].concat(),
-    );
-    check_gradescope(
-        &read(dir, "results.json"),
-        &[&visible[..], &markup[..]].concat(),
-    );
-    check_markdown(&read(dir, "summary.md"));
+    let shown = if failed {
+        [&visible[..], &markup[..]].concat()
+    } else {
+        Vec::new()
+    };
+    check_junit(&read(dir, "junit.xml"), &shown);
+    check_gradescope(&read(dir, "results.json"), &shown);
+    check_markdown(&read(dir, "summary.md"), sections);
     check_html(
         &read(dir, "report.html"),
         &[
             visible[0],
+            visible[1],
             "&lt;script&gt;alert(1)&lt;/script&gt;",
             "]]&gt;",
             "&lt;img src=http",
@@ -388,12 +393,10 @@ fn assert_tty_inert(dir: &Path) {
 
 #[test]
 fn a_hostile_submission_is_inert_in_every_output() {
-    let images = grader().arg("images").output().unwrap();
-    assert!(images.status.success(), "{images:?}");
     let plain = out_dir("no-color");
-    let out = grade_hostile(&plain, true);
-    assert_terminal_inert(&out);
-    let report = check_every_format(&plain);
+    let out = grade_hostile("exercise", &plain, true, 1);
+    assert_terminal_inert(&out, "1/2");
+    let report = check_every_format(&plain, true, 1);
     let probe = report.checks.iter().find(|c| c.id == "probe").unwrap();
     let failure = probe.failure.as_ref().unwrap();
     assert!(failure.message.contains("the response body is not JSON"));
@@ -419,8 +422,8 @@ fn a_hostile_submission_is_inert_in_every_output() {
     }
 
     let piped = out_dir("piped");
-    assert_terminal_inert(&grade_hostile(&piped, false));
-    assert_nothing_left(&check_every_format(&piped).run_id);
+    assert_terminal_inert(&grade_hostile("exercise", &piped, false, 1), "1/2");
+    assert_nothing_left(&check_every_format(&piped, true, 1).run_id);
     let tty = out_dir("tty");
     assert_tty_inert(&tty);
     for dir in [plain, again, piped, tty] {
@@ -466,7 +469,7 @@ fn every_free_text_field_renders_inert() {
     std::fs::write(from.join("report.json"), value.to_string()).unwrap();
     let to = out_dir("fields-rendered");
     rerender(&from, &to);
-    let report = check_every_format(&to);
+    let report = check_every_format(&to, true, 3);
     assert_eq!(
         report.log_tail.as_deref(),
         Some(hostile.as_str()),
@@ -475,4 +478,19 @@ fn every_free_text_field_renders_inert() {
     for dir in [from, to] {
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// A run that cannot start shows the end of the submission's log on the terminal: the
+/// log's escape sequences and its fake score line are inert there and in every file.
+#[test]
+fn a_hostile_log_is_inert_when_the_run_cannot_start() {
+    let dir = out_dir("unready");
+    let out = grade_hostile("exercise-unready", &dir, false, 2);
+    assert_terminal_inert(&out, "0/2");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("--- last lines of the log ---"), "{stdout}");
+    let report = check_every_format(&dir, false, 0);
+    assert_eq!(report.status, grader_report::RunStatus::StartFailed);
+    assert_nothing_left(&report.run_id);
+    let _ = std::fs::remove_dir_all(dir);
 }

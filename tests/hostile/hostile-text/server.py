@@ -1,6 +1,7 @@
 # Answers and logs carrying what a terminal, an XML parser, a browser or a Markdown
 # renderer would act on: escape sequences, control characters, NUL, invalid UTF-8 and
-# markup. /health is honest (the run starts); /probe fails its check, showing it all.
+# markup. /health is honest (the run starts); /probe fails its check, showing it all;
+# any other path answers 503 with the same (exercise-unready's health check).
 import os, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,8 +35,9 @@ class H(BaseHTTPRequestHandler):
             body = b'{"status": "ok"}'
             head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
         else:
+            status = b"200 " if self.path == "/probe" else b"503 "
             body = HOSTILE
-            head = b"HTTP/1.1 200 " + REASON + b"\r\nContent-Type: application/json\r\n"
+            head = b"HTTP/1.1 " + status + REASON + b"\r\nContent-Type: application/json\r\n"
             head += b"X-Hostile: " + HEADER + b"\r\n"
         head += b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
         self.wfile.write(head + body)
