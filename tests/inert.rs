@@ -43,9 +43,9 @@ fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
-/// Grades the fixture against `exercise` (in tests/hostile) into `dir`, every format;
+/// Grades `fixture` against `exercise` (both in tests/hostile) into `dir`, every format;
 /// `no_color` sets NO_COLOR=1; the grade must exit with `code`.
-fn grade_hostile(exercise: &str, dir: &Path, no_color: bool, code: u8) -> Output {
+fn grade_hostile(exercise: &str, fixture: &str, dir: &Path, no_color: bool, code: u8) -> Output {
     static IMAGES: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
     let images = IMAGES.get_or_init(|| grader().arg("images").output().unwrap());
     assert!(images.status.success(), "grader images: {images:?}");
@@ -56,7 +56,7 @@ fn grade_hostile(exercise: &str, dir: &Path, no_color: bool, code: u8) -> Output
     let out = cmd
         .arg("grade")
         .arg(Path::new("tests/hostile").join(exercise))
-        .arg("tests/hostile/hostile-text")
+        .arg(Path::new("tests/hostile").join(fixture))
         .arg("--out")
         .arg(dir)
         .args(["--format", FORMATS, "--timeout", "120"])
@@ -89,7 +89,7 @@ fn assert_terminal_inert(out: &Output, score: &str) {
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains(r"\x1b]0;pwned-title\x07\x1b]8;;http://127.0.0.1:9/\x1b\click me"),
+        stdout.contains(r"\x1b[2J\x1b[H\x1b]0;pwned-title\x07"),
         "the submission's text is shown:\n{stdout}"
     );
     assert!(stdout.contains(r"\u{9b}31mc1-csi"), "{stdout}");
@@ -394,8 +394,10 @@ fn assert_tty_inert(dir: &Path) {
 #[test]
 fn a_hostile_submission_is_inert_in_every_output() {
     let plain = out_dir("no-color");
-    let out = grade_hostile("exercise", &plain, true, 1);
+    let out = grade_hostile("exercise", "hostile-text", &plain, true, 1);
     assert_terminal_inert(&out, "1/2");
+    let hyperlink = r"\x1b]8;;http://127.0.0.1:9/\x1b\click me\x1b]8;;\x1b\ ";
+    assert!(String::from_utf8_lossy(&out.stdout).contains(hyperlink));
     let report = check_every_format(&plain, true, 1);
     let probe = report.checks.iter().find(|c| c.id == "probe").unwrap();
     let failure = probe.failure.as_ref().unwrap();
@@ -422,7 +424,8 @@ fn a_hostile_submission_is_inert_in_every_output() {
     }
 
     let piped = out_dir("piped");
-    assert_terminal_inert(&grade_hostile("exercise", &piped, false, 1), "1/2");
+    let out = grade_hostile("exercise", "hostile-text", &piped, false, 1);
+    assert_terminal_inert(&out, "1/2");
     assert_nothing_left(&check_every_format(&piped, true, 1).run_id);
     let tty = out_dir("tty");
     assert_tty_inert(&tty);
@@ -485,12 +488,30 @@ fn every_free_text_field_renders_inert() {
 #[test]
 fn a_hostile_log_is_inert_when_the_run_cannot_start() {
     let dir = out_dir("unready");
-    let out = grade_hostile("exercise-unready", &dir, false, 2);
+    let out = grade_hostile("exercise-unready", "hostile-text", &dir, false, 2);
     assert_terminal_inert(&out, "0/2");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("--- last lines of the log ---"), "{stdout}");
     let report = check_every_format(&dir, false, 0);
     assert_eq!(report.status, grader_report::RunStatus::StartFailed);
+    assert_nothing_left(&report.run_id);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A build whose output is hostile: the end of the build log, on the terminal and in
+/// every file, is inert too.
+#[test]
+fn a_hostile_build_log_is_inert() {
+    let dir = out_dir("build");
+    let out = grade_hostile("exercise", "hostile-build-log", &dir, false, 2);
+    assert_terminal_inert(&out, "0/2");
+    let report = check_every_format(&dir, false, 1);
+    assert_eq!(report.status, grader_report::RunStatus::BuildFailed);
+    let tail = report.build_log_tail.as_deref().unwrap_or("");
+    assert!(
+        tail.contains("\x1b]0;pwned-title\x07 \0nul"),
+        "kept as sent: {tail:?}"
+    );
     assert_nothing_left(&report.run_id);
     let _ = std::fs::remove_dir_all(dir);
 }
