@@ -483,35 +483,40 @@ fn every_free_text_field_renders_inert() {
     }
 }
 
+/// Grades `fixture` against `exercise`, a run that ends before any check (exit code
+/// 2) with `status`: the terminal shows the end of a log, inert, under the grader's
+/// `--- last lines of the log ---`, and every file (`sections` collapsed in
+/// summary.md) is inert.
+fn a_broken_run_is_inert(exercise: &str, fixture: &str, status: &str, sections: usize) -> Report {
+    let dir = out_dir(fixture);
+    let out = grade_hostile(exercise, fixture, &dir, false, 2);
+    assert_terminal_inert(&out, "0/2");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("--- last lines of the log ---"), "{stdout}");
+    let report = check_every_format(&dir, false, sections);
+    assert_eq!(serde_json::to_value(report.status).unwrap(), status);
+    assert_nothing_left(&report.run_id);
+    let _ = std::fs::remove_dir_all(dir);
+    report
+}
+
 /// A run that cannot start shows the end of the submission's log on the terminal: the
 /// log's escape sequences and its fake score line are inert there and in every file.
 #[test]
 fn a_hostile_log_is_inert_when_the_run_cannot_start() {
-    let dir = out_dir("unready");
-    let out = grade_hostile("exercise-unready", "hostile-text", &dir, false, 2);
-    assert_terminal_inert(&out, "0/2");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("--- last lines of the log ---"), "{stdout}");
-    let report = check_every_format(&dir, false, 0);
-    assert_eq!(report.status, grader_report::RunStatus::StartFailed);
-    assert_nothing_left(&report.run_id);
-    let _ = std::fs::remove_dir_all(dir);
+    let report = a_broken_run_is_inert("exercise-unready", "hostile-text", "start_failed", 0);
+    let log = report.log_tail.as_deref().unwrap_or("");
+    assert!(log.contains("hostile-text: GET /unready"), "{log:?}");
 }
 
 /// A build whose output is hostile: the end of the build log, on the terminal and in
 /// every file, is inert too.
 #[test]
 fn a_hostile_build_log_is_inert() {
-    let dir = out_dir("build");
-    let out = grade_hostile("exercise", "hostile-build-log", &dir, false, 2);
-    assert_terminal_inert(&out, "0/2");
-    let report = check_every_format(&dir, false, 1);
-    assert_eq!(report.status, grader_report::RunStatus::BuildFailed);
+    let report = a_broken_run_is_inert("exercise", "hostile-build-log", "build_failed", 1);
     let tail = report.build_log_tail.as_deref().unwrap_or("");
     assert!(
         tail.contains("\x1b]0;pwned-title\x07 \0nul"),
         "kept as sent: {tail:?}"
     );
-    assert_nothing_left(&report.run_id);
-    let _ = std::fs::remove_dir_all(dir);
 }
