@@ -201,6 +201,32 @@ mod tests {
     }
 
     #[test]
+    fn a_hostile_run_and_name_stay_inert_in_every_class_rendering() {
+        let hostile = super::super::fixture::HOSTILE;
+        let mut reports = BTreeMap::new();
+        let mut broken = super::super::fixture::hostile();
+        broken.status = grader_report::RunStatus::BuildFailed;
+        reports.insert(format!("x{hostile}"), broken);
+        for (name, text) in [
+            ("gradebook.csv", gradebook(&reports)),
+            ("summary.md", summary_md(&reports)),
+            ("summary.html", summary_html(&reports)),
+        ] {
+            let raw = text.chars().find(|c| c.is_control() && *c != '\n');
+            assert_eq!(raw, None, "{name}: {text}");
+        }
+        let html = summary_html(&reports);
+        assert!(
+            !html.contains("<script") && !html.contains("<img"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r"did not build: \x1b[2J\x1b]0;pwned\x07"),
+            "{html}"
+        );
+    }
+
+    #[test]
     fn a_learner_name_cannot_break_out_of_the_summary_link() {
         let mut reports = BTreeMap::new();
         reports.insert(
