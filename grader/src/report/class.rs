@@ -7,7 +7,7 @@ use std::path::Path;
 use grader_report::{CheckStatus, Report};
 
 use super::html::escape;
-use super::text::{Category, category_names, fraction, pts, verdict};
+use super::text::{Category, category_names, fraction, inert, pts, verdict};
 use super::write::{WriteError, write_file};
 
 /// gradebook.csv, summary.md and summary.html for the learners graded so far.
@@ -20,11 +20,13 @@ pub(crate) fn write_class(
     write_file(&out.join("summary.html"), &summary_html(reports))
 }
 
+/// A CSV field, quoted when it must be; control characters shown (`text::inert`).
 fn csv_field(s: &str) -> String {
+    let s = inert(s);
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 
@@ -196,6 +198,32 @@ mod tests {
         snapshot("class/gradebook.csv", &gradebook(&reports));
         snapshot("class/summary.md", &summary_md(&reports));
         snapshot("class/summary.html", &summary_html(&reports));
+    }
+
+    #[test]
+    fn a_hostile_run_and_name_stay_inert_in_every_class_rendering() {
+        let hostile = super::super::fixture::HOSTILE;
+        let mut reports = BTreeMap::new();
+        let mut broken = super::super::fixture::hostile();
+        broken.status = grader_report::RunStatus::BuildFailed;
+        reports.insert(format!("x{hostile}"), broken);
+        for (name, text) in [
+            ("gradebook.csv", gradebook(&reports)),
+            ("summary.md", summary_md(&reports)),
+            ("summary.html", summary_html(&reports)),
+        ] {
+            let raw = text.chars().find(|c| c.is_control() && *c != '\n');
+            assert_eq!(raw, None, "{name}: {text}");
+        }
+        let html = summary_html(&reports);
+        assert!(
+            !html.contains("<script") && !html.contains("<img"),
+            "{html}"
+        );
+        assert!(
+            html.contains(r"did not build: \x1b[2J\x1b]0;pwned\x07"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -237,3 +237,62 @@ fn the_schema_describes_the_report() {
         .remove("hidden");
     assert!(!validator.is_valid(&value));
 }
+
+/// What a hostile submission may send: escape sequences (CSI, OSC title and hyperlink),
+/// control characters, a C1 CSI, a character XML forbids, and markup of every format.
+pub(crate) const HOSTILE: &str = "\x1b[2J\x1b]0;pwned\x07\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\ \0\x08\r\u{9b}31m\u{ffff} <script>alert(1)</script> ]]> </details> ``` | <img src=http://127.0.0.1:9/x.png> & [x](http://127.0.0.1:9/) \\|\n```\n</details>\n<details>";
+
+/// The fixture's report with the hostile text in everything a submission can fill.
+pub(crate) fn hostile() -> Report {
+    let mut r = report();
+    let h = || Some(HOSTILE.to_string());
+    r.log_tail = h();
+    r.build_log_tail = h();
+    r.reason = h();
+    r.submission_exit = h();
+    for c in &mut r.checks {
+        c.title = HOSTILE.into();
+        if let Some(f) = &mut c.failure {
+            (f.message, f.location) = (HOSTILE.into(), HOSTILE.into());
+            (f.expected, f.actual, f.request) = (h(), h(), h());
+            (f.response, f.hint, f.diff) = (h(), h(), h());
+        }
+    }
+    r
+}
+
+/// Every format shows the hostile text, and none passes a control character on.
+#[test]
+fn every_format_keeps_hostile_text_inert() {
+    use super::{Format, render};
+    use clap::ValueEnum as _;
+    let r = hostile();
+    // report.json keeps the text as sent (json.rs tests that it is escaped).
+    for &f in Format::value_variants()
+        .iter()
+        .filter(|f| **f != Format::Json)
+    {
+        let mut text = render(&r, f);
+        if f == Format::Gradescope {
+            let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+            text = v["tests"][1]["output"].as_str().unwrap_or("").to_string();
+        }
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{f:?}: a raw control character"
+        );
+        assert!(text.contains(r"\x1b]0;pwned\x07"), "{f:?}: shown visibly");
+        assert!(
+            text.contains(r"\u{ffff}") && text.contains(r"\x00"),
+            "{f:?}"
+        );
+    }
+    let html = render(&r, Format::Html);
+    assert!(!html.contains("<script") && !html.contains("<img"));
+    assert_eq!(
+        html.matches("<details").count(),
+        html.matches("</details>").count(),
+        "sections balance"
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; ]]&gt;"));
+}

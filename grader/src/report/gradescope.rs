@@ -1,41 +1,52 @@
 //! Gradescope's autograder `results.json`: the grader can run inside a Gradescope
 //! autograder unchanged. A hidden check is shown to students once grades are published.
+//!
+//! Every output and name is declared `text`, the one format Gradescope renders as it
+//! is (its default, `simple_format`, and `html`, `md` and `ansi` interpret markup or
+//! escape sequences), and goes through `text::inert`: a submission's body cannot become
+//! markup, and its control characters are shown.
 
 use grader_report::{CheckResult, CheckStatus, Report};
 use serde::Serialize;
 
-use super::text::{failure_text, fraction, replay, verdict};
+use super::text::{failure_text, fraction, inert, replay, verdict};
+
+/// How Gradescope is to show every output and test name: as plain text.
+const TEXT: &str = "text";
 
 /// `results.json`, with the fields Gradescope's autograder reads, in its order.
 #[derive(Serialize)]
-struct Results<'a> {
+struct Results {
     score: f64,
     /// Whole seconds.
     execution_time: u64,
     output: String,
+    output_format: &'static str,
+    test_output_format: &'static str,
+    test_name_format: &'static str,
     visibility: &'static str,
     stdout_visibility: &'static str,
-    tests: Vec<Test<'a>>,
+    tests: Vec<Test>,
 }
 
 /// One check as a Gradescope test.
 #[derive(Serialize)]
-struct Test<'a> {
+struct Test {
     number: String,
     name: String,
     score: f64,
     max_score: f64,
     status: &'static str,
     visibility: &'static str,
-    tags: [&'a str; 1],
+    tags: [String; 1],
     output: String,
 }
 
-impl<'a> Test<'a> {
-    fn of(number: usize, c: &'a CheckResult) -> Test<'a> {
+impl Test {
+    fn of(number: usize, c: &CheckResult) -> Test {
         Test {
             number: number.to_string(),
-            name: format!("{}: {}", c.id, c.title),
+            name: inert(&format!("{}: {}", c.id, c.title)),
             score: c.earned,
             max_score: c.points,
             status: if c.status == CheckStatus::Passed {
@@ -48,8 +59,8 @@ impl<'a> Test<'a> {
             } else {
                 "visible"
             },
-            tags: [&c.category],
-            output: c.failure.as_ref().map(failure_text).unwrap_or_default(),
+            tags: [inert(&c.category)],
+            output: inert(&c.failure.as_ref().map(failure_text).unwrap_or_default()),
         }
     }
 }
@@ -63,13 +74,16 @@ pub(crate) fn render(report: &Report) -> String {
     let results = Results {
         score: report.score,
         execution_time: total_ms / 1000,
-        output: format!(
+        output: inert(&format!(
             "{}: {} points, {}. Seed {}.",
             report.exercise.name,
             fraction(report.score, report.max_score),
             verdict(report),
             replay(report.seed, str::to_string)
-        ),
+        )),
+        output_format: TEXT,
+        test_output_format: TEXT,
+        test_name_format: TEXT,
         visibility: "visible",
         stdout_visibility: "hidden",
         tests: (report.checks.iter().enumerate())
@@ -92,6 +106,9 @@ mod tests {
         assert_eq!(v["tests"][1]["status"], "failed");
         assert_eq!(v["tests"][1]["max_score"], 2.0);
         assert_eq!(v["tests"][2]["visibility"], "after_published");
+        for field in ["output_format", "test_output_format", "test_name_format"] {
+            assert_eq!(v[field], "text", "{field}: nothing is read as markup");
+        }
         assert!(
             v["tests"][1]["output"]
                 .as_str()

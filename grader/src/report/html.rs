@@ -4,11 +4,13 @@
 
 use grader_report::{CheckResult, CheckStatus, Failure, LoadReport, Report, Resources};
 
-use super::text::{Category, categories, fraction, is_failure, pts, replay, verdict};
+use super::text::{Category, categories, fraction, inert, is_failure, pts, replay, verdict};
 
 /// The one HTML escaper, for text and attribute values alike (quotes included): what a
-/// submission or a learner's name holds cannot break out of an element or an `href`.
+/// submission or a learner's name holds cannot break out of an element or an `href`,
+/// and its control characters are shown (`text::inert`), never sent to the browser.
 pub(crate) fn escape(s: &str) -> String {
+    let s = inert(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -1,13 +1,17 @@
 //! JUnit XML: one testsuite per category, one testcase per check, so GitHub, GitLab and
 //! Jenkins show results natively. A failed check is a `<failure>`; a check the grader
 //! could not run (or a submission that never started) is an `<error>`.
+//!
+//! Every text goes through `text::inert` before quick-junit sees it: quick-junit itself
+//! drops ANSI sequences and C0 characters silently (a learner would not see what the
+//! server sent) and lets U+FFFE/U+FFFF through, which XML 1.0 forbids.
 
 use std::time::Duration;
 
 use grader_report::{CheckResult, CheckStatus, Report, RunStatus};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
-use super::text::{categories, failure_text, fraction};
+use super::text::{categories, failure_text, fraction, inert};
 
 /// A check as a test case; `broken`: the submission never ran, so a skipped check is an
 /// error, not a skip.
@@ -20,26 +24,30 @@ fn case(report: &Report, c: &CheckResult, broken: bool) -> TestCase {
         CheckStatus::Skipped => TestCaseStatus::skipped(),
     };
     if let Some(f) = &c.failure {
-        status.set_message(f.message.clone());
-        status.set_description(failure_text(f));
+        status.set_message(inert(&f.message));
+        status.set_description(inert(&failure_text(f)));
     }
     let mut case = TestCase::new(
-        format!("{} ({} points)", c.id, fraction(c.earned, c.points)),
+        inert(&format!(
+            "{} ({} points)",
+            c.id,
+            fraction(c.earned, c.points)
+        )),
         status,
     );
-    case.set_classname(format!("{}.{}", report.exercise.name, c.category));
+    case.set_classname(inert(&format!("{}.{}", report.exercise.name, c.category)));
     case.set_time(Duration::from_millis(c.duration_ms));
     case
 }
 
 pub(crate) fn render(report: &Report) -> String {
-    let mut junit = quick_junit::Report::new(format!("grader: {}", report.exercise.name));
+    let mut junit = quick_junit::Report::new(inert(&format!("grader: {}", report.exercise.name)));
     let broken = matches!(
         report.status,
         RunStatus::BuildFailed | RunStatus::StartFailed | RunStatus::Error
     );
     for category in categories(&report.checks) {
-        let mut suite = TestSuite::new(category.name);
+        let mut suite = TestSuite::new(inert(category.name));
         for c in category.checks {
             suite.add_test_case(case(report, c, broken));
         }
@@ -84,5 +92,24 @@ mod tests {
             .find(|n| n.has_tag_name("testcase"))
             .expect("a case");
         assert_eq!(case.attribute("classname"), Some("todo-api.api"));
+    }
+
+    #[test]
+    fn any_bytes_a_response_held_stay_valid_xml_and_visible() {
+        let xml = super::render(&super::super::fixture::hostile());
+        let doc = roxmltree::Document::parse(&xml).expect("valid XML 1.0");
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .expect("a failure");
+        let text = failure.text().unwrap_or("");
+        assert!(text.contains(r"\x1b[2J\x1b]0;pwned\x07"), "{text}");
+        assert!(
+            text.contains(r"\x00\x08\x0d\u{9b}31m\u{ffff} <script>"),
+            "{text}"
+        );
+        assert!(text.contains("]]> </details>"), "{text}");
+        let message = failure.attribute("message").unwrap_or("");
+        assert!(message.starts_with(r"\x1b[2J"), "{message}");
     }
 }

@@ -2,21 +2,53 @@
 
 use grader_report::{CheckResult, CheckStatus, Report};
 
-use super::text::{failure_text, fraction, is_failure, load_summary, replay, verdict};
+use super::html::escape;
+use super::text::{failure_text, fraction, inert, is_failure, load_summary, replay, verdict};
 
-/// The one Markdown escaper: text safe inside a table cell or a `<summary>` line (no
-/// column break, no line break).
+/// The one Markdown escaper for inline text (a table cell, a sentence): no column or
+/// line break, no code span, link or image, and no raw HTML that GitHub would render
+/// (`<img>` fetches, `</details>` closes a section); GitHub shows the text as written.
 pub(crate) fn inline(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let s = inert(s);
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' | '|' | '`' | '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push(' '),
+            '&' => out.push_str("&amp;"),
+            // Raw HTML and autolinks begin `<` then a letter, `/`, `!` or `?`.
+            '<' if chars
+                .peek()
+                .is_some_and(|n| n.is_ascii_alphabetic() || "/!?".contains(*n)) =>
+            {
+                out.push_str("&lt;");
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-/// A collapsed section holding verbatim text; a fence inside the text cannot close the
-/// block early.
+/// A collapsed section holding verbatim text. The summary is inside raw HTML, so it is
+/// HTML-escaped on one line; the text sits in a fence longer than any run of backticks
+/// it holds, so nothing in it can close the block early (and inside a fence `<script>`
+/// or `</details>` is only text).
 fn details(summary: &str, text: &str) -> String {
+    let text = inert(text);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest.max(2) + 1);
     format!(
-        "\n<details><summary>{summary}</summary>\n\n```text\n{}\n```\n\n</details>\n",
-        text.replace("```", "'''")
+        "\n<details><summary>{summary}</summary>\n\n{fence}text\n{text}\n{fence}\n\n</details>\n"
     )
+}
+
+/// Text for a `<summary>` line: HTML-escaped, on one line.
+fn summary_text(s: &str) -> String {
+    escape(&s.replace(['\r', '\n'], " "))
 }
 
 fn mark(status: CheckStatus) -> &'static str {
@@ -32,18 +64,18 @@ fn heading(report: &Report) -> String {
     let icon = if report.passed { "✅" } else { "❌" };
     let mut out = format!(
         "## {icon} {}: {} points ({:.1}%)\n\n",
-        report.exercise.title,
+        inline(&report.exercise.title),
         fraction(report.score, report.max_score),
         report.percent()
     );
     out.push_str(&format!(
         "Result: **{}**. Pass mark {}%. Seed {}.\n\n",
-        verdict(report),
+        inline(&verdict(report)),
         report.pass_mark,
         replay(report.seed, |s| format!("`{s}`"))
     ));
     if let Some(commit) = &report.commit {
-        out.push_str(&format!("Graded commit `{commit}`.\n\n"));
+        out.push_str(&format!("Graded commit `{}`.\n\n", inline(commit)));
     }
     out
 }
@@ -74,7 +106,7 @@ pub(crate) fn render(report: &Report) -> String {
         if let Some(l) = &c.load {
             out.push_str(&format!(
                 "\n**`{}` under load**: {}.\n",
-                c.id,
+                inline(&c.id),
                 load_summary(l)
             ));
         }
@@ -85,7 +117,11 @@ pub(crate) fn render(report: &Report) -> String {
         .filter(|c| is_failure(c.status) && !c.hidden)
     {
         if let Some(f) = &c.failure {
-            let summary = format!("<code>{}</code>: {}", c.id, inline(&c.title));
+            let summary = format!(
+                "<code>{}</code>: {}",
+                summary_text(&c.id),
+                summary_text(&c.title)
+            );
             out.push_str(&details(&summary, &failure_text(f)));
         }
     }
@@ -102,5 +138,24 @@ mod tests {
         let mut r = super::super::fixture::report();
         r.checks[0].title = "a | b\nc".into();
         assert!(super::render(&r).contains("| a \\| b c |"));
+    }
+
+    #[test]
+    fn inline_text_holds_no_markup_github_would_render() {
+        assert_eq!(
+            super::inline("<img src=x> <script>a\\|b</script> [l](u) `c` & p95 < 50ms\n"),
+            r"&lt;img src=x> &lt;script>a\\\|b&lt;/script> \[l\](u) \`c\` &amp; p95 < 50ms "
+        );
+        assert_eq!(super::inline("\x1b[31m"), r"\\x1b\[31m");
+    }
+
+    #[test]
+    fn a_section_cannot_be_closed_from_inside() {
+        let text = "```\n</details>\n`````\n<img src=x>";
+        let md = super::details("<code>x</code>", text);
+        assert!(md.starts_with("\n<details><summary><code>x</code></summary>\n\n``````text\n"));
+        assert!(md.ends_with("\n``````\n\n</details>\n"), "{md}");
+        assert!(md.contains(text), "the text is kept verbatim");
+        assert_eq!(super::summary_text("<b>\n&"), "&lt;b&gt; &amp;");
     }
 }

@@ -2,7 +2,8 @@
 //! results.json, Markdown and a self-contained HTML page, plus a class's gradebook and
 //! summaries. Each is a pure function of the report(s), so `grader report RUN.json`
 //! re-renders a saved run exactly; the words they share live in `text`, and each format
-//! has one escaper of its own.
+//! has one escaper of its own, which starts with `text::inert` (no control character
+//! or escape sequence a submission sent reaches a terminal, parser or browser raw).
 
 pub(crate) mod class;
 mod format;
@@ -18,7 +19,7 @@ pub(crate) mod write;
 use grader_report::Report;
 
 pub(crate) use format::Format;
-pub(crate) use text::{pts, verdict};
+pub(crate) use text::{inert, pts, verdict};
 
 pub(crate) fn render(report: &Report, format: Format) -> String {
     match format {

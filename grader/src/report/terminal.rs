@@ -1,6 +1,10 @@
 //! The terminal renderings of a run's events: for one run, progress lines while it
 //! works, then each check and the score (colours only on a terminal, never with
 //! NO_COLOR); for a class, a line per learner as each finishes.
+//!
+//! What a submission wrote reaches the terminal only through `shown` (or `block`): its
+//! escape sequences and control characters are printed as `\x1b` and the like, and its
+//! extra lines are indented, so none can pass for the grader's own lines.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -8,7 +12,8 @@ use std::io::{IsTerminal, Write};
 
 use grader_report::{CheckResult, CheckStatus, Failure, Report, RunStatus};
 
-use crate::report::{pts, verdict};
+use crate::report::text::labelled;
+use crate::report::{inert, pts, verdict};
 use crate::run::{Reporter, RunEvent};
 
 /// One run on a terminal (or a pipe): what `grader grade` shows.
@@ -97,14 +102,15 @@ impl Terminal {
     /// What is happening now, on the spinner only.
     fn working(&self, text: &str) {
         if let Some(pb) = &self.spinner {
-            pb.set_message(text.to_string());
+            pb.set_message(shown(text));
         }
     }
 
     /// A progress line.
     pub(crate) fn step(&self, text: &str) {
+        let text = shown(text);
         if let Some(pb) = &self.spinner {
-            pb.set_message(text.to_string());
+            pb.set_message(text.clone());
         }
         self.out(format!("{} {text}", self.paint("1;34", "==>")));
     }
@@ -127,9 +133,9 @@ impl Terminal {
         self.out(format!(
             "  {} {:<20} {:>5}  {}",
             self.paint(code, &format!("{tag:<5}")),
-            r.id,
+            shown(&r.id),
             points,
-            title
+            shown(&title)
         ));
         if let Some(l) = &r.load {
             let pad = "                ";
@@ -167,36 +173,28 @@ impl Terminal {
             self.out(format!(
                 "{pad}{} {} — {}",
                 dim("check:"),
-                r.title,
-                dim(&format!("step {} at {}", f.step, f.location))
+                shown(&r.title),
+                dim(&shown(&format!("step {} at {}", f.step, f.location)))
             ));
         }
         if let Some(d) = &f.diff {
             self.out(format!("{pad}{}", dim("diff:")));
             for line in d.lines().take(40) {
-                self.out(format!("{pad}  {line}"));
+                self.out(format!("{pad}  {}", shown(line)));
             }
         }
-        if let Some(h) = &f.hint {
-            self.out(format!("{pad}{} {h}", dim("hint:    ")));
-        }
-        if let Some(e) = &f.expected {
-            self.out(format!("{pad}{} {e}", dim("expected:")));
-        }
-        if let Some(a) = &f.actual {
-            self.out(format!("{pad}{} {a}", dim("actual:  ")));
-        }
-        if let Some(req) = &f.request {
-            self.out(format!("{pad}{} {req}", dim("request: ")));
+        let more = format!("{pad}          ");
+        for (label, v) in labelled(f) {
+            let label = format!("{label}:");
+            let shown_v = block(v, &more, usize::MAX);
+            self.out(format!("{pad}{} {shown_v}", dim(&format!("{label:<9}"))));
         }
         if let Some(resp) = &f.response {
-            let mut lines = resp.lines();
-            if let Some(first) = lines.next() {
-                self.out(format!("{pad}{} {first}", dim("response:")));
-            }
-            for line in lines.take(12) {
-                self.out(format!("{pad}          {line}"));
-            }
+            self.out(format!(
+                "{pad}{} {}",
+                dim("response:"),
+                block(resp, &more, 13)
+            ));
         }
     }
 
@@ -205,23 +203,18 @@ impl Terminal {
             pb.finish_and_clear();
         }
         println!();
+        let reason = block(report.reason.as_deref().unwrap_or(""), "  ", usize::MAX);
         match report.status {
             RunStatus::Graded => {}
             RunStatus::BuildFailed => println!(
-                "{} {}",
+                "{} {reason}",
                 self.paint("1;31", "The submission did not build:"),
-                report.reason.as_deref().unwrap_or("")
             ),
             RunStatus::StartFailed => println!(
-                "{} {}",
+                "{} {reason}",
                 self.paint("1;31", "The submission did not start:"),
-                report.reason.as_deref().unwrap_or("")
             ),
-            RunStatus::Error => println!(
-                "{} {}",
-                self.paint("1;35", "The grader failed:"),
-                report.reason.as_deref().unwrap_or("")
-            ),
+            RunStatus::Error => println!("{} {reason}", self.paint("1;35", "The grader failed:")),
         }
         let tail =
             report
@@ -236,7 +229,7 @@ impl Terminal {
             println!("{}", self.paint("2", "--- last lines of the log ---"));
             let lines: Vec<&str> = tail.lines().collect();
             for line in &lines[lines.len().saturating_sub(20)..] {
-                println!("  {line}");
+                println!("  {}", shown(line));
             }
             println!("{}", self.paint("2", "---"));
         }
@@ -244,8 +237,9 @@ impl Terminal {
             && report.status == RunStatus::Graded
         {
             println!(
-                "{} {exit}",
-                self.paint("1;33", "The submission stopped during the run:")
+                "{} {}",
+                self.paint("1;33", "The submission stopped during the run:"),
+                shown(exit)
             );
         }
         let verdict = if report.passed {
@@ -297,11 +291,12 @@ impl Reporter for ClassProgress {
                 report,
                 took,
             } => println!(
-                "[{done}/{total}] {name}: {}/{} ({:.0}%) {} in {:.1}s",
+                "[{done}/{total}] {}: {}/{} ({:.0}%) {} in {:.1}s",
+                shown(name),
                 pts(report.score),
                 pts(report.max_score),
                 report.percent(),
-                verdict(report),
+                shown(&verdict(report)),
                 took.as_secs_f64()
             ),
             RunEvent::BatchFinished { out } => {
@@ -314,5 +309,35 @@ impl Reporter for ClassProgress {
             ),
             _ => {}
         }
+    }
+}
+
+/// Text for one terminal line: control characters shown, line breaks as spaces.
+fn shown(text: &str) -> String {
+    inert(text).replace('\n', " ")
+}
+
+/// Text of several lines, control characters shown: the first `max` lines, every line
+/// after the first starting with `indent`, so none begins where the grader's own do.
+fn block(text: &str, indent: &str, max: usize) -> String {
+    inert(text)
+        .lines()
+        .take(max)
+        .collect::<Vec<_>>()
+        .join(&format!("\n{indent}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn submission_text_is_shown_on_indented_lines() {
+        assert_eq!(
+            super::shown("a\x1b]0;x\x07\nScore: 41/41"),
+            r"a\x1b]0;x\x07 Score: 41/41"
+        );
+        assert_eq!(
+            super::block("HTTP 200\n\x1b[2J\nScore: 41/41\nmore", "    ", 3),
+            "HTTP 200\n    \\x1b[2J\n    Score: 41/41"
+        );
     }
 }

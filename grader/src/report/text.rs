@@ -1,8 +1,40 @@
 //! The words every rendering shares, written once so the formats cannot drift apart:
-//! points, the verdict, a failure's details, the load summary, the replay hint, and the
-//! checks grouped by category. Each format adds only its own markup and escaping.
+//! points, the verdict, a failure's details, the load summary, the replay hint, the
+//! checks grouped by category, and `inert`, which every format applies to any text
+//! before its own escaping. Each format adds only its own markup and escaping.
 
 use grader_report::{CheckResult, CheckStatus, Failure, Latency, LoadReport, Report, RunStatus};
+
+/// Text made inert for any reader: what a submission wrote (bodies, headers, logs) can
+/// hold terminal escape sequences, NUL and other control characters. Each one (C0 but
+/// `\n` and `\t`, DEL, C1, the bidirectional overrides that reorder a line, and U+FFFE
+/// and U+FFFF, which XML 1.0 forbids) is shown as an escape (`\x1b`, `\u{9b}`), so it
+/// reaches no terminal, XML parser or browser raw; CRLF line ends become `\n`. Every
+/// format's escaper starts here; text without such characters comes back unchanged.
+pub(crate) fn inert(s: &str) -> String {
+    if !s.chars().any(needs_escape) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() == Some(&'\n') {
+            continue;
+        }
+        match c {
+            c if !needs_escape(c) => out.push(c),
+            c if u32::from(c) < 0x80 => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        }
+    }
+    out
+}
+
+/// A character `inert` shows as an escape.
+pub(crate) fn needs_escape(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{fffe}' | '\u{ffff}')
+}
 
 /// Points as people write them: `3`, or `1.33` for a share.
 pub fn pts(x: f64) -> String {
@@ -48,21 +80,27 @@ pub(crate) fn is_failure(status: CheckStatus) -> bool {
     matches!(status, CheckStatus::Failed | CheckStatus::Error)
 }
 
+/// A failure's labelled details, in the order every format shows them: the hint, what
+/// was expected, what came, and the request.
+pub(crate) fn labelled(f: &Failure) -> impl Iterator<Item = (&'static str, &str)> {
+    [
+        ("hint", &f.hint),
+        ("expected", &f.expected),
+        ("actual", &f.actual),
+        ("request", &f.request),
+    ]
+    .into_iter()
+    .filter_map(|(label, value)| value.as_deref().map(|v| (label, v)))
+}
+
 /// A failure's details as plain text, the same in every format.
 pub(crate) fn failure_text(f: &Failure) -> String {
     let mut out = f.message.clone();
     if !f.location.is_empty() {
         out.push_str(&format!("\nat {} (step {})", f.location, f.step));
     }
-    for (label, value) in [
-        ("hint", &f.hint),
-        ("expected", &f.expected),
-        ("actual", &f.actual),
-        ("request", &f.request),
-    ] {
-        if let Some(v) = value {
-            out.push_str(&format!("\n{label}: {v}"));
-        }
+    for (label, v) in labelled(f) {
+        out.push_str(&format!("\n{label}: {v}"));
     }
     if let Some(d) = &f.diff {
         out.push_str(&format!("\ndiff:\n{d}"));
@@ -154,6 +192,25 @@ mod tests {
         assert_eq!(pts(3.0), "3");
         assert_eq!(pts(4.0 / 3.0), "1.33");
         assert_eq!(fraction(1.5, 3.0), "1.50/3");
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(inert("plain\ttext\nline <b>&"), "plain\ttext\nline <b>&");
+        assert_eq!(
+            inert("\x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b]8;;http://x\x1b\\link"),
+            r"\x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b]8;;http://x\x1b\link"
+        );
+        assert_eq!(inert("a\0b\x08c\x7f"), r"a\x00b\x08c\x7f");
+        assert_eq!(inert("one\r\ntwo\rthree"), "one\ntwo\\x0dthree");
+        assert_eq!(inert("\u{9b}31m \u{85}"), r"\u{9b}31m \u{85}");
+        assert_eq!(inert("\u{202e}evil\u{2066}"), r"\u{202e}evil\u{2066}");
+        assert_eq!(
+            inert("\u{fffe}\u{ffff}\u{fffd}é"),
+            "\\u{fffe}\\u{ffff}\u{fffd}é"
+        );
+        let once = inert("\x1b\0\r\u{9b}");
+        assert_eq!(inert(&once), once, "inert text stays as it is");
     }
 
     #[test]
