@@ -151,10 +151,20 @@ impl Class {
         let slots = Arc::new(tokio::sync::Semaphore::new(self.opts.jobs.max(1)));
         let load_gate = Arc::new(tokio::sync::Semaphore::new(1));
         let mut tasks = tokio::task::JoinSet::new();
+        // Learners take their slots in the class's order (each task waits until the one
+        // before it has its slot; the semaphore serves requests in order), so who is
+        // graded beside whom follows from the list, not from the runtime's scheduling.
+        let mut before: Option<tokio::sync::oneshot::Receiver<()>> = None;
         for learner in todo {
             let (class, slots, gate) = (self.clone(), slots.clone(), load_gate.clone());
+            let (has_slot, next) = tokio::sync::oneshot::channel();
+            let wait = before.replace(next);
             tasks.spawn(async move {
+                if let Some(wait) = wait {
+                    let _ = wait.await;
+                }
                 let _slot = slots.acquire_owned().await.ok();
+                let _ = has_slot.send(());
                 if class.cancel.is_cancelled() {
                     return None;
                 }
