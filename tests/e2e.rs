@@ -228,19 +228,25 @@ fn exercise_suite(exercise: &str) {
     let log = String::from_utf8_lossy(&o.stdout).into_owned();
     // The class shares one PostgreSQL (a database per learner); it is gone afterwards.
     let uses_postgres = harness::load_exercise(&dir).unwrap().postgres.is_some();
-    let shared = log
-        .split("starting the class's PostgreSQL (")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next());
-    assert_eq!(shared.is_some(), uses_postgres, "{log}");
-    if let Some(id) = shared {
-        assert_nothing_left(id);
-    }
+    assert_class_server_gone(&log, uses_postgres);
     let mut problems = Vec::new();
     for (name, path, variant) in &expected {
         problems.extend(judge(&out, name, path, variant.as_ref(), &log));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A batch's log says it started the class's shared PostgreSQL exactly when `expected`;
+/// that server is gone afterwards.
+fn assert_class_server_gone(log: &str, expected: bool) {
+    let shared = log
+        .split("starting the class's PostgreSQL (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next());
+    assert_eq!(shared.is_some(), expected, "{log}");
+    if let Some(id) = shared {
+        assert_nothing_left(id);
+    }
 }
 
 /// One learner of a suite's class: its problem, if it did not lose exactly what it
@@ -881,14 +887,7 @@ fn hostile_database_roles_hold_on_the_shared_server() {
             .output()
             .unwrap();
         let log = String::from_utf8_lossy(&o.stdout).into_owned();
-        let server = log
-            .split("starting the class's PostgreSQL (")
-            .nth(1)
-            .and_then(|rest| rest.split(')').next());
-        assert_eq!(server.is_some(), shared, "{log}");
-        if let Some(id) = server {
-            assert_nothing_left(id);
-        }
+        assert_class_server_gone(&log, shared);
         let report = |name: &str| -> Report {
             let text = std::fs::read_to_string(out.join(name).join("report.json"))
                 .unwrap_or_else(|e| panic!("{name}: no report ({e})\n{log}"));
