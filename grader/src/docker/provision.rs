@@ -276,6 +276,13 @@ impl Drop for StorageWatch {
 }
 
 impl StorageWatch {
+    /// The reason, if the learner has gone over its cap already.
+    pub fn exceeded_now(&self) -> Option<String> {
+        self.exceeded
+            .is_cancelled()
+            .then(|| self.limits.storage_reason())
+    }
+
     /// Resolves once the learner went over its cap (and was shut out): the reason.
     pub async fn exceeded(&self) -> String {
         self.exceeded.cancelled().await;

@@ -361,7 +361,8 @@ async fn graded(
         Err(TargetError::Submission(reason)) => {
             return Err(Stop::Ended {
                 status: RunStatus::StartFailed,
-                reason,
+                // A server shut out of its database while starting did not start for that.
+                reason: sandbox.shut_out().unwrap_or(reason),
             });
         }
         Err(TargetError::Infrastructure(reason)) => return Err(Stop::error(reason)),

@@ -156,6 +156,11 @@ impl Sandbox {
         self.opts.postgres.as_ref()
     }
 
+    /// Why the grader shut the learner out of its database, if it has.
+    pub fn shut_out(&self) -> Option<String> {
+        self.storage.as_ref()?.exceeded_now()
+    }
+
     /// Resolves when the grader shut the learner out of its database for going over a
     /// limit (its storage cap): why. Never resolves otherwise.
     pub async fn limit_exceeded(&self) -> String {
