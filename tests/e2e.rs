@@ -228,19 +228,25 @@ fn exercise_suite(exercise: &str) {
     let log = String::from_utf8_lossy(&o.stdout).into_owned();
     // The class shares one PostgreSQL (a database per learner); it is gone afterwards.
     let uses_postgres = harness::load_exercise(&dir).unwrap().postgres.is_some();
-    let shared = log
-        .split("starting the class's PostgreSQL (")
-        .nth(1)
-        .and_then(|rest| rest.split(')').next());
-    assert_eq!(shared.is_some(), uses_postgres, "{log}");
-    if let Some(id) = shared {
-        assert_nothing_left(id);
-    }
+    assert_class_server_gone(&log, uses_postgres);
     let mut problems = Vec::new();
     for (name, path, variant) in &expected {
         problems.extend(judge(&out, name, path, variant.as_ref(), &log));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A batch's log says it started the class's shared PostgreSQL exactly when `expected`;
+/// that server is gone afterwards.
+fn assert_class_server_gone(log: &str, expected: bool) {
+    let shared = log
+        .split("starting the class's PostgreSQL (")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next());
+    assert_eq!(shared.is_some(), expected, "{log}");
+    if let Some(id) = shared {
+        assert_nothing_left(id);
+    }
 }
 
 /// One learner of a suite's class: its problem, if it did not lose exactly what it
@@ -741,6 +747,8 @@ fn the_time_limit_keeps_what_finished() {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HostileExpect {
+    /// The exercise folder beside the fixtures it is graded against (default `exercise`).
+    exercise: Option<String>,
     status: String,
     reason_contains: Option<String>,
     failed: Option<BTreeSet<String>>,
@@ -775,15 +783,14 @@ fn hostile_submissions_end_with_a_named_reason() {
         .filter(|p| p.join("expect.toml").is_file())
         .collect();
     fixtures.sort();
-    assert!(fixtures.len() >= 13);
-    let exercise = root().join("tests/hostile/exercise");
-    let exercise = exercise.to_str().unwrap();
+    assert!(fixtures.len() >= 17);
     for fixture in fixtures {
         let name = fixture.file_name().unwrap().to_string_lossy().into_owned();
         let expect: HostileExpect =
             toml::from_str(&std::fs::read_to_string(fixture.join("expect.toml")).unwrap()).unwrap();
+        let exercise = dir.join(expect.exercise.as_deref().unwrap_or("exercise"));
         let start = std::time::Instant::now();
-        let g = grade(exercise, &fixture, &["--timeout", "120"]);
+        let g = grade(exercise.to_str().unwrap(), &fixture, &["--timeout", "120"]);
         eprintln!(
             "hostile {name}: {:?} in {:.1}s",
             g.report.status,
@@ -839,6 +846,88 @@ fn hostile_submissions_end_with_a_named_reason() {
         0,
         "a submission reached the host"
     );
+}
+
+/// The database fixtures as a class, on the class's shared PostgreSQL and with a server
+/// per learner: each learner's role is no superuser (the fixture's /probe says so, and
+/// the grader's checker still reads its table), the one that fills its database is shut
+/// out at its cap with that reason, and the others keep their full score beside it.
+#[test]
+fn hostile_database_roles_hold_on_the_shared_server() {
+    images_ready();
+    let hostile = root().join("tests/hostile");
+    let base = std::env::temp_dir().join(format!("grader-e2e-{}-db-class", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let csv = base.join("class.csv");
+    let (role, fill) = (hostile.join("db-role"), hostile.join("db-fill"));
+    std::fs::write(
+        &csv,
+        format!(
+            "name,path\nada,{}\nlinus,{}\ngrace,{}\n",
+            role.display(),
+            fill.display(),
+            role.display()
+        ),
+    )
+    .unwrap();
+    for shared in [true, false] {
+        let out = base.join(if shared { "shared" } else { "own" });
+        let o = grader()
+            .arg("batch")
+            .arg(hostile.join("exercise-pg"))
+            .arg(&csv)
+            .args(["--jobs", "2", "--format", "json", "--out"])
+            .arg(&out)
+            .args(if shared {
+                &[][..]
+            } else {
+                &["--no-shared-db"][..]
+            })
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert_class_server_gone(&log, shared);
+        let report = |name: &str| -> Report {
+            let text = std::fs::read_to_string(out.join(name).join("report.json"))
+                .unwrap_or_else(|e| panic!("{name}: no report ({e})\n{log}"));
+            let report: Report = serde_json::from_str(&text).unwrap();
+            assert_nothing_left(&report.run_id);
+            report
+        };
+        for name in ["ada", "grace"] {
+            let r = report(name);
+            let failed: Vec<&str> = r
+                .checks
+                .iter()
+                .filter(|c| c.status != CheckStatus::Passed)
+                .map(|c| c.id.as_str())
+                .collect();
+            assert_eq!(
+                r.status,
+                RunStatus::Graded,
+                "{name} (shared: {shared}): {r:?}"
+            );
+            assert!(
+                failed.is_empty(),
+                "{name} (shared: {shared}): {failed:?}\n{:?}",
+                r.log_tail
+            );
+            assert!(
+                r.log_tail
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("\"superuser\": false")
+            );
+        }
+        let r = report("linus");
+        assert_eq!(r.status, RunStatus::Graded, "{r:?}");
+        let reason = r.reason.clone().unwrap_or_default();
+        assert!(
+            reason.contains("used more than 64 MiB of database storage"),
+            "linus (shared: {shared}): {reason:?}"
+        );
+    }
 }
 
 /// A class graded in two shards, merged, and resumed: one gradebook, every learner once.

@@ -5,6 +5,7 @@ mod clean;
 mod container;
 mod context;
 mod images;
+mod provision;
 mod sandbox;
 mod shared_pg;
 pub mod stack;

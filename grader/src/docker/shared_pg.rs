@@ -13,11 +13,10 @@ use bollard::models::{
 };
 
 use super::container::{self, on_localhost, role_labels};
+use super::provision::{LEARNER, PgServer};
 use super::sandbox::create_network;
 use super::sandbox::services::{Login, PostgresSize, postgres_body, random_password};
 use super::{DockerError, api, images::ImageNames};
-
-const ADMIN: &str = "grader_admin";
 
 /// A running shared server. `stop` removes it.
 #[derive(Debug)]
@@ -25,33 +24,22 @@ pub struct SharedPostgres {
     docker: Docker,
     batch_id: String,
     container: String,
-    host_port: u16,
-    admin_password: String,
-}
-
-/// A learner's database on the shared server.
-#[derive(Debug, Clone)]
-pub(super) struct LearnerDb {
-    pub login: Login,
-    /// Published on 127.0.0.1, for the grader's SQL steps.
-    pub host_port: u16,
+    server: PgServer,
 }
 
 impl SharedPostgres {
-    /// Starts the server (labelled with the batch's id) and waits until it answers.
+    /// Starts the server (labelled with the batch's id), sized for `learners` graded at
+    /// once, and waits until it answers.
     pub async fn start(
         docker: &Docker,
         images: &ImageNames,
         batch_id: &str,
+        learners: usize,
     ) -> Result<SharedPostgres, DockerError> {
         let net = format!("{batch_id}-db");
         create_network(docker, &net, batch_id, false).await?;
         let container = format!("{batch_id}-shared-db");
-        let admin = Login {
-            user: ADMIN.into(),
-            password: random_password(),
-            database: "postgres".into(),
-        };
+        let admin = PgServer::admin_login();
         let key = "5432/tcp".to_string();
         let host = HostConfig {
             network_mode: Some(net.clone()),
@@ -63,7 +51,7 @@ impl SharedPostgres {
             ..postgres_body(
                 &images.postgres,
                 &admin,
-                &PostgresSize::CLASS,
+                &PostgresSize::for_learners(learners),
                 host,
                 role_labels(batch_id, "shared-database"),
             )
@@ -74,44 +62,29 @@ impl SharedPostgres {
             docker: docker.clone(),
             batch_id: batch_id.to_string(),
             container,
-            host_port,
-            admin_password: admin.password,
+            server: PgServer::new(admin, host_port),
         };
-        harness::probe::wait_database(&pg.admin_url(), Duration::from_secs(90))
+        harness::probe::wait_database(&pg.server.admin_url(), Duration::from_secs(90))
             .await
             .map_err(|e| DockerError::Other(format!("the shared PostgreSQL did not start: {e}")))?;
+        pg.server.prepare().await?;
         Ok(pg)
     }
 
-    fn admin_url(&self) -> String {
-        format!(
-            "postgres://{ADMIN}:{}@127.0.0.1:{}/postgres",
-            self.admin_password, self.host_port
-        )
-    }
-
-    /// A fresh database and role for one run, reachable as `db` on `network`.
+    /// A fresh database and role for one run, reachable as `db` on `network`: the
+    /// server (for the grader) and the learner's login.
     pub(super) async fn attach(
         &self,
         run_id: &str,
         network: &str,
-    ) -> Result<LearnerDb, DockerError> {
+    ) -> Result<(PgServer, Login), DockerError> {
         let name = db_name(run_id);
-        let password = random_password();
-        harness::probe::admin_exec(
-            &self.admin_url(),
-            &[
-                format!(
-                    "CREATE ROLE {name} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE"
-                ),
-                format!("CREATE DATABASE {name} OWNER {name}"),
-                // Other learners' roles cannot even connect to it.
-                format!("REVOKE ALL ON DATABASE {name} FROM PUBLIC"),
-            ],
-            Duration::from_secs(30),
-        )
-        .await
-        .map_err(|e| DockerError::Other(format!("creating the learner's database: {e}")))?;
+        let login = Login {
+            user: name.clone(),
+            password: random_password(),
+            database: name,
+        };
+        self.server.provision(&login, &LEARNER).await?;
         self.docker
             .connect_network(
                 network,
@@ -125,14 +98,7 @@ impl SharedPostgres {
             )
             .await
             .map_err(api(format!("connecting the shared database to {network}")))?;
-        Ok(LearnerDb {
-            login: Login {
-                user: name.clone(),
-                password,
-                database: name,
-            },
-            host_port: self.host_port,
-        })
+        Ok((self.server.clone(), login))
     }
 
     /// Leaves the run's network (so it can be removed) and drops its database.
@@ -148,15 +114,12 @@ impl SharedPostgres {
             )
             .await;
         let name = db_name(run_id);
-        let _ = harness::probe::admin_exec(
-            &self.admin_url(),
-            &[
-                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                format!("DROP ROLE IF EXISTS {name}"),
-            ],
-            Duration::from_secs(30),
-        )
-        .await;
+        let login = Login {
+            user: name.clone(),
+            password: String::new(),
+            database: name,
+        };
+        self.server.drop_learner(&login).await;
     }
 
     /// Removes the server and its network.

@@ -84,7 +84,7 @@ pub(crate) async fn grade_class(
     let shared_db = if opts.shared_db && opts.exercise.postgres.is_some() && !todo.is_empty() {
         let id = grade::new_run_id();
         reporter.report(&RunEvent::ClassDatabaseStarting { run_id: &id });
-        match SharedPostgres::start(&docker, &opts.images, &id).await {
+        match SharedPostgres::start(&docker, &opts.images, &id, opts.jobs).await {
             Ok(pg) => Some(Arc::new(pg)),
             Err(e) => {
                 let _ = docker::clean_run(&docker, &id).await;

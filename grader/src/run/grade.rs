@@ -361,7 +361,8 @@ async fn graded(
         Err(TargetError::Submission(reason)) => {
             return Err(Stop::Ended {
                 status: RunStatus::StartFailed,
-                reason,
+                // A server shut out of its database while starting did not start for that.
+                reason: sandbox.shut_out().unwrap_or(reason),
             });
         }
         Err(TargetError::Infrastructure(reason)) => return Err(Stop::error(reason)),
@@ -391,7 +392,15 @@ async fn graded(
         }
         started => reporter.report(&RunEvent::Check(started)),
     });
-    let outcome = cancellable(cancel, run).await.map(|_| ());
+    // The grader shutting the learner out of its database (over its storage cap) ends
+    // the checks: what finished is graded, the rest did not run, the reason says why.
+    let outcome = tokio::select! {
+        outcome = cancellable(cancel, run) => outcome.map(|_| ()),
+        reason = sandbox.limit_exceeded() => Err(Stop::Ended {
+            status: RunStatus::Graded,
+            reason,
+        }),
+    };
     report.phases.checks_ms = Some(ms(start));
     outcome
 }

@@ -10,7 +10,7 @@ mod sql;
 pub use http::{NotReady, ProbeError, ProbeRequest, ProbeResponse, Prober, wait_ready};
 pub use mock::Mock;
 pub use redis::{RedisError, RedisProbe};
-pub use sql::{LastAttempt, SqlError, admin_exec, wait_database};
+pub use sql::{LastAttempt, SqlError, admin_exec, admin_scalar, wait_database};
 
 pub(crate) use http::{MAX_BODY_BYTES, curl_command, encode_component, excerpt_text};
 pub(crate) use sql::SqlProbe;

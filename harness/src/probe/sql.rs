@@ -176,3 +176,26 @@ pub async fn admin_exec(
         .await
         .map_err(|_| SqlError::NoAnswer(timeout))?
 }
+
+/// Runs one administrative query that answers a single integer (a database's size, a
+/// count), on a connection of its own.
+pub async fn admin_scalar(url: &str, query: &str, timeout: Duration) -> Result<i64, SqlError> {
+    let options = options(url)?;
+    let work = async {
+        let mut conn = sqlx::PgConnection::connect_with(&options)
+            .await
+            .map_err(SqlError::Connection)?;
+        let value: i64 = sqlx::query_scalar(AssertSqlSafe(query))
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|source| SqlError::Statement {
+                statement: query.to_string(),
+                source,
+            })?;
+        conn.close().await.map_err(SqlError::Connection)?;
+        Ok(value)
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| SqlError::NoAnswer(timeout))?
+}

@@ -152,12 +152,10 @@ impl Target for Sandbox {
         )
     }
 
+    /// The grader's own role (it reads every table, it is not the learner's).
     fn database_url(&self) -> Option<String> {
         self.pg()?;
-        Some(format!(
-            "postgres://{}:{}@127.0.0.1:{}/{}",
-            self.db.user, self.db.password, self.db_port?, self.db.database
-        ))
+        Some(self.db_server.as_ref()?.checker_url(&self.db.database))
     }
 
     fn redis_url(&self) -> Option<String> {

@@ -9,6 +9,9 @@ use super::super::container::{self, on_localhost, small_logs};
 use super::super::{DockerError, api};
 use super::{Sandbox, UPSTREAM_HOST, UPSTREAM_PORT};
 
+/// A relay's memory: a socat process per connection, a few hundred KiB each.
+const FORWARDER_MEMORY: i64 = 256 * 1024 * 1024;
+
 /// A socat relay: listens on `listen` in `home` (as `alias`), also joins `also`, and
 /// forwards every connection `to` a host:port; `publish` puts it on 127.0.0.1.
 struct Socat<'a> {
@@ -75,8 +78,13 @@ impl Sandbox {
             host_config: Some(HostConfig {
                 network_mode: Some(s.home.to_string()),
                 port_bindings: s.publish.then(|| on_localhost(key)),
-                memory: Some(256 * 1024 * 1024),
+                memory: Some(FORWARDER_MEMORY),
+                memory_swap: Some(FORWARDER_MEMORY),
+                // It carries the load steps' traffic: a core, so it is never what a
+                // latency figure measures.
+                nano_cpus: Some(1_000_000_000),
                 pids_limit: Some(2048), // one socat process per open connection
+                readonly_rootfs: Some(true),
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges:true".into()]),
                 log_config: Some(small_logs()),

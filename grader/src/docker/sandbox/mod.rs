@@ -21,6 +21,7 @@ use harness::template::Template;
 use tokio_util::sync::CancellationToken;
 
 use super::container::{self, role_labels};
+use super::provision::{PgServer, StorageWatch};
 use super::{DockerError, SharedPostgres, images::ImageNames};
 
 pub(super) use network::create_network;
@@ -66,10 +67,13 @@ pub struct Sandbox {
     internal_net: String,
     edge_net: String,
     app: String,
-    /// The database's login (the exercise's names, or the shared server's).
+    /// The learner's database login (the exercise's names, or the shared server's).
     db: Login,
+    /// The server that holds it, as the grader administers it.
+    db_server: Option<PgServer>,
+    /// The grader's watch over the learner's database.
+    storage: Option<StorageWatch>,
     http_port: Mutex<u16>,
-    db_port: Option<u16>,
     redis_port: Option<u16>,
     mock: Option<harness::probe::Mock>,
     prober: Prober,
@@ -112,7 +116,8 @@ impl Sandbox {
                 database: pg.map(|p| p.database.clone()).unwrap_or_default(),
             },
             http_port: Mutex::new(0),
-            db_port: None,
+            db_server: None,
+            storage: None,
             redis_port: None,
             mock: None,
             prober: Prober::new(),
@@ -149,6 +154,20 @@ impl Sandbox {
 
     fn pg(&self) -> Option<&PostgresService> {
         self.opts.postgres.as_ref()
+    }
+
+    /// Why the grader shut the learner out of its database, if it has.
+    pub fn shut_out(&self) -> Option<String> {
+        self.storage.as_ref()?.exceeded_now()
+    }
+
+    /// Resolves when the grader shut the learner out of its database for going over a
+    /// limit (its storage cap): why. Never resolves otherwise.
+    pub async fn limit_exceeded(&self) -> String {
+        match &self.storage {
+            Some(watch) => watch.exceeded().await,
+            None => std::future::pending().await,
+        }
     }
 }
 

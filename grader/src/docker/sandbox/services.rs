@@ -11,6 +11,7 @@ use rand::Rng;
 
 use super::super::DockerError;
 use super::super::container::small_logs;
+use super::super::provision::{LEARNER, PgServer};
 use super::{DB_HOST, REDIS_HOST, Sandbox, network};
 
 /// A PostgreSQL role, its password and its database.
@@ -21,39 +22,65 @@ pub(in crate::docker) struct Login {
     pub database: String,
 }
 
-/// How big a throwaway PostgreSQL server is.
+/// How big a throwaway PostgreSQL server is: sized for the learners it serves at once,
+/// each at its limits.
 pub(in crate::docker) struct PostgresSize {
     max_connections: u32,
     memory_mib: i64,
     /// The tmpfs that holds the data folder.
     data_mib: u32,
     shm_mib: i64,
+    cpus: f64,
+    pids: i64,
 }
 
+/// The data disk's share that is no learner's: catalogs, the write-ahead log (held near
+/// `max_wal_size`).
+const SERVER_DISK_MIB: u32 = 256;
+/// Connections that are no learner's: the grader's admin and its watcher, besides the
+/// superuser's reserved slots.
+const SERVER_CONNECTIONS: u32 = 8;
+const RESERVED_CONNECTIONS: u32 = 5;
+/// The grader's own SQL steps, per learner.
+const CHECKER_CONNECTIONS: u32 = 4;
+
 impl PostgresSize {
-    /// One run's server.
-    pub const RUN: PostgresSize = PostgresSize {
-        max_connections: 200,
-        memory_mib: 1024,
-        data_mib: 512,
-        shm_mib: 128,
-    };
-    /// A class's shared server, with a database per learner.
-    pub const CLASS: PostgresSize = PostgresSize {
-        max_connections: 500,
-        memory_mib: 2048,
-        data_mib: 1536,
-        shm_mib: 256,
-    };
+    /// A server for `learners` at once (1: a run's own server; a class's `--jobs`).
+    pub fn for_learners(learners: usize) -> PostgresSize {
+        let n = learners.max(1) as u32;
+        let max_connections = n * (LEARNER.connections + CHECKER_CONNECTIONS)
+            + SERVER_CONNECTIONS
+            + RESERVED_CONNECTIONS;
+        let data_mib = n * LEARNER.disk_mib() + SERVER_DISK_MIB;
+        let host_cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+        PostgresSize {
+            max_connections,
+            // The tmpfs is memory: the limit holds a full disk, shared buffers and a
+            // backend's worth per connection.
+            memory_mib: i64::from(data_mib) + 256 + i64::from(max_connections) * 8,
+            data_mib,
+            shm_mib: 128,
+            // One core per learner at once, at most the machine's.
+            cpus: learners.clamp(1, host_cpus) as f64,
+            // A process per connection, plus the server's own.
+            pids: i64::from(max_connections) + 32,
+        }
+    }
 }
 
 const MIB: i64 = 1024 * 1024;
 
-/// A PostgreSQL server's container whose first role is `login`, its data on a tmpfs.
-/// `host` says where it lives (network, published ports, logs); its size is added here.
+/// What the postgres entrypoints (ours and the official image's) need as root before
+/// they switch to the postgres user: own and chmod the data folder, write into it, and
+/// change user and group. PostgreSQL itself runs with none.
+const POSTGRES_CAPS: [&str; 5] = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID"];
+
+/// A PostgreSQL server's container whose superuser is `admin`, its data on a tmpfs.
+/// `host` says where it lives (network, published ports); its size and confinement are
+/// added here.
 pub(in crate::docker) fn postgres_body(
     image: &str,
-    login: &Login,
+    admin: &Login,
     size: &PostgresSize,
     host: HostConfig,
     labels: HashMap<String, String>,
@@ -61,20 +88,31 @@ pub(in crate::docker) fn postgres_body(
     ContainerCreateBody {
         image: Some(image.to_string()),
         env: Some(vec![
-            format!("POSTGRES_USER={}", login.user),
-            format!("POSTGRES_PASSWORD={}", login.password),
-            format!("POSTGRES_DB={}", login.database),
+            format!("POSTGRES_USER={}", admin.user),
+            format!("POSTGRES_PASSWORD={}", admin.password),
+            format!("POSTGRES_DB={}", admin.database),
         ]),
         cmd: Some(throwaway_postgres(size.max_connections)),
         labels: Some(labels),
         host_config: Some(HostConfig {
             memory: Some(size.memory_mib * MIB),
             memory_swap: Some(size.memory_mib * MIB),
-            tmpfs: Some(HashMap::from([(
-                "/var/lib/postgresql/data".to_string(),
-                format!("rw,size={}m", size.data_mib),
-            )])),
+            nano_cpus: Some((size.cpus * 1e9) as i64),
+            pids_limit: Some(size.pids),
+            readonly_rootfs: Some(true),
+            tmpfs: Some(HashMap::from([
+                (
+                    "/var/lib/postgresql/data".to_string(),
+                    format!("rw,size={}m", size.data_mib),
+                ),
+                ("/var/run/postgresql".to_string(), "rw,size=1m".to_string()),
+                ("/tmp".to_string(), "rw,nosuid,nodev,size=16m".to_string()),
+            ])),
             shm_size: Some(size.shm_mib * MIB),
+            cap_drop: Some(vec!["ALL".into()]),
+            cap_add: Some(POSTGRES_CAPS.map(String::from).to_vec()),
+            security_opt: Some(vec!["no-new-privileges:true".into()]),
+            log_config: Some(small_logs()),
             ..host
         }),
         ..Default::default()
@@ -82,22 +120,21 @@ pub(in crate::docker) fn postgres_body(
 }
 
 /// PostgreSQL's command for a throwaway database: durability against a host crash buys
-/// nothing here.
+/// nothing here. The write-ahead log is kept small (it shares the data disk), and slots
+/// stay reserved for the grader's admin when learners take every other.
 fn throwaway_postgres(max_connections: u32) -> Vec<String> {
-    [
-        "postgres",
-        "-c",
-        "fsync=off",
-        "-c",
-        "full_page_writes=off",
-        "-c",
-        "synchronous_commit=off",
-        "-c",
-    ]
-    .map(String::from)
-    .into_iter()
-    .chain([format!("max_connections={max_connections}")])
-    .collect()
+    let settings = [
+        "fsync=off".to_string(),
+        "full_page_writes=off".to_string(),
+        "synchronous_commit=off".to_string(),
+        "max_wal_size=64MB".to_string(),
+        "min_wal_size=32MB".to_string(),
+        format!("max_connections={max_connections}"),
+        format!("superuser_reserved_connections={RESERVED_CONNECTIONS}"),
+    ];
+    std::iter::once("postgres".to_string())
+        .chain(settings.into_iter().flat_map(|s| ["-c".to_string(), s]))
+        .collect()
 }
 
 pub(in crate::docker) fn random_password() -> String {
@@ -115,36 +152,41 @@ impl Sandbox {
         if self.opts.postgres.is_none() {
             return Ok(());
         }
-        if let Some(shared) = self.opts.shared_db.clone() {
+        let server = if let Some(shared) = self.opts.shared_db.clone() {
             progress("creating a database on the class's PostgreSQL");
-            let db = shared.attach(&self.opts.run_id, &self.internal_net).await?;
-            self.db = db.login;
-            self.db_port = Some(db.host_port);
-            return Ok(());
-        }
-        progress("starting PostgreSQL");
-        self.start_postgres().await?;
-        let port = self.start_forwarder("db", 5432, DB_HOST).await?;
-        self.db_port = Some(port);
-        let url = self.database_url().expect("db port set");
-        harness::probe::wait_database(&url, Duration::from_secs(90))
-            .await
-            .map_err(|e| DockerError::Other(format!("PostgreSQL did not become ready: {e}")))
+            let (server, login) = shared.attach(&self.opts.run_id, &self.internal_net).await?;
+            self.db = login;
+            server
+        } else {
+            progress("starting PostgreSQL");
+            let admin = PgServer::admin_login();
+            self.start_postgres(&admin).await?;
+            let port = self.start_forwarder("db", 5432, DB_HOST).await?;
+            let server = PgServer::new(admin, port);
+            harness::probe::wait_database(&server.admin_url(), Duration::from_secs(90))
+                .await
+                .map_err(|e| DockerError::Other(format!("PostgreSQL did not become ready: {e}")))?;
+            server.prepare().await?;
+            server.provision(&self.db, &LEARNER).await?;
+            server
+        };
+        self.storage = Some(server.watch(&self.db, LEARNER));
+        self.db_server = Some(server);
+        Ok(())
     }
 
-    async fn start_postgres(&self) -> Result<(), DockerError> {
+    async fn start_postgres(&self, admin: &Login) -> Result<(), DockerError> {
         let name = format!("{}-db", self.opts.run_id);
         let host = HostConfig {
             network_mode: Some(self.internal_net.clone()),
-            log_config: Some(small_logs()),
             ..Default::default()
         };
         let body = ContainerCreateBody {
             networking_config: Some(self.endpoint(&self.internal_net, DB_HOST)),
             ..postgres_body(
                 &self.opts.images.postgres,
-                &self.db,
-                &PostgresSize::RUN,
+                admin,
+                &PostgresSize::for_learners(1),
                 host,
                 self.labels("database"),
             )
@@ -188,11 +230,18 @@ impl Sandbox {
                 .to_vec(),
             ),
             labels: Some(self.labels("redis")),
+            // A throwaway cache writes no file and needs no privilege: it runs as the
+            // image's redis user (the official image's entrypoint then switches nothing).
+            user: Some("redis".into()),
             host_config: Some(HostConfig {
                 network_mode: Some(self.internal_net.clone()),
                 memory: Some(512 * MIB),
                 memory_swap: Some(512 * MIB),
-                pids_limit: Some(256),
+                nano_cpus: Some(500_000_000),
+                pids_limit: Some(64),
+                readonly_rootfs: Some(true),
+                cap_drop: Some(vec!["ALL".into()]),
+                security_opt: Some(vec!["no-new-privileges:true".into()]),
                 log_config: Some(small_logs()),
                 ..Default::default()
             }),

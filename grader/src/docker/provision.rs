@@ -1,0 +1,312 @@
+//! The one way a learner gets a database, on a run's own server and on a class's shared
+//! one alike: the server's superuser is the grader's own admin (a random password the
+//! submission never sees); the learner's role is an ordinary one that owns its database
+//! and nothing else, with a connection limit, timeouts and a storage cap that the grader
+//! watches; the grader's SQL steps read through a role of their own.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::DockerError;
+use super::sandbox::services::{Login, random_password};
+
+/// The server's superuser: the grader's, never the submission's.
+pub(in crate::docker) const ADMIN: &str = "grader_admin";
+/// The role the grader's SQL steps use: it reads every table, writes none.
+const CHECKER: &str = "grader_checks";
+/// How often the grader looks at a learner's database.
+const LOOK_EVERY: Duration = Duration::from_millis(500);
+/// What a learner may write between two looks, at most (allowed for in the disk's size).
+const OVERSHOOT_MIB: u32 = 128;
+const MIB: i64 = 1024 * 1024;
+
+/// What a learner's role may use (the contract in every exercise's README says the same).
+#[derive(Debug, Clone, Copy)]
+pub(in crate::docker) struct LearnerLimits {
+    pub connections: u32,
+    pub statement_timeout: Duration,
+    pub idle_in_transaction: Duration,
+    /// Per session.
+    pub temp_file_mib: u32,
+    pub storage_mib: u32,
+}
+
+/// Every learner's limits.
+pub(in crate::docker) const LEARNER: LearnerLimits = LearnerLimits {
+    connections: 32,
+    statement_timeout: Duration::from_secs(5),
+    idle_in_transaction: Duration::from_secs(10),
+    temp_file_mib: 8,
+    storage_mib: 64,
+};
+
+impl LearnerLimits {
+    /// The most of the data disk one learner can take: its cap, what it can write before
+    /// the grader's next look, and every one of its sessions' temporary files.
+    pub fn disk_mib(&self) -> u32 {
+        self.storage_mib + OVERSHOOT_MIB + self.connections * self.temp_file_mib
+    }
+
+    /// The report's reason when the cap was enforced.
+    pub fn storage_reason(&self) -> String {
+        format!(
+            "used more than {} MiB of database storage: the grader ended its database sessions and refused new ones",
+            self.storage_mib
+        )
+    }
+}
+
+/// A PostgreSQL server the grader administers, published on 127.0.0.1.
+#[derive(Debug, Clone)]
+pub(in crate::docker) struct PgServer {
+    pub admin: Login,
+    checker_password: String,
+    pub port: u16,
+}
+
+/// `"name"`, with any double quote doubled.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `'text'`, with any quote doubled.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+impl PgServer {
+    /// The admin's login for a server about to be created (its superuser).
+    pub fn admin_login() -> Login {
+        Login {
+            user: ADMIN.into(),
+            password: random_password(),
+            database: "postgres".into(),
+        }
+    }
+
+    pub fn new(admin: Login, port: u16) -> PgServer {
+        PgServer {
+            admin,
+            checker_password: random_password(),
+            port,
+        }
+    }
+
+    fn url(&self, user: &str, password: &str, database: &str) -> String {
+        format!(
+            "postgres://{user}:{password}@127.0.0.1:{}/{database}",
+            self.port
+        )
+    }
+
+    pub fn admin_url(&self) -> String {
+        self.url(&self.admin.user, &self.admin.password, &self.admin.database)
+    }
+
+    /// The grader's SQL steps' URL for a learner's database.
+    pub fn checker_url(&self, database: &str) -> String {
+        self.url(CHECKER, &self.checker_password, database)
+    }
+
+    async fn exec(&self, what: &str, statements: &[String]) -> Result<(), DockerError> {
+        harness::probe::admin_exec(&self.admin_url(), statements, Duration::from_secs(30))
+            .await
+            .map_err(|e| DockerError::Other(format!("{what}: {e}")))
+    }
+
+    /// Once per server, when it answers: the checker's role, and no database but its
+    /// own open to a learner.
+    pub async fn prepare(&self) -> Result<(), DockerError> {
+        self.exec(
+            "preparing the database server",
+            &[
+                format!(
+                    "CREATE ROLE {CHECKER} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+                    literal(&self.checker_password)
+                ),
+                format!("GRANT pg_read_all_data TO {CHECKER}"),
+                "REVOKE ALL ON DATABASE postgres FROM PUBLIC".into(),
+                "REVOKE ALL ON DATABASE template1 FROM PUBLIC".into(),
+            ],
+        )
+        .await
+    }
+
+    /// The learner's role and database, as the contract says.
+    pub async fn provision(
+        &self,
+        login: &Login,
+        limits: &LearnerLimits,
+    ) -> Result<(), DockerError> {
+        if [ADMIN, CHECKER].contains(&login.user.as_str()) {
+            return Err(DockerError::Other(format!(
+                "the exercise's database user may not be named {}: the grader uses that role",
+                login.user
+            )));
+        }
+        let (role, db) = (ident(&login.user), ident(&login.database));
+        self.exec(
+            "creating the learner's database",
+            &[
+                format!(
+                    "CREATE ROLE {role} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS CONNECTION LIMIT {}",
+                    literal(&login.password),
+                    limits.connections
+                ),
+                format!("CREATE DATABASE {db} OWNER {role}"),
+                // Other learners' roles cannot even connect to it; the grader's checker can.
+                format!("REVOKE ALL ON DATABASE {db} FROM PUBLIC"),
+                format!("GRANT CONNECT ON DATABASE {db} TO {CHECKER}"),
+                format!(
+                    "ALTER ROLE {role} SET statement_timeout = '{}ms'",
+                    limits.statement_timeout.as_millis()
+                ),
+                format!(
+                    "ALTER ROLE {role} SET idle_in_transaction_session_timeout = '{}ms'",
+                    limits.idle_in_transaction.as_millis()
+                ),
+                format!(
+                    "ALTER ROLE {role} SET temp_file_limit = '{}MB'",
+                    limits.temp_file_mib
+                ),
+            ],
+        )
+        .await
+    }
+
+    /// Drops the learner's database and role (a shared server outlives its learners).
+    pub async fn drop_learner(&self, login: &Login) {
+        let _ = self
+            .exec(
+                "dropping the learner's database",
+                &[
+                    format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        ident(&login.database)
+                    ),
+                    format!("DROP ROLE IF EXISTS {}", ident(&login.user)),
+                ],
+            )
+            .await;
+    }
+
+    /// Watches the learner's database until the returned watch is dropped.
+    pub fn watch(&self, login: &Login, limits: LearnerLimits) -> StorageWatch {
+        let watch = StorageWatch {
+            exceeded: CancellationToken::new(),
+            stop: CancellationToken::new(),
+            limits,
+        };
+        let (server, login) = (self.clone(), login.clone());
+        let (exceeded, stop) = (watch.exceeded.clone(), watch.stop.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(LOOK_EVERY) => {}
+                }
+                let look = harness::probe::admin_scalar(
+                    &server.admin_url(),
+                    &look_query(&login, &limits),
+                    Duration::from_secs(5),
+                )
+                .await;
+                // A look that fails is tried again at the next tick.
+                if look.is_ok_and(|bytes| bytes > i64::from(limits.storage_mib) * MIB) {
+                    server.shut_out(&login).await;
+                    exceeded.cancel();
+                    return;
+                }
+            }
+        });
+        watch
+    }
+
+    /// Stops the learner's writes: no new session, and every session ended.
+    async fn shut_out(&self, login: &Login) {
+        let _ = self
+            .exec(
+                "enforcing the storage cap",
+                &[
+                    format!("ALTER ROLE {} CONNECTION LIMIT 0", ident(&login.user)),
+                    format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {}",
+                        literal(&login.user)
+                    ),
+                ],
+            )
+            .await;
+    }
+}
+
+/// One look at a learner: its database's size, after cancelling statements that ran past
+/// the statement timeout and ending sessions idle in a transaction past theirs (a role's
+/// defaults are only defaults: a session may `SET` them away; these bind anyway).
+fn look_query(login: &Login, limits: &LearnerLimits) -> String {
+    let user = literal(&login.user);
+    let grace = 1;
+    format!(
+        "WITH slow AS (SELECT pg_cancel_backend(pid) FROM pg_stat_activity \
+           WHERE usename = {user} AND state = 'active' \
+           AND now() - query_start > interval '{} seconds'), \
+         stale AS (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+           WHERE usename = {user} AND state LIKE 'idle in transaction%' \
+           AND now() - state_change > interval '{} seconds') \
+         SELECT pg_database_size({})::bigint \
+           + 0 * ((SELECT count(*) FROM slow) + (SELECT count(*) FROM stale))",
+        limits.statement_timeout.as_secs() + grace,
+        limits.idle_in_transaction.as_secs() + grace,
+        literal(&login.database)
+    )
+}
+
+/// A learner's database under watch; dropping it stops the watching.
+#[derive(Debug)]
+pub(in crate::docker) struct StorageWatch {
+    exceeded: CancellationToken,
+    stop: CancellationToken,
+    limits: LearnerLimits,
+}
+
+impl Drop for StorageWatch {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl StorageWatch {
+    /// The reason, if the learner has gone over its cap already.
+    pub fn exceeded_now(&self) -> Option<String> {
+        self.exceeded
+            .is_cancelled()
+            .then(|| self.limits.storage_reason())
+    }
+
+    /// Resolves once the learner went over its cap (and was shut out): the reason.
+    pub async fn exceeded(&self) -> String {
+        self.exceeded.cancelled().await;
+        self.limits.storage_reason()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_texts_are_quoted() {
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(literal("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn a_learner_fits_its_disk_share() {
+        assert_eq!(LEARNER.disk_mib(), 64 + 128 + 32 * 8);
+        assert!(
+            LEARNER
+                .storage_reason()
+                .starts_with("used more than 64 MiB")
+        );
+    }
+}
