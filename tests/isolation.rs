@@ -16,8 +16,11 @@ use grader_report::{Report, RunStatus};
 const SEED: &str = "12012";
 
 /// The well-behaved learners: the reference and two variants, each graded as a folder.
-/// Named so that, sorted (the order `grader batch` starts them in), each one follows a
-/// hostile learner or is followed by one: with `-j 2` a hostile learner runs beside it.
+/// Named so that, sorted (the order `grader batch` queues them in), each one alternates
+/// with a hostile learner: with `-j 2` a hostile learner runs beside it. The batch's
+/// tasks take their slots in the order the runtime first polls them, which is only
+/// roughly that order, so the test also checks, from the reports' times, that each one's
+/// checks did run beside a hostile learner.
 const WELL_BEHAVED: &[(&str, &str)] = &[
     ("a-reference", "exercises/todo-api/solutions/python"),
     ("c-delete-200", "exercises/todo-api/variants/delete-200"),
