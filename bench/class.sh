@@ -4,7 +4,9 @@
 #   naive      one `grader grade` after another (a PostgreSQL per learner)
 #   batch      `grader batch -j J --no-shared-db` (a PostgreSQL per learner, J at once)
 #   shared     `grader batch -j J` (one PostgreSQL for the class, a database per learner)
-# Image layers are warm for all three (one grade runs first). Prints; asserts nothing.
+# Image layers are warm for all three (one grade runs first). Prints submissions per hour
+# and, per way, the mean time of each phase (build, start, checks, teardown) that the
+# reports record; asserts nothing.
 #   bench/class.sh [N] [J] [EXERCISE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,13 @@ reports = [json.loads(p.read_text()) for p in out.glob("*/report.json")]
 full = sum(1 for r in reports if r["score"] == r["max_score"])
 print(f"{name:7} {n} submissions in {secs:6.1f}s = {n * 3600 / secs:6.0f} submissions/hour"
       f" ({full}/{len(reports)} at full score)")
+# Where a submission's time goes: the mean of each phase its report records.
+phases = ["build", "start", "checks", "teardown"]
+means = []
+for phase in phases:
+    took = [r["phases"][f"{phase}_ms"] for r in reports if r["phases"].get(f"{phase}_ms") is not None]
+    means.append(f"{phase} {sum(took) / len(took) / 1000:5.1f}s" if took else f"{phase}    -")
+print(f"{'':7} mean per submission: " + ", ".join(means))
 PY
 }
 
