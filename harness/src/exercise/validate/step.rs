@@ -260,7 +260,7 @@ impl Validator<'_> {
         self.need_upstream(path.span());
         let path = self.template_in_scope(path, scope)?;
         let expect = self.expect(raw.expect.as_ref(), scope, false, false);
-        let captures = self.captures_into(&raw.capture, scope);
+        let captures = self.captures_into(&raw.capture, scope, false);
         Some(StepKind::UpstreamCalls(Box::new(UpstreamCallsStep {
             path,
             expect,
@@ -301,21 +301,13 @@ impl Validator<'_> {
         let mut steps = Vec::new();
         for entry in &raw.sequence {
             let e = entry.get_ref();
-            let Some(http) = &e.http else {
-                self.error(
-                    entry.span(),
-                    "each entry of a `sequence` is an `http` request",
-                );
+            let Some(http) = self.entry_request(entry, "a `sequence`") else {
                 continue;
             };
-            if e.concurrent.is_some()
-                || e.for_each.is_some()
-                || !e.sequence.is_empty()
-                || e.load.is_some()
-            {
+            if e.concurrent.is_some() || e.for_each.is_some() || e.weight.is_some() {
                 self.error(
                     entry.span(),
-                    "requests in a `sequence` take no `concurrent`, `for_each`, `sequence` or `load`",
+                    "requests in a `sequence` take no `concurrent`, `for_each` or `weight`",
                 );
                 continue;
             }
@@ -325,6 +317,40 @@ impl Validator<'_> {
             }
         }
         Some(StepKind::Sequence { copies, steps })
+    }
+
+    /// The request of an entry of a `sequence` or a load's `mix` (`what`): one `http`
+    /// and no other kind, and no `hint` (the step's own hint is the one shown).
+    pub(super) fn entry_request<'r>(
+        &mut self,
+        entry: &'r Spanned<RawStep>,
+        what: &str,
+    ) -> Option<&'r Spanned<String>> {
+        let e = entry.get_ref();
+        let kinds = Kind::named(e);
+        if let [Kind::Http(http)] = kinds.as_slice() {
+            if e.hint.is_some() {
+                self.error(
+                    entry.span(),
+                    format!("a `hint` on an entry of {what} is never shown: give it to the step"),
+                );
+            }
+            return Some(http);
+        }
+        let names: Vec<String> = kinds.iter().map(|k| format!("`{}`", k.name())).collect();
+        let got = if names.is_empty() {
+            "nothing".to_string()
+        } else {
+            names.join(" and ")
+        };
+        self.error(
+            entry.span(),
+            format!("each entry of {what} is one `http` request, not {got}"),
+        )
+        .help = Some(
+            "an entry has `http = \"METHOD /path\"` and what a request takes: `query`, `headers`, one of `json`, `body` or `form`".into(),
+        );
+        None
     }
 
     /// The timeout, expectations and captures of a step whose result is a JSON document
@@ -338,7 +364,7 @@ impl Validator<'_> {
             .duration(raw.timeout.as_ref())
             .unwrap_or(DEFAULT_SQL_TIMEOUT);
         let expect = self.expect(raw.expect.as_ref(), scope, false, false);
-        let captures = self.captures_into(&raw.capture, scope);
+        let captures = self.captures_into(&raw.capture, scope, false);
         (timeout, expect, captures)
     }
 
@@ -396,6 +422,7 @@ impl Validator<'_> {
                 "SQL text is not a template: pass values as `params` and write $1, $2... in the query",
             );
         }
+        self.one_select(sql);
         let mut params = Vec::new();
         for p in &raw.params {
             params.push(self.tvalue_in_scope(p.get_ref(), scope, p.span())?);
@@ -409,6 +436,53 @@ impl Validator<'_> {
             captures,
         })
     }
+}
+
+impl Validator<'_> {
+    /// The grader reads the query's rows as a subquery, `SELECT ... FROM (query) AS q`:
+    /// only one statement that returns rows fits there.
+    fn one_select(&mut self, sql: &Spanned<String>) {
+        let query = sql.get_ref().trim().trim_end_matches(';');
+        let first = first_word(query).to_ascii_uppercase();
+        let help = "a `sql` step reads the database as the grader sees it: one SELECT (or WITH ... SELECT, VALUES, TABLE), its rows as JSON; change the state through the submission's API";
+        if !READS.contains(&first.as_str()) {
+            let what = if first.is_empty() {
+                "nothing".to_string()
+            } else {
+                format!("`{first}`")
+            };
+            self.error(
+                sql.span(),
+                format!("a `sql` step runs one SELECT, not {what}"),
+            )
+            .help = Some(help.into());
+        } else if query.contains(';') {
+            self.error(
+                sql.span(),
+                "a `sql` step runs one statement: drop the `;` inside",
+            )
+            .help = Some(help.into());
+        }
+    }
+}
+
+/// The statements that can stand as a subquery.
+const READS: &[&str] = &["SELECT", "WITH", "VALUES", "TABLE"];
+
+/// The first word of a query, after blanks, `--` comments and opening parentheses.
+fn first_word(query: &str) -> &str {
+    let mut rest = query;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        match rest.strip_prefix("--") {
+            Some(comment) => rest = comment.split_once('\n').map_or("", |(_, r)| r),
+            None => break,
+        }
+    }
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// Why a Redis command cannot be split into words.
