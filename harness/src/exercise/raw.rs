@@ -9,6 +9,8 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSpec {
     pub exercise: RawExercise,
+    /// Every key has a default, so the table may be left out.
+    #[serde(default)]
     pub submission: RawSubmission,
     #[serde(default)]
     pub services: RawServices,
@@ -42,7 +44,7 @@ pub(crate) struct RawInclude {
     pub checks: Vec<Spanned<RawCheck>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSubmission {
     #[serde(default)]

@@ -11,7 +11,7 @@ use super::{Validator, a_type};
 use crate::exercise::error::help_for;
 use crate::exercise::model::*;
 use crate::exercise::raw::*;
-use crate::loadgen::{LoadOptions, Model, PlannedThreshold, Schedule, Segment, Threshold};
+use crate::loadgen::{LoadOptions, Metric, Model, PlannedThreshold, Schedule, Segment, Threshold};
 
 /// The settings every load has, whatever its model.
 struct Common {
@@ -195,6 +195,17 @@ impl Validator<'_> {
                     continue;
                 }
             };
+            if let Metric::Percentile(p) = threshold.metric
+                && !MEASURED.contains(&p)
+            {
+                let help = if p == 100 {
+                    "the 100th percentile is the slowest request: write `max`"
+                } else {
+                    "a load measures p50, p90, p95, p99 and p999 (99.9%), and `max` and `mean`"
+                };
+                self.error(t.span(), format!("`p{p}` is not measured")).help = Some(help.into());
+                continue;
+            }
             let stage = match parts.stage {
                 None => None,
                 Some(name) => match names.iter().position(|n| n == name) {
@@ -349,6 +360,9 @@ impl Validator<'_> {
         }
     }
 }
+
+/// The percentiles a load measures, as thresholds write them (`p999` is 99.9%).
+const MEASURED: &[u32] = &[50, 90, 95, 99, 999];
 
 /// The keys a threshold table may have.
 const THRESHOLD_KEYS: &[&str] = &["expr", "points", "stage"];
