@@ -210,19 +210,20 @@ impl Validator<'_> {
         })
     }
 
-    /// When a check's load thresholds give their points, those are the check's points,
-    /// shared out: they must add up to its `points`.
+    /// When a load step's thresholds give their points, they share out the check's
+    /// points (a failed load earns the share its passing thresholds carry): they must add
+    /// up to the check's `points`.
     fn threshold_points_add_up(
         &mut self,
         steps: &[Spanned<RawStep>],
         raw: &Spanned<i64>,
         points: u32,
     ) {
-        let (sum, stated) = steps
+        let wrong = steps
             .iter()
             .map(|s| stated_threshold_points(s.get_ref()))
-            .fold((0.0, false), |(a, x), (b, y)| (a + b, x || y));
-        if stated && (sum - f64::from(points)).abs() > 1e-9 {
+            .find(|(sum, stated)| *stated && (sum - f64::from(points)).abs() > 1e-9);
+        if let Some((sum, _)) = wrong {
             let sum = crate::exercise::show_num(sum);
             self.error(
                 raw.span(),
