@@ -1,6 +1,6 @@
 //! Reads a spec file and validates it into an `Exercise`, collecting every error with
 //! its position rather than stopping at the first. One file per part of the spec:
-//! the submission and its services, the checks, their steps (HTTP, load), what a step
+//! the submission and its services, the checks, their steps (HTTP, load, SQL), what a step
 //! expects, and assertions; this file holds the entry points and the shared pieces
 //! (durations, templates, variables in scope).
 
@@ -9,6 +9,7 @@ mod expect;
 mod http;
 mod load;
 mod predicate;
+mod sql;
 mod step;
 mod submission;
 

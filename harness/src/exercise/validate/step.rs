@@ -1,6 +1,6 @@
 //! A check's steps. The kind of a step is decided once, from the one field that names
-//! it (`Kind`); a table says which optional fields each kind takes. HTTP and load steps
-//! have files of their own; the small kinds (SQL, Redis, sleep, upstream, actions,
+//! it (`Kind`); a table says which optional fields each kind takes. HTTP, load and SQL
+//! steps have files of their own; the small kinds (Redis, sleep, upstream, actions,
 //! sequences) are here.
 
 use std::ops::Range;
@@ -355,7 +355,7 @@ impl Validator<'_> {
 
     /// The timeout, expectations and captures of a step whose result is a JSON document
     /// (SQL rows, a Redis reply); the captures join the scope.
-    fn judged(
+    pub(super) fn judged(
         &mut self,
         raw: &RawStep,
         scope: &mut Vec<String>,
@@ -407,82 +407,6 @@ impl Validator<'_> {
             captures,
         })
     }
-
-    fn sql_step(
-        &mut self,
-        raw: &RawStep,
-        sql: &Spanned<String>,
-        span: Range<usize>,
-        scope: &mut Vec<String>,
-    ) -> Option<SqlStep> {
-        self.reject_fields(raw, &Kind::Sql(sql), span);
-        if sql.get_ref().contains("{{") {
-            self.error(
-                sql.span(),
-                "SQL text is not a template: pass values as `params` and write $1, $2... in the query",
-            );
-        }
-        self.one_select(sql);
-        let mut params = Vec::new();
-        for p in &raw.params {
-            params.push(self.tvalue_in_scope(p.get_ref(), scope, p.span())?);
-        }
-        let (timeout, expect, captures) = self.judged(raw, scope);
-        Some(SqlStep {
-            query: sql.get_ref().trim().trim_end_matches(';').to_string(),
-            params,
-            timeout,
-            expect,
-            captures,
-        })
-    }
-}
-
-impl Validator<'_> {
-    /// The grader reads the query's rows as a subquery, `SELECT ... FROM (query) AS q`:
-    /// only one statement that returns rows fits there.
-    fn one_select(&mut self, sql: &Spanned<String>) {
-        let query = sql.get_ref().trim().trim_end_matches(';');
-        let first = first_word(query).to_ascii_uppercase();
-        let help = "a `sql` step reads the database as the grader sees it: one SELECT (or WITH ... SELECT, VALUES, TABLE), its rows as JSON; change the state through the submission's API";
-        if !READS.contains(&first.as_str()) {
-            let what = if first.is_empty() {
-                "nothing".to_string()
-            } else {
-                format!("`{first}`")
-            };
-            self.error(
-                sql.span(),
-                format!("a `sql` step runs one SELECT, not {what}"),
-            )
-            .help = Some(help.into());
-        } else if query.contains(';') {
-            self.error(
-                sql.span(),
-                "a `sql` step runs one statement: drop the `;` inside",
-            )
-            .help = Some(help.into());
-        }
-    }
-}
-
-/// The statements that can stand as a subquery.
-const READS: &[&str] = &["SELECT", "WITH", "VALUES", "TABLE"];
-
-/// The first word of a query, after blanks, `--` comments and opening parentheses.
-fn first_word(query: &str) -> &str {
-    let mut rest = query;
-    loop {
-        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
-        match rest.strip_prefix("--") {
-            Some(comment) => rest = comment.split_once('\n').map_or("", |(_, r)| r),
-            None => break,
-        }
-    }
-    let end = rest
-        .find(|c: char| !c.is_ascii_alphabetic())
-        .unwrap_or(rest.len());
-    &rest[..end]
 }
 
 /// Why a Redis command cannot be split into words.
