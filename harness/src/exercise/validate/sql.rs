@@ -58,7 +58,7 @@ impl Validator<'_> {
                 format!("a `sql` step runs one SELECT, not {what}"),
             )
             .help = Some(help.into());
-        } else if query.contains(';') {
+        } else if outside_strings(query).any(|(_, c)| c == ';') {
             self.error(
                 sql.span(),
                 "a `sql` step runs one statement: drop the `;` inside",
@@ -87,24 +87,30 @@ impl Validator<'_> {
     }
 }
 
+/// The characters of a query outside its '...' strings, with their byte offsets.
+fn outside_strings(query: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut in_string = false;
+    query.char_indices().filter(move |(_, c)| {
+        if *c == '\'' {
+            in_string = !in_string;
+        }
+        !in_string && *c != '\''
+    })
+}
+
 /// The highest `$N` in a query, outside '...' strings (0 when there is none).
 fn highest_placeholder(query: &str) -> usize {
-    let mut highest = 0;
-    let mut in_string = false;
-    for (i, c) in query.char_indices() {
-        if c == '\'' {
-            in_string = !in_string;
-        } else if c == '$' && !in_string {
+    outside_strings(query)
+        .filter(|(_, c)| *c == '$')
+        .filter_map(|(i, _)| {
             let digits: String = query[i + 1..]
                 .chars()
                 .take_while(char::is_ascii_digit)
                 .collect();
-            if let Ok(n) = digits.parse::<usize>() {
-                highest = highest.max(n);
-            }
-        }
-    }
-    highest
+            digits.parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// The statements that can stand as a subquery.
@@ -124,4 +130,18 @@ fn first_word(query: &str) -> &str {
         .find(|c: char| !c.is_ascii_alphabetic())
         .unwrap_or(rest.len());
     &rest[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{first_word, highest_placeholder, outside_strings};
+
+    #[test]
+    fn placeholders_and_semicolons_count_outside_strings() {
+        assert_eq!(highest_placeholder("SELECT $2::int, '$9' AS s, $1"), 2);
+        assert_eq!(highest_placeholder("SELECT 1"), 0);
+        assert!(!outside_strings("SELECT 'a;b'").any(|(_, c)| c == ';'));
+        assert!(outside_strings("SELECT 1; DELETE FROM t").any(|(_, c)| c == ';'));
+        assert_eq!(first_word("-- why\n  (select 1)"), "select");
+    }
 }
