@@ -59,6 +59,9 @@ pub const GENERATORS: &[(&str, &str)] = &[
     ("pick", "gen.pick(LIST_VARIABLE)"),
 ];
 
+/// The most words `gen.words(N)` and characters `gen.text(N)` draw.
+pub const MAX_COUNT: u32 = 10_000;
+
 /// Why a template could not be parsed; `offset` is a byte offset in the template text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateError {
@@ -113,6 +116,14 @@ impl Template {
             Part::Expr(Expr::Var(name)) | Part::Expr(Expr::Gen(Gen::Pick(name))) => {
                 Some(name.as_str())
             }
+            _ => None,
+        })
+    }
+
+    /// The list variables this template's `gen.pick(...)` draw from.
+    pub fn picked(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Expr(Expr::Gen(Gen::Pick(name))) => Some(name.as_str()),
             _ => None,
         })
     }
@@ -187,6 +198,17 @@ fn parse_gen(call: &str) -> Result<Gen, TemplateError> {
         }
         return Ok(Gen::Pick(name.to_string()));
     }
+    let name = call.split_once('(').map_or(call, |(name, _)| name).trim();
+    let Some(usage) = GENERATORS.iter().find(|(n, _)| *n == name).map(|(_, u)| *u) else {
+        let all: Vec<&str> = GENERATORS.iter().map(|(_, u)| *u).collect();
+        let help = crate::exercise::did_you_mean(name, GENERATORS.iter().map(|(n, _)| *n))
+            .map(|n| format!("did you mean `gen.{n}`?"))
+            .unwrap_or_else(|| format!("generators: {}", all.join(", ")));
+        return Err(problem(
+            format!("unknown generator `gen.{name}`"),
+            Some(help),
+        ));
+    };
     let (name, args) = match call.split_once('(') {
         Some((name, rest)) => {
             let Some(args) = rest.strip_suffix(')') else {
@@ -201,42 +223,47 @@ fn parse_gen(call: &str) -> Result<Gen, TemplateError> {
             let args = args.map_err(|_| {
                 problem(
                     format!("`gen.{call}`: arguments must be whole numbers"),
-                    None,
+                    Some(format!("write `{usage}`")),
                 )
             })?;
             (name.trim(), args)
         }
         None => (call.trim(), Vec::new()),
     };
-    let usage = GENERATORS.iter().find(|(n, _)| *n == name).map(|(_, u)| *u);
     let bad_arity = || {
         problem(
             format!("`gen.{name}` takes different arguments"),
-            usage.map(|u| format!("write `{u}`")),
+            Some(format!("write `{usage}`")),
         )
     };
-    let small = |n: i64| u32::try_from(n).ok().filter(|n| (1..=10_000).contains(n));
+    let small = |n: i64| {
+        u32::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_COUNT).contains(n))
+            .ok_or_else(|| {
+                problem(
+                    format!("`gen.{name}({n})`: N is 1 to {MAX_COUNT}"),
+                    Some(format!("write `{usage}` with N at most {MAX_COUNT}")),
+                )
+            })
+    };
     let generator = match (name, args.as_slice()) {
         ("word", []) => Gen::Word,
-        ("words", [n]) => Gen::Words(small(*n).ok_or_else(bad_arity)?),
+        ("words", [n]) => Gen::Words(small(*n)?),
         ("sentence", []) => Gen::Sentence,
         ("name", []) => Gen::Name,
         ("email", []) => Gen::Email,
         ("int", [lo, hi]) if lo <= hi => Gen::Int(*lo, *hi),
-        ("uuid", []) => Gen::Uuid,
-        ("text", [n]) => Gen::Text(small(*n).ok_or_else(bad_arity)?),
-        ("bool", []) => Gen::Bool,
-        _ if usage.is_some() => return Err(bad_arity()),
-        _ => {
-            let names = GENERATORS.iter().map(|(n, _)| *n);
-            let help = crate::exercise::did_you_mean(name, names)
-                .map(|n| format!("did you mean `gen.{n}`?"))
-                .or_else(|| {
-                    let all: Vec<&str> = GENERATORS.iter().map(|(_, u)| *u).collect();
-                    Some(format!("generators: {}", all.join(", ")))
-                });
-            return Err(problem(format!("unknown generator `gen.{name}`"), help));
+        ("int", [lo, hi]) => {
+            return Err(problem(
+                format!("`gen.int({lo}, {hi})`: MIN is above MAX"),
+                Some(format!("write `{usage}` with MIN <= MAX")),
+            ));
         }
+        ("uuid", []) => Gen::Uuid,
+        ("text", [n]) => Gen::Text(small(*n)?),
+        ("bool", []) => Gen::Bool,
+        _ => return Err(bad_arity()),
     };
     Ok(generator)
 }

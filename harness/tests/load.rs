@@ -43,7 +43,6 @@ capture = { id = "$.id" }
 [[checks.steps]]
 load = { rate = 200, duration = "1s", warmup = "200ms", connections = 10, thresholds = ["p95 < 500ms", "error_rate < 1%", "rate >= 0.9 * target"] }
 http = "GET /items/{{ id }}"
-expect.status = 200
 "#)
     .await;
     let r = &results[0];

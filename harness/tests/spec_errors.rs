@@ -256,3 +256,40 @@ fn visibility_weights_and_body_kinds_are_checked() {
         .to_string();
     assert_has(&text, &["a weight for category `apii`, which no check has"]);
 }
+
+/// Parses HEAD + CHECK + `step`, which must be valid.
+fn valid(step: &str) -> harness::exercise::Exercise {
+    let src = format!("{HEAD}{CHECK}{step}");
+    parse_exercise(Path::new("ok.toml"), &src).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_strict_checks_accept_what_they_should() {
+    // A header capture on an http step, then for_each over a captured list.
+    valid(
+        "[[checks.steps]]\nhttp = \"POST /t\"\ncapture = { at = { header = \"Location\" }, ids = \"$[*].id\" }\n\
+         [[checks.steps]]\nhttp = \"GET /t/{{ item }}\"\nfor_each = \"ids\"\n",
+    );
+    // for_each and gen.pick over a list variable, or one lone template (any type).
+    valid(
+        "vars = { ids = [1, 2], more = \"{{ ids }}\" }\n[[checks.steps]]\nhttp = \"GET /t/{{ item }}\"\nfor_each = \"more\"\n\
+         [[checks.steps]]\nhttp = \"GET /t/{{ gen.pick(ids) }}\"\n",
+    );
+    // One SELECT, with a comment, a CTE or a trailing `;`.
+    valid("[[checks.steps]]\nsql = \"-- the rows\\n(SELECT 1 AS n);\"\n");
+    valid("[[checks.steps]]\nsql = \"WITH t AS (SELECT 1 AS n) SELECT n FROM t\"\n");
+    // Threshold points that add up to the check's points (1 here), and the steady stage.
+    valid(
+        "[[checks.steps]]\nhttp = \"GET /\"\nload = { rate = 5, duration = \"1s\", thresholds = [\
+         { expr = \"p95 < 1s\", points = 0.5, stage = \"steady\" }, { expr = \"max < 2s\", points = 0.5 }] }\n",
+    );
+}
+
+#[test]
+fn submission_may_be_left_out() {
+    let src = format!(
+        "[exercise]\nname = \"toy\"\ntitle = \"Toy\"\n{CHECK}[[checks.steps]]\nhttp = \"GET /\"\n"
+    );
+    let ex = parse_exercise(Path::new("ok.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ex.submission.port, 8080);
+}

@@ -115,17 +115,23 @@ impl fmt::Display for SpecErrors {
 
 impl std::error::Error for SpecErrors {}
 
-/// The closest of `candidates` to `word`, if it is close enough to be a likely typo.
+/// The closest of `candidates` to `word`, if it is close enough to be a likely typo:
+/// at most one edit (a transposition counts as one) per three characters of the longer
+/// word, at least one. Jaro-Winkler alone rewards a shared prefix so much that it took
+/// `le` for `length`; it only breaks ties here.
 pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .filter_map(|c| {
+            let edits = strsim::osa_distance(word, c);
+            let longer = word.chars().count().max(c.chars().count());
+            (edits <= (longer / 3).max(1)).then_some((edits, strsim::jaro_winkler(word, c), c))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, c)| c)
 }
 
 /// The help line for a `word` that is none of `candidates`: "did you mean `x`?" when
@@ -143,9 +149,29 @@ pub(crate) fn help_for<'a>(
 /// A TOML or serde error, at its position, with a "did you mean" when one fits.
 pub(crate) fn toml_error(file: &Path, src: &str, e: &toml::de::Error) -> SpecError {
     let message = e.message();
-    let mut err = SpecError::at(file, src, e.span().unwrap_or(0..0), message);
-    err.help = suggest_for_serde_message(message);
+    let span = e.span().unwrap_or(0..0);
+    let mut err = SpecError::at(file, src, span.clone(), message);
+    err.help =
+        suggest_for_serde_message(message).or_else(|| quote_the_key(message, src, span.start));
     err
+}
+
+/// For TOML's "invalid unquoted key" at a key such as `expect.jsonpath.$.id`: the same
+/// line with the key from the bad character on quoted, `expect.jsonpath."$.id"`.
+fn quote_the_key(message: &str, src: &str, at: usize) -> Option<String> {
+    if !message.starts_with("invalid unquoted key") {
+        return None;
+    }
+    let line_start = src.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let before = src[line_start..at].trim_start();
+    let rest = &src[at..];
+    let key = rest[..rest.find(['=', '\n']).unwrap_or(rest.len())].trim_end();
+    if key.is_empty() || key.contains('"') {
+        return None;
+    }
+    Some(format!(
+        "a key with characters such as `$`, `.` or `[` is quoted: write `{before}\"{key}\"`"
+    ))
 }
 
 /// Adds a "did you mean" to serde's "unknown field `x`, expected one of `a`, `b`" and
@@ -192,6 +218,34 @@ mod tests {
             Some("expected one")
         );
         assert_eq!(help_for("zzz", names, None), None);
+    }
+
+    #[test]
+    fn a_short_candidate_is_no_typo_of_a_long_word() {
+        let names = ["count", "gt", "ge", "lt", "le", "sorted"];
+        assert_eq!(did_you_mean("length", names), None);
+        assert_eq!(did_you_mean("lte", names), Some("lt"));
+        assert_eq!(
+            did_you_mean("pionts", ["expr", "points", "stage"]),
+            Some("points")
+        );
+        assert_eq!(
+            did_you_mean("stag", ["expr", "points", "stage"]),
+            Some("stage")
+        );
+        assert_eq!(did_you_mean("sotred", names), Some("sorted"));
+    }
+
+    #[test]
+    fn an_unquoted_jsonpath_key_is_shown_quoted() {
+        let src = "[x]\nexpect.jsonpath.$.id = 1\n";
+        let at = src.find('$').unwrap_or(0);
+        assert_eq!(
+            quote_the_key("invalid unquoted key, expected letters", src, at).as_deref(),
+            Some(
+                "a key with characters such as `$`, `.` or `[` is quoted: write `expect.jsonpath.\"$.id\"`"
+            )
+        );
     }
 
     #[test]

@@ -511,12 +511,13 @@ impl TValue {
         })
     }
 
-    pub(crate) fn variables(&self, out: &mut Vec<String>) {
+    /// Every template inside this value, in order.
+    pub(crate) fn templates<'t>(&'t self, out: &mut Vec<&'t Template>) {
         match self {
             TValue::Lit(_) => {}
-            TValue::Str(t) => out.extend(t.variables().map(str::to_string)),
-            TValue::Array(items) => items.iter().for_each(|i| i.variables(out)),
-            TValue::Object(fields) => fields.iter().for_each(|(_, v)| v.variables(out)),
+            TValue::Str(t) => out.push(t),
+            TValue::Array(items) => items.iter().for_each(|i| i.templates(out)),
+            TValue::Object(fields) => fields.iter().for_each(|(_, v)| v.templates(out)),
         }
     }
 }

@@ -9,6 +9,8 @@ use toml::Spanned;
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSpec {
     pub exercise: RawExercise,
+    /// Every key has a default, so the table may be left out.
+    #[serde(default)]
     pub submission: RawSubmission,
     #[serde(default)]
     pub services: RawServices,
@@ -42,7 +44,7 @@ pub(crate) struct RawInclude {
     pub checks: Vec<Spanned<RawCheck>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSubmission {
     #[serde(default)]
@@ -215,7 +217,9 @@ pub(crate) struct RawStep {
     #[serde(default)]
     pub expect: Option<RawExpect>,
     #[serde(default)]
-    pub capture: IndexMap<String, Spanned<RawCapture>>,
+    /// A JSONPath string or `{ header = "Name" }`, read by `Validator::captures_into`
+    /// so that every other shape is an error that lists these two.
+    pub capture: IndexMap<String, Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,7 +242,9 @@ pub(crate) struct RawLoad {
     #[serde(default)]
     pub mix: Vec<Spanned<RawStep>>,
     #[serde(default)]
-    pub thresholds: Vec<Spanned<RawThreshold>>,
+    /// `"expr"` or `{ expr, points, stage }`, read by `Validator::thresholds` so that a
+    /// misspelt key is an error rather than dropped.
+    pub thresholds: Vec<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -253,19 +259,6 @@ pub(crate) struct RawStage {
     /// Ramp linearly from the previous rate to this one.
     #[serde(default)]
     pub target: Option<f64>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum RawThreshold {
-    Expr(String),
-    Full {
-        expr: String,
-        #[serde(default)]
-        points: Option<f64>,
-        #[serde(default)]
-        stage: Option<String>,
-    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -302,9 +295,37 @@ pub(crate) struct RawExpect {
     pub max_time: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum RawCapture {
-    JsonPath(String),
-    Header { header: String },
+impl RawExpect {
+    /// The keys this expectation sets, each with the span of its value, in the order
+    /// they are declared in the struct (for errors about keys a step cannot judge).
+    pub(crate) fn keys(&self) -> Vec<(String, std::ops::Range<usize>)> {
+        fn one<T>(name: &str, v: &Option<Spanned<T>>) -> Option<(String, std::ops::Range<usize>)> {
+            v.as_ref().map(|v| (name.to_string(), v.span()))
+        }
+        fn map<T>(
+            name: &str,
+            m: &IndexMap<String, Spanned<T>>,
+        ) -> impl Iterator<Item = (String, std::ops::Range<usize>)> {
+            m.iter().map(move |(k, v)| {
+                let bare = k
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                let key = if bare { k.clone() } else { format!("{k:?}") };
+                (format!("{name}.{key}"), v.span())
+            })
+        }
+        let mut keys: Vec<_> = one("status", &self.status).into_iter().collect();
+        keys.extend(map("headers", &self.headers));
+        keys.extend(map("jsonpath", &self.jsonpath));
+        keys.extend(one("rows", &self.rows));
+        keys.extend(one("distinct", &self.distinct));
+        keys.extend(map("statuses", &self.statuses));
+        keys.extend(one("json", &self.json));
+        keys.extend(one("json_subset", &self.json_subset));
+        keys.extend(one("json_schema", &self.json_schema));
+        keys.extend(one("body_contains", &self.body_contains));
+        keys.extend(one("body_matches", &self.body_matches));
+        keys.extend(one("max_time", &self.max_time));
+        keys
+    }
 }

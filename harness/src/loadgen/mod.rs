@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 
 pub use schedule::{Schedule, Segment};
-pub use threshold::{Summary, Threshold, ThresholdError};
+pub use threshold::{Metric, Summary, Threshold, ThresholdError};
 
 use crate::probe::ProbeRequest;
 use crate::template::RenderError;

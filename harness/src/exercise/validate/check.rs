@@ -8,6 +8,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use toml::Spanned;
 
+use super::load::stated_threshold_points;
 use super::{Validator, is_identifier};
 use crate::exercise::error::{SpecError, help_for, toml_error};
 use crate::exercise::model::*;
@@ -167,12 +168,17 @@ impl Validator<'_> {
             .unwrap_or(false);
         let mut scope: Vec<String> = Vec::new();
         let mut vars = Vec::new();
+        self.scalars.clear();
         for (name, value) in &raw.vars {
             if let Some(tv) = self.tvalue_in_scope(value.get_ref(), &scope, value.span()) {
                 vars.push((name.clone(), tv));
                 scope.push(name.clone());
+                if let Some(what) = not_a_list(value.get_ref()) {
+                    self.scalars.push((name.clone(), what));
+                }
             }
         }
+        self.threshold_points_add_up(&raw.steps, &raw.points, points);
         if raw.steps.is_empty() {
             self.error(
                 raw.id.span(),
@@ -202,5 +208,47 @@ impl Validator<'_> {
             steps,
             location: self.location(&span),
         })
+    }
+
+    /// When a load step's thresholds give their points, they share out the check's
+    /// points (a failed load earns the share its passing thresholds carry): they must add
+    /// up to the check's `points`.
+    fn threshold_points_add_up(
+        &mut self,
+        steps: &[Spanned<RawStep>],
+        raw: &Spanned<i64>,
+        points: u32,
+    ) {
+        let wrong = steps
+            .iter()
+            .map(|s| stated_threshold_points(s.get_ref()))
+            .find(|(sum, stated)| *stated && (sum - f64::from(points)).abs() > 1e-9);
+        if let Some((sum, _)) = wrong {
+            let sum = crate::exercise::show_num(sum);
+            self.error(
+                raw.span(),
+                format!("`points = {points}`, but the check's load thresholds carry {sum}"),
+            )
+            .help = Some(format!(
+                "a failed load earns the share of the points its passing thresholds carry: make them add up to {points} (a threshold without `points` carries 1), or set `points = {sum}`"
+            ));
+        }
+    }
+}
+
+/// What a variable's value holds when it cannot be a list at run time: a number, a
+/// table, or a string that is not one lone `{{ ... }}` (which keeps its value's type).
+fn not_a_list(v: &toml::Value) -> Option<&'static str> {
+    match v {
+        toml::Value::Array(_) => None,
+        toml::Value::String(s) => {
+            let t = s.trim();
+            let lone = t.starts_with("{{") && t.ends_with("}}") && t.matches("{{").count() == 1;
+            (!lone).then_some("a string")
+        }
+        toml::Value::Integer(_) | toml::Value::Float(_) => Some("a number"),
+        toml::Value::Boolean(_) => Some("a boolean"),
+        toml::Value::Datetime(_) => Some("a date"),
+        toml::Value::Table(_) => Some("a table"),
     }
 }

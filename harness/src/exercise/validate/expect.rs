@@ -10,8 +10,7 @@ use regex::Regex;
 use serde_json::Value;
 use toml::Spanned;
 
-use super::Validator;
-use crate::exercise::error::SpecError;
+use super::{Validator, a_type};
 use crate::exercise::model::*;
 use crate::exercise::raw::*;
 
@@ -61,11 +60,11 @@ impl Validator<'_> {
             self.belongs(http, status.span(), "`expect.status` is for `http` steps");
             expect.status = self.status(status);
         }
-        if !http && !raw.headers.is_empty() {
-            self.errors.push(SpecError::file(
-                self.file,
-                "`expect.headers` is for `http` steps",
-            ));
+        if let Some((_, first)) = raw.headers.first().filter(|_| !http) {
+            self.error(first.span(), "`expect.headers` is for `http` steps")
+                .help = Some(
+                "this step's result is a JSON document (rows, a reply, a count): check it with `expect.jsonpath`, `expect.json` or `expect.json_subset`".into(),
+            );
         }
         for (name, value) in &raw.headers {
             let predicates = self.predicates(value, scope);
@@ -228,21 +227,24 @@ impl Validator<'_> {
         result
     }
 
-    /// The captures of a step; their names join `scope` for the steps after it.
+    /// The captures of a step; their names join `scope` for the steps after it. Only an
+    /// `http` step has headers to capture.
     pub(super) fn captures_into(
         &mut self,
-        raw: &IndexMap<String, Spanned<RawCapture>>,
+        raw: &IndexMap<String, Spanned<toml::Value>>,
         scope: &mut Vec<String>,
+        http: bool,
     ) -> Vec<Capture> {
         let mut out = Vec::new();
         for (name, c) in raw {
-            let source = match c.get_ref() {
-                RawCapture::JsonPath(p) => match self.query(p, c.span()) {
-                    Some(q) => CaptureSource::JsonPath(q),
-                    None => continue,
-                },
-                RawCapture::Header { header } => CaptureSource::Header(header.clone()),
+            let Some(source) = self.capture(c, http) else {
+                continue;
             };
+            // A header is text; what a JSONPath finds is only known at run time.
+            self.scalars.retain(|(n, _)| n != name);
+            if matches!(source, CaptureSource::Header(_)) {
+                self.scalars.push((name.clone(), "a header's text"));
+            }
             out.push(Capture {
                 name: name.clone(),
                 source,
@@ -250,6 +252,41 @@ impl Validator<'_> {
         }
         scope.extend(out.iter().map(|c| c.name.clone()));
         out
+    }
+
+    /// One capture: a JSONPath string, or `{ header = "Name" }` on an `http` step.
+    fn capture(&mut self, c: &Spanned<toml::Value>, http: bool) -> Option<CaptureSource> {
+        const FORMS: &str = "a capture is a JSONPath string (\"$.id\") or, on an `http` step, `{ header = \"Location\" }`";
+        let table = match c.get_ref() {
+            toml::Value::String(p) => return self.query(p, c.span()).map(CaptureSource::JsonPath),
+            toml::Value::Table(t) => t,
+            other => {
+                self.error(
+                    c.span(),
+                    format!("a capture is a string or a table, not {}", a_type(other)),
+                )
+                .help = Some(FORMS.into());
+                return None;
+            }
+        };
+        if !self.known_keys(table, c.span(), "a capture", &["header"], FORMS) {
+            return None;
+        }
+        let Some(toml::Value::String(header)) = table.get("header") else {
+            self.error(c.span(), "`header` names a response header, as a string")
+                .help = Some(FORMS.into());
+            return None;
+        };
+        if !http {
+            self.error(
+                c.span(),
+                format!("only an `http` step has headers: `{header}` cannot be captured here"),
+            )
+            .help =
+                Some("capture a JSONPath of the step's result instead, e.g. \"$[0].id\"".into());
+            return None;
+        }
+        Some(CaptureSource::Header(header.clone()))
     }
 }
 

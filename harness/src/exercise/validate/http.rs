@@ -34,6 +34,15 @@ impl Validator<'_> {
                         f.get_ref()
                     ),
                 );
+            } else if let Some(what) = self.scalar(f.get_ref()) {
+                self.error(
+                    f.span(),
+                    format!(
+                        "`for_each` sends the request once per item of a list, but `{}` holds {what}",
+                        f.get_ref()
+                    ),
+                )
+                .help = Some("give it a list, e.g. `vars = { titles = [\"a\", \"b\"] }`, or capture one (\"$[*].id\")".into());
             }
             local.push("item".into());
             f.get_ref().clone()
@@ -55,7 +64,7 @@ impl Validator<'_> {
             .duration(raw.timeout.as_ref())
             .unwrap_or(DEFAULT_HTTP_TIMEOUT);
         let expect = self.expect(raw.expect.as_ref(), &local, true, concurrent > 1);
-        let captures = self.captures_into(&raw.capture, scope);
+        let captures = self.captures_into(&raw.capture, scope, true);
         Some(HttpStep {
             method,
             path: path_t?,

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::Validator;
+use super::{Validator, a_type};
 use crate::exercise::error::help_for;
 use crate::exercise::model::*;
 use crate::exercise::raw::*;
-use crate::loadgen::{LoadOptions, Model, PlannedThreshold, Schedule, Segment, Threshold};
+use crate::loadgen::{LoadOptions, Metric, Model, PlannedThreshold, Schedule, Segment, Threshold};
 
 /// The settings every load has, whatever its model.
 struct Common {
@@ -180,27 +180,33 @@ impl Validator<'_> {
     /// The thresholds, each judging the whole run or one of the stages `names`.
     fn thresholds(
         &mut self,
-        raw: &[Spanned<RawThreshold>],
+        raw: &[Spanned<toml::Value>],
         names: &[String],
     ) -> Vec<PlannedThreshold> {
         let mut thresholds = Vec::new();
         for t in raw {
-            let (expr, points, stage) = match t.get_ref() {
-                RawThreshold::Expr(e) => (e, None, None),
-                RawThreshold::Full {
-                    expr,
-                    points,
-                    stage,
-                } => (expr, *points, stage.as_ref()),
+            let Some(parts) = self.threshold_parts(t) else {
+                continue;
             };
-            let threshold = match Threshold::parse(expr) {
+            let threshold = match Threshold::parse(parts.expr) {
                 Ok(th) => th,
                 Err(e) => {
-                    self.error(t.span(), format!("bad threshold `{expr}`: {e}"));
+                    self.error(t.span(), format!("bad threshold `{}`: {e}", parts.expr));
                     continue;
                 }
             };
-            let stage = match stage {
+            if let Metric::Percentile(p) = threshold.metric
+                && !MEASURED.contains(&p)
+            {
+                let help = if p == 100 {
+                    "the 100th percentile is the slowest request: write `max`"
+                } else {
+                    "a load measures p50, p90, p95, p99 and p999 (99.9%), and `max` and `mean`"
+                };
+                self.error(t.span(), format!("`p{p}` is not measured")).help = Some(help.into());
+                continue;
+            }
+            let stage = match parts.stage {
                 None => None,
                 Some(name) => match names.iter().position(|n| n == name) {
                     Some(k) => Some(k),
@@ -216,10 +222,68 @@ impl Validator<'_> {
             thresholds.push(PlannedThreshold {
                 threshold,
                 stage,
-                points: points.unwrap_or(1.0).max(0.0),
+                points: parts.points,
             });
         }
         thresholds
+    }
+
+    /// A threshold's expression, points and stage: `"p95 < 200ms"`, or a table of
+    /// `expr`, `points` and `stage` and no other key.
+    fn threshold_parts<'t>(&mut self, t: &'t Spanned<toml::Value>) -> Option<ThresholdParts<'t>> {
+        const FORMS: &str = "a threshold is \"p95 < 200ms\" or { expr = \"p95 < 200ms\", points = 2, stage = \"peak\" }";
+        let table = match t.get_ref() {
+            toml::Value::String(expr) => {
+                return Some(ThresholdParts {
+                    expr,
+                    points: 1.0,
+                    stage: None,
+                });
+            }
+            toml::Value::Table(table) => table,
+            other => {
+                self.error(
+                    t.span(),
+                    format!("a threshold is a string or a table, not {}", a_type(other)),
+                )
+                .help = Some(FORMS.into());
+                return None;
+            }
+        };
+        let ok = self.known_keys(table, t.span(), "a threshold", THRESHOLD_KEYS, FORMS);
+        let expr = match table.get("expr") {
+            Some(toml::Value::String(e)) => Some(e),
+            _ => {
+                self.error(t.span(), "a threshold needs its `expr` as a string")
+                    .help = Some(FORMS.into());
+                None
+            }
+        };
+        let points = match table.get("points").map(threshold_points) {
+            None => Some(1.0),
+            Some(Some(p)) => Some(p),
+            Some(None) => {
+                self.error(t.span(), "a threshold's `points` is a number, 0 or more");
+                None
+            }
+        };
+        let stage = match table.get("stage") {
+            None => Some(None),
+            Some(toml::Value::String(s)) => Some(Some(s)),
+            Some(_) => {
+                self.error(
+                    t.span(),
+                    "a threshold's `stage` is a stage's name, as a string",
+                );
+                None
+            }
+        };
+        Some(ThresholdParts {
+            expr: expr?,
+            points: points?,
+            stage: stage?,
+        })
+        .filter(|_| ok)
     }
 
     /// The requests: the step's own `http`, or a weighted `mix`.
@@ -231,6 +295,7 @@ impl Validator<'_> {
         scope: &[String],
     ) -> Option<Vec<(u32, HttpStep)>> {
         let mut mix = Vec::new();
+        self.only_thresholds_judge(raw);
         if let Some(http) = &raw.http {
             if !l.mix.is_empty() {
                 self.error(
@@ -242,10 +307,10 @@ impl Validator<'_> {
         }
         for entry in &l.mix {
             let e = entry.get_ref();
-            let Some(http) = &e.http else {
-                self.error(entry.span(), "each `mix` entry is an `http` request");
+            let Some(http) = self.entry_request(entry, "a `mix`") else {
                 continue;
             };
+            self.only_thresholds_judge(e);
             let weight = match &e.weight {
                 Some(w) if (1..=1_000_000).contains(w.get_ref()) => *w.get_ref() as u32,
                 Some(w) => {
@@ -276,4 +341,61 @@ impl Validator<'_> {
         }
         Some(mix)
     }
+    /// A load judges its requests by its thresholds only (an answer of 400 or more is an
+    /// error) and times them out by `load.timeout`: a request's `expect` and `timeout`
+    /// would be silently ignored, so each is an error.
+    fn only_thresholds_judge(&mut self, raw: &RawStep) {
+        if let Some(t) = &raw.timeout {
+            self.error(
+                t.span(),
+                "a load step's requests time out by `load.timeout`",
+            )
+            .help = Some("move it into the load table: `load = { ..., timeout = \"2s\" }`".into());
+        }
+        for (key, span) in raw.expect.as_ref().map(RawExpect::keys).unwrap_or_default() {
+            self.error(span, format!("`expect.{key}` is never checked in a load step"))
+                .help = Some(
+                "a load counts every answer of 400 or more, and every timeout, as an error: judge them with a threshold such as \"error_rate < 1%\", and the time with \"p95 < 200ms\"; check single answers in an `http` step before the load".into(),
+            );
+        }
+    }
+}
+
+/// The percentiles a load measures, as thresholds write them (`p999` is 99.9%).
+const MEASURED: &[u32] = &[50, 90, 95, 99, 999];
+
+/// The keys a threshold table may have.
+const THRESHOLD_KEYS: &[&str] = &["expr", "points", "stage"];
+
+/// What a threshold says, before its expression is parsed.
+struct ThresholdParts<'t> {
+    expr: &'t str,
+    points: f64,
+    stage: Option<&'t String>,
+}
+
+/// A threshold's `points`: a number, 0 or more.
+fn threshold_points(v: &toml::Value) -> Option<f64> {
+    let p = v.as_float().or_else(|| v.as_integer().map(|i| i as f64))?;
+    (p.is_finite() && p >= 0.0).then_some(p)
+}
+
+/// The points of a load step's thresholds (1 each unless given), and whether any gives
+/// its `points`: then they must add up to the check's points.
+pub(super) fn stated_threshold_points(raw: &RawStep) -> (f64, bool) {
+    let Some(load) = &raw.load else {
+        return (0.0, false);
+    };
+    let mut sum = 0.0;
+    let mut stated = false;
+    for t in &load.get_ref().thresholds {
+        match t.get_ref().get("points") {
+            Some(p) => {
+                stated = true;
+                sum += threshold_points(p).unwrap_or(0.0);
+            }
+            None => sum += 1.0,
+        }
+    }
+    (sum, stated)
 }

@@ -1,6 +1,6 @@
 //! Reads a spec file and validates it into an `Exercise`, collecting every error with
 //! its position rather than stopping at the first. One file per part of the spec:
-//! the submission and its services, the checks, their steps (HTTP, load), what a step
+//! the submission and its services, the checks, their steps (HTTP, load, SQL), what a step
 //! expects, and assertions; this file holds the entry points and the shared pieces
 //! (durations, templates, variables in scope).
 
@@ -9,6 +9,7 @@ mod expect;
 mod http;
 mod load;
 mod predicate;
+mod sql;
 mod step;
 mod submission;
 
@@ -71,6 +72,9 @@ struct Validator<'a> {
     errors: Vec<SpecError>,
     /// The services the spec declares (steps that need one check it).
     services: Declared,
+    /// The variables of the current check known not to hold a list, with what they
+    /// hold: `for_each` and `gen.pick` over them could only fail at run time.
+    scalars: Vec<(String, &'static str)>,
 }
 
 /// Which optional services a spec declares.
@@ -87,6 +91,7 @@ impl<'a> Validator<'a> {
             src,
             errors: Vec::new(),
             services,
+            scalars: Vec::new(),
         }
     }
 }
@@ -224,10 +229,40 @@ impl Validator<'_> {
         Some(tv)
     }
 
-    /// Reports variables that no earlier var or capture defines.
+    /// What a variable holds when it is known not to be a list.
+    fn scalar(&self, name: &str) -> Option<&'static str> {
+        self.scalars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, what)| *what)
+    }
+
+    /// Reports variables that no earlier var or capture defines, and `gen.pick` over a
+    /// variable that is not a list.
     fn check_scope(&mut self, tv: &TValue, scope: &[String], span: Range<usize>) {
-        let mut used = Vec::new();
-        tv.variables(&mut used);
+        let mut templates = Vec::new();
+        tv.templates(&mut templates);
+        let picked: Vec<String> = templates
+            .iter()
+            .flat_map(|t| t.picked().map(str::to_string))
+            .collect();
+        for var in picked {
+            if let Some(what) = self.scalar(&var) {
+                self.error(
+                    span.clone(),
+                    format!(
+                        "`gen.pick({var})` draws an item from a list, but `{var}` holds {what}"
+                    ),
+                )
+                .help = Some(format!(
+                    "give `{var}` a list, e.g. `{var} = [\"a\", \"b\"]`, or capture one (\"$[*].id\")"
+                ));
+            }
+        }
+        let used: Vec<String> = templates
+            .iter()
+            .flat_map(|t| t.variables().map(str::to_string))
+            .collect();
         for var in used {
             if !scope.contains(&var) {
                 let fallback = "define it in the check's `vars` or capture it in an earlier step";
@@ -327,6 +362,25 @@ impl Validator<'_> {
         None
     }
 
+    /// Reports each key of an inline `table` (a capture, a threshold) that is not one of
+    /// `valid`, with a "did you mean" or the valid `forms`; whether there was none.
+    fn known_keys(
+        &mut self,
+        table: &toml::Table,
+        span: Range<usize>,
+        what: &str,
+        valid: &[&str],
+        forms: &str,
+    ) -> bool {
+        let mut ok = true;
+        for key in table.keys().filter(|k| !valid.contains(&k.as_str())) {
+            self.error(span.clone(), format!("unknown key `{key}` in {what}"))
+                .help = help_for(key, valid.iter().copied(), Some(forms.into()));
+            ok = false;
+        }
+        ok
+    }
+
     fn query(&mut self, src: &str, span: Range<usize>) -> Option<Query> {
         match JsonPath::parse(src) {
             Ok(path) => Some(Query {
@@ -340,6 +394,19 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+}
+
+/// A TOML value's type with its article, for "a capture is ..., not an integer".
+fn a_type(v: &toml::Value) -> &'static str {
+    match v {
+        toml::Value::String(_) => "a string",
+        toml::Value::Integer(_) => "an integer",
+        toml::Value::Float(_) => "a float",
+        toml::Value::Boolean(_) => "a boolean",
+        toml::Value::Datetime(_) => "a date",
+        toml::Value::Array(_) => "an array",
+        toml::Value::Table(_) => "a table",
     }
 }
 

@@ -1,6 +1,6 @@
 //! A check's steps. The kind of a step is decided once, from the one field that names
-//! it (`Kind`); a table says which optional fields each kind takes. HTTP and load steps
-//! have files of their own; the small kinds (SQL, Redis, sleep, upstream, actions,
+//! it (`Kind`); a table says which optional fields each kind takes. HTTP, load and SQL
+//! steps have files of their own; the small kinds (Redis, sleep, upstream, actions,
 //! sequences) are here.
 
 use std::ops::Range;
@@ -260,7 +260,7 @@ impl Validator<'_> {
         self.need_upstream(path.span());
         let path = self.template_in_scope(path, scope)?;
         let expect = self.expect(raw.expect.as_ref(), scope, false, false);
-        let captures = self.captures_into(&raw.capture, scope);
+        let captures = self.captures_into(&raw.capture, scope, false);
         Some(StepKind::UpstreamCalls(Box::new(UpstreamCallsStep {
             path,
             expect,
@@ -301,21 +301,13 @@ impl Validator<'_> {
         let mut steps = Vec::new();
         for entry in &raw.sequence {
             let e = entry.get_ref();
-            let Some(http) = &e.http else {
-                self.error(
-                    entry.span(),
-                    "each entry of a `sequence` is an `http` request",
-                );
+            let Some(http) = self.entry_request(entry, "a `sequence`") else {
                 continue;
             };
-            if e.concurrent.is_some()
-                || e.for_each.is_some()
-                || !e.sequence.is_empty()
-                || e.load.is_some()
-            {
+            if e.concurrent.is_some() || e.for_each.is_some() || e.weight.is_some() {
                 self.error(
                     entry.span(),
-                    "requests in a `sequence` take no `concurrent`, `for_each`, `sequence` or `load`",
+                    "requests in a `sequence` take no `concurrent`, `for_each` or `weight`",
                 );
                 continue;
             }
@@ -327,9 +319,43 @@ impl Validator<'_> {
         Some(StepKind::Sequence { copies, steps })
     }
 
+    /// The request of an entry of a `sequence` or a load's `mix` (`what`): one `http`
+    /// and no other kind, and no `hint` (the step's own hint is the one shown).
+    pub(super) fn entry_request<'r>(
+        &mut self,
+        entry: &'r Spanned<RawStep>,
+        what: &str,
+    ) -> Option<&'r Spanned<String>> {
+        let e = entry.get_ref();
+        let kinds = Kind::named(e);
+        if let [Kind::Http(http)] = kinds.as_slice() {
+            if e.hint.is_some() {
+                self.error(
+                    entry.span(),
+                    format!("a `hint` on an entry of {what} is never shown: give it to the step"),
+                );
+            }
+            return Some(http);
+        }
+        let names: Vec<String> = kinds.iter().map(|k| format!("`{}`", k.name())).collect();
+        let got = if names.is_empty() {
+            "nothing".to_string()
+        } else {
+            names.join(" and ")
+        };
+        self.error(
+            entry.span(),
+            format!("each entry of {what} is one `http` request, not {got}"),
+        )
+        .help = Some(
+            "an entry has `http = \"METHOD /path\"` and what a request takes: `query`, `headers`, one of `json`, `body` or `form`".into(),
+        );
+        None
+    }
+
     /// The timeout, expectations and captures of a step whose result is a JSON document
     /// (SQL rows, a Redis reply); the captures join the scope.
-    fn judged(
+    pub(super) fn judged(
         &mut self,
         raw: &RawStep,
         scope: &mut Vec<String>,
@@ -338,7 +364,7 @@ impl Validator<'_> {
             .duration(raw.timeout.as_ref())
             .unwrap_or(DEFAULT_SQL_TIMEOUT);
         let expect = self.expect(raw.expect.as_ref(), scope, false, false);
-        let captures = self.captures_into(&raw.capture, scope);
+        let captures = self.captures_into(&raw.capture, scope, false);
         (timeout, expect, captures)
     }
 
@@ -376,34 +402,6 @@ impl Validator<'_> {
         let (timeout, expect, captures) = self.judged(raw, scope);
         Some(RedisStep {
             command,
-            timeout,
-            expect,
-            captures,
-        })
-    }
-
-    fn sql_step(
-        &mut self,
-        raw: &RawStep,
-        sql: &Spanned<String>,
-        span: Range<usize>,
-        scope: &mut Vec<String>,
-    ) -> Option<SqlStep> {
-        self.reject_fields(raw, &Kind::Sql(sql), span);
-        if sql.get_ref().contains("{{") {
-            self.error(
-                sql.span(),
-                "SQL text is not a template: pass values as `params` and write $1, $2... in the query",
-            );
-        }
-        let mut params = Vec::new();
-        for p in &raw.params {
-            params.push(self.tvalue_in_scope(p.get_ref(), scope, p.span())?);
-        }
-        let (timeout, expect, captures) = self.judged(raw, scope);
-        Some(SqlStep {
-            query: sql.get_ref().trim().trim_end_matches(';').to_string(),
-            params,
             timeout,
             expect,
             captures,
