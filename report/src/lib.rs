@@ -6,9 +6,11 @@
 //! `#[serde(default)]`, and `SCHEMA_VERSION` is bumped only for a change that could break
 //! a reader.
 
+mod cause;
 pub mod exit;
 mod types;
 
+pub use cause::{Cause, CauseKind};
 pub use exit::Fault;
 pub use types::*;
 

@@ -38,6 +38,22 @@ pub struct CheckResult {
     pub failure: Option<Failure>,
     /// The figures of the check's load step, if it has one.
     pub load: Option<LoadReport>,
+    /// What the submission printed while a failed check ran: its own log lines, capped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<SubmissionOutput>,
+    /// Known causes of the failure, named in plain words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<crate::Cause>,
+}
+
+/// The submission's own log lines over a span of time (a failed check's), as it
+/// printed them, capped in lines and bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionOutput {
+    /// The lines kept (the last ones), joined with `\n`.
+    pub text: String,
+    /// Lines printed in the span but not kept (the first ones), over the cap.
+    pub omitted: usize,
 }
 
 /// Latency figures in milliseconds.
@@ -214,6 +230,9 @@ pub struct Report {
     /// How the submission's container ended, if it was not running at the end (exit
     /// code, out-of-memory kill).
     pub submission_exit: Option<String>,
+    /// Known causes of a run that did not build or start, named in plain words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<crate::Cause>,
 }
 
 /// The submission's peak resource use.
