@@ -361,6 +361,162 @@ fn a_server_that_exits_is_reported_with_its_output() {
     assert!(log.contains("could not connect to the database"), "{log}");
 }
 
+/// The one cause of `kind` a list names, with its sentence in one line.
+fn cause_of(causes: &[grader_report::Cause], kind: grader_report::CauseKind) -> String {
+    let found: Vec<&grader_report::Cause> = causes.iter().filter(|c| c.kind == kind).collect();
+    assert_eq!(found.len(), 1, "one {kind:?} in {causes:?}");
+    let line = found[0].line();
+    assert!(!line.contains('\n'), "one line: {line}");
+    line
+}
+
+/// Known causes are named in one line next to the failure, and each failure shows what
+/// the submission printed while it ran: a server that writes beside its code (the
+/// read-only root), one that listens on 127.0.0.1, and a build that needs a registry.
+#[test]
+fn known_causes_are_named_next_to_the_submissions_own_lines() {
+    use grader_report::CauseKind;
+    let g = grade(
+        "todo-api",
+        &root().join("tests/fixtures/writes-beside-code"),
+        &["--format", "json,junit,md,html,gradescope"],
+    );
+    assert_eq!(g.report.status, RunStatus::Graded, "{}", g.stdout());
+    let create = g
+        .report
+        .checks
+        .iter()
+        .find(|c| c.id == "create-status")
+        .unwrap();
+    assert_eq!(create.status, CheckStatus::Failed);
+    let line = cause_of(&create.causes, CauseKind::ReadOnlyFilesystem);
+    assert!(
+        line.contains("`/app/todos.json.tmp`")
+            && line.contains("only /tmp is writable while graded"),
+        "{line}"
+    );
+    assert!(
+        line.contains("sandbox rule: the root filesystem is read-only"),
+        "{line}"
+    );
+    let output = create.output.as_ref().expect("the check's own log lines");
+    assert!(
+        output
+            .text
+            .contains("OSError: [Errno 30] Read-only file system: '/app/todos.json.tmp'"),
+        "{output:?}"
+    );
+    assert!(
+        !output.text.contains("listening on :8080"),
+        "only the lines printed while the check ran: {output:?}"
+    );
+    // Every failed check that wrote names it; a hidden one keeps its cause, not its lines.
+    for c in g
+        .report
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Failed)
+    {
+        if c.hidden {
+            assert!(
+                c.output.is_none(),
+                "{}: a hidden check's lines stay hidden",
+                c.id
+            );
+        }
+    }
+    let stdout = g.stdout();
+    assert!(
+        stdout.contains("cause:") && stdout.contains("Read-only file system"),
+        "{stdout}"
+    );
+    let dir = std::env::temp_dir().join(format!(
+        "grader-e2e-{}-writes-beside-code",
+        std::process::id()
+    ));
+    for file in ["junit.xml", "summary.md", "report.html", "results.json"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(
+            text.contains("only /tmp is writable while graded"),
+            "{file}"
+        );
+        assert!(
+            text.contains("Read-only file system"),
+            "{file}: the server's lines"
+        );
+    }
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&junit).unwrap();
+    let out: String = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("system-out"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(out.contains("| OSError: [Errno 30]"), "system-out: {out}");
+
+    let g = grade(
+        "todo-api",
+        &root().join("tests/fixtures/listens-on-loopback"),
+        &[],
+    );
+    assert_eq!(g.report.status, RunStatus::StartFailed, "{}", g.stdout());
+    let line = cause_of(&g.report.causes, CauseKind::ListensOnLoopback);
+    assert!(
+        line.contains("127.0.0.1:8080") && line.contains("0.0.0.0:8080"),
+        "{line}"
+    );
+    assert!(
+        g.report
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("127.0.0.1:8080"),
+        "{:?}",
+        g.report.reason
+    );
+    assert!(
+        g.report.phases.start_ms.unwrap_or(u64::MAX) < 30_000,
+        "no wait for the whole start-up time: {:?}",
+        g.report.phases
+    );
+    let log = g.report.log_tail.clone().unwrap_or_default();
+    assert!(log.contains("serving on http://127.0.0.1:8080"), "{log}");
+    assert!(
+        g.stdout()
+            .contains("Cause: the server listens on 127.0.0.1:8080"),
+        "{}",
+        g.stdout()
+    );
+
+    let g = grade(
+        "todo-api",
+        &root().join("tests/fixtures/needs-registry"),
+        &[],
+    );
+    assert_eq!(g.report.status, RunStatus::BuildFailed, "{}", g.stdout());
+    let line = cause_of(&g.report.causes, CauseKind::RegistryUnreachable);
+    assert!(line.contains("could not reach PyPI (pip)"), "{line}");
+    assert!(
+        g.report
+            .causes
+            .iter()
+            .all(|c| c.kind != CauseKind::MissingPackage),
+        "flask exists: {:?}",
+        g.report.causes
+    );
+    let tail = g.report.build_log_tail.clone().unwrap_or_default();
+    assert!(
+        tail.contains("PyPI may be unreachable where this is graded"),
+        "{tail}"
+    );
+    assert!(!tail.contains("\x1b["), "no colours: {tail:?}");
+    assert!(
+        g.stdout().contains("Cause: the build could not reach PyPI"),
+        "{}",
+        g.stdout()
+    );
+}
+
 #[test]
 fn a_folder_without_dockerfile_is_a_build_failure() {
     let g = grade(

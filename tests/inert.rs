@@ -449,6 +449,10 @@ const FREE_TEXT: &[&str] = &[
     "/checks/1/failure/response",
     "/checks/1/failure/hint",
     "/checks/1/failure/diff",
+    "/checks/1/output/text",
+    "/checks/1/causes/0/message",
+    "/checks/1/causes/0/rule",
+    "/checks/1/causes/0/evidence",
 ];
 
 /// Every field at once, without Docker: the renderers' snapshot report with the

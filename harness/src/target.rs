@@ -2,8 +2,9 @@
 //! The grader implements it with Docker; tests implement it with in-process servers.
 
 use std::future::Future;
+use std::time::SystemTime;
 
-use grader_report::Fault;
+use grader_report::{Cause, Fault, SubmissionOutput};
 
 /// A failure of a lifecycle operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,4 +47,19 @@ pub trait Target: Sync {
     fn crash(&self) -> impl Future<Output = Result<(), TargetError>> + Send;
     /// Waits until the health endpoint answers 2xx.
     fn wait_ready(&self) -> impl Future<Output = Result<(), TargetError>> + Send;
+    /// For a check that did not pass: what the submission printed since `since`, and
+    /// the known causes its output and state show. A target without a log of its own
+    /// (an in-process server) has nothing to say.
+    fn diagnose(&self, since: SystemTime) -> impl Future<Output = Diagnosis> + Send {
+        let _ = since;
+        async { Diagnosis::default() }
+    }
+}
+
+/// What a target can tell about a failure: the submission's own output over the
+/// check, and the causes it shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub output: Option<SubmissionOutput>,
+    pub causes: Vec<Cause>,
 }

@@ -40,7 +40,11 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> anyhow::Result<u8> {
             dir.display()
         )));
     }
-    copy_template(&ctx.recipes.join("templates").join(lang), dir)?;
+    copy_template(
+        &ctx.recipes.join("templates").join(lang),
+        dir,
+        &exercise.name.to_ascii_lowercase(),
+    )?;
     if let Some(readme) = &exercise.readme {
         std::fs::copy(readme, dir.join("README.md"))?;
     }
@@ -53,6 +57,7 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> anyhow::Result<u8> {
     for n in names {
         println!("  {n}");
     }
+    println!("README.md holds the contract, and the sandbox rules the server runs under");
     println!(
         "grade it with: grader grade {} {}",
         exercise.name,
@@ -61,15 +66,26 @@ pub(crate) fn run(args: &Args, ctx: &Context) -> anyhow::Result<u8> {
     Ok(grader_report::exit::PASSED)
 }
 
-/// The language's starter files and its Dockerfile, into `dir`.
-fn copy_template(template: &Path, dir: &Path) -> anyhow::Result<()> {
+/// The starters' placeholder for the exercise's name (package.json, go.mod, comments).
+const EXERCISE: &str = "__EXERCISE__";
+
+/// The language's starter files and its Dockerfile, into `dir`, with the exercise's
+/// name where the starters say `__EXERCISE__`.
+fn copy_template(template: &Path, dir: &Path, exercise: &str) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
-    for f in std::fs::read_dir(template.join("starter"))
-        .with_context(|| format!("reading {}", template.display()))?
+    let starter = template.join("starter");
+    let files = std::fs::read_dir(&starter)
+        .with_context(|| format!("reading {}", starter.display()))?
         .flatten()
-    {
-        std::fs::copy(f.path(), dir.join(f.file_name()))?;
+        .map(|f| (f.path(), f.file_name()));
+    for (from, name) in files.chain([(template.join("Dockerfile"), "Dockerfile".into())]) {
+        let to = dir.join(name);
+        match std::fs::read_to_string(&from) {
+            Ok(text) => std::fs::write(&to, text.replace(EXERCISE, exercise))?,
+            Err(_) => {
+                std::fs::copy(&from, &to)?;
+            }
+        }
     }
-    std::fs::copy(template.join("Dockerfile"), dir.join("Dockerfile"))?;
     Ok(())
 }

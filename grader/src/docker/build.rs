@@ -10,6 +10,9 @@ use bollard::Docker;
 use bollard::query_parameters::BuildImageOptionsBuilder;
 use futures_util::StreamExt;
 
+use grader_report::Cause;
+
+use super::causes;
 use super::context::build_context;
 use super::images::image_exists;
 use super::{DockerError, io};
@@ -23,13 +26,20 @@ const TAIL_LINES: usize = 30;
 #[derive(Debug)]
 pub enum BuildOutcome {
     Built,
-    Failed { reason: String, log_tail: String },
+    Failed {
+        reason: String,
+        /// The log's last lines, colours removed.
+        log_tail: String,
+        /// Known causes found in the whole log.
+        causes: Vec<Cause>,
+    },
 }
 
-/// The build's log file, and its last lines for the report.
+/// The build's log file, its last lines for the report, and the causes its lines show.
 struct BuildLog {
     file: std::fs::File,
     tail: VecDeque<String>,
+    scan: causes::BuildScan,
 }
 
 impl BuildLog {
@@ -39,12 +49,14 @@ impl BuildLog {
         Ok(BuildLog {
             file,
             tail: VecDeque::new(),
+            scan: causes::BuildScan::default(),
         })
     }
 
     fn note(&mut self, text: &str) {
         let _ = self.file.write_all(text.as_bytes());
         for l in text.lines() {
+            self.scan.line(&causes::strip_sgr(l));
             if self.tail.len() == TAIL_LINES {
                 self.tail.pop_front();
             }
@@ -52,8 +64,18 @@ impl BuildLog {
         }
     }
 
+    /// The last lines without their colours (the file keeps them).
     fn tail(&self) -> String {
-        self.tail.iter().cloned().collect::<Vec<_>>().join("\n")
+        causes::strip_sgr(&self.tail.iter().cloned().collect::<Vec<_>>().join("\n"))
+    }
+
+    /// The build failed: why, its last lines and its causes.
+    fn failed(&mut self, reason: String) -> BuildOutcome {
+        BuildOutcome::Failed {
+            reason,
+            log_tail: self.tail(),
+            causes: std::mem::take(&mut self.scan).causes(),
+        }
     }
 
     /// A build refused before the engine saw it: the reason is all there is to show.
@@ -62,6 +84,7 @@ impl BuildLog {
         BuildOutcome::Failed {
             reason,
             log_tail: String::new(),
+            causes: Vec::new(),
         }
     }
 }
@@ -108,19 +131,13 @@ pub async fn build_submission(
     let Ok(error) = tokio::time::timeout(timeout, work).await else {
         let reason = format!("the build did not finish within {}s", timeout.as_secs());
         log.note(&format!("{reason}\n"));
-        return Ok(BuildOutcome::Failed {
-            reason,
-            log_tail: log.tail(),
-        });
+        return Ok(log.failed(reason));
     };
     // A failed build can end in a spurious stream error: the image decides.
     let exists = image_exists(docker, tag).await?;
     match error {
         None if exists => Ok(BuildOutcome::Built),
-        error => Ok(BuildOutcome::Failed {
-            reason: error.unwrap_or_else(|| "the build produced no image".into()),
-            log_tail: log.tail(),
-        }),
+        error => Ok(log.failed(error.unwrap_or_else(|| "the build produced no image".into()))),
     }
 }
 

@@ -201,7 +201,10 @@ async fn build(
                 None,
             )
             .await?;
-            if let BuildOutcome::Failed { reason, log_tail } = outcome {
+            if let BuildOutcome::Failed {
+                reason, log_tail, ..
+            } = outcome
+            {
                 return Err(DockerError::Other(format!(
                     "building image {name} from {} failed: {reason}\n{log_tail}",
                     dir.display()

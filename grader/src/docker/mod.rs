@@ -1,11 +1,13 @@
 //! Everything that talks to Docker: images, builds, the per-run sandbox, cleanup.
 
 mod build;
+mod causes;
 mod clean;
 mod container;
 mod context;
 mod images;
 mod provision;
+pub(crate) mod rules;
 mod sandbox;
 mod shared_pg;
 pub mod stack;

@@ -22,6 +22,8 @@ pub(crate) fn report() -> Report {
                 location: "exercises/todo-api/spec.toml:40".into(),
                 failure,
                 load: None,
+                output: None,
+                causes: Vec::new(),
             }
         };
     let mut r = Report {
@@ -93,7 +95,21 @@ pub(crate) fn report() -> Report {
             cpu_limit: 1.0,
         }),
         submission_exit: None,
+        causes: Vec::new(),
     };
+    r.checks[1].output = Some(grader_report::SubmissionOutput {
+        text: "POST /todos\nOSError: [Errno 30] Read-only file system: '/app/todos.json.tmp'"
+            .into(),
+        omitted: 2,
+    });
+    r.checks[1].causes = vec![
+        grader_report::Cause::new(
+            grader_report::CauseKind::ReadOnlyFilesystem,
+            "the server tried to write `/app/todos.json.tmp`, but only /tmp is writable while graded",
+        )
+        .with_rule("the root filesystem is read-only: only `/tmp` is writable, at most 64 MiB")
+        .with_evidence("OSError: [Errno 30] Read-only file system: '/app/todos.json.tmp'"),
+    ];
     harness::score::tally(&mut r);
     r
 }
@@ -252,6 +268,13 @@ pub(crate) fn hostile() -> Report {
     r.submission_exit = h();
     for c in &mut r.checks {
         c.title = HOSTILE.into();
+        if let Some(o) = &mut c.output {
+            o.text = HOSTILE.into();
+        }
+        for cause in &mut c.causes {
+            cause.message = HOSTILE.into();
+            (cause.rule, cause.evidence) = (h(), h());
+        }
         if let Some(f) = &mut c.failure {
             (f.message, f.location) = (HOSTILE.into(), HOSTILE.into());
             (f.expected, f.actual, f.request) = (h(), h(), h());

@@ -9,7 +9,7 @@
 use grader_report::{CheckResult, CheckStatus, Report};
 use serde::Serialize;
 
-use super::text::{failure_text, fraction, inert, replay, verdict};
+use super::text::{cause_lines, failure_with_output, fraction, inert, replay, verdict};
 
 /// How Gradescope is to show every output and test name: as plain text.
 const TEXT: &str = "text";
@@ -60,9 +60,29 @@ impl Test {
                 "visible"
             },
             tags: [inert(&c.category)],
-            output: inert(&c.failure.as_ref().map(failure_text).unwrap_or_default()),
+            output: inert(
+                &(c.failure.as_ref())
+                    .map(|f| failure_with_output(c, f))
+                    .unwrap_or_default(),
+            ),
         }
     }
+}
+
+/// The run in a sentence, then its known causes, a line each.
+fn run_output(report: &Report) -> String {
+    let mut out = format!(
+        "{}: {} points, {}. Seed {}.",
+        report.exercise.name,
+        fraction(report.score, report.max_score),
+        verdict(report),
+        replay(report.seed, str::to_string)
+    );
+    for line in cause_lines(&report.causes) {
+        out.push('\n');
+        out.push_str(&line);
+    }
+    out
 }
 
 pub(crate) fn render(report: &Report) -> String {
@@ -74,13 +94,7 @@ pub(crate) fn render(report: &Report) -> String {
     let results = Results {
         score: report.score,
         execution_time: total_ms / 1000,
-        output: inert(&format!(
-            "{}: {} points, {}. Seed {}.",
-            report.exercise.name,
-            fraction(report.score, report.max_score),
-            verdict(report),
-            replay(report.seed, str::to_string)
-        )),
+        output: inert(&run_output(report)),
         output_format: TEXT,
         test_output_format: TEXT,
         test_name_format: TEXT,

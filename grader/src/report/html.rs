@@ -2,9 +2,11 @@
 //! category with expandable details, where the time went (an inline SVG chart), the
 //! submission's resource peaks and its log tail.
 
-use grader_report::{CheckResult, CheckStatus, Failure, LoadReport, Report, Resources};
+use grader_report::{Cause, CheckResult, CheckStatus, Failure, LoadReport, Report, Resources};
 
-use super::text::{Category, categories, fraction, inert, is_failure, pts, replay, verdict};
+use super::text::{
+    Category, categories, fraction, inert, is_failure, output_heading, pts, replay, verdict,
+};
 
 /// The one HTML escaper, for text and attribute values alike (quotes included): what a
 /// submission or a learner's name holds cannot break out of an element or an `href`,
@@ -276,6 +278,27 @@ fn failure_html(f: &Failure) -> String {
     body
 }
 
+/// The known causes, a line each, under the sandbox rule they hit.
+fn causes_html(causes: &[Cause]) -> String {
+    causes
+        .iter()
+        .map(|c| format!(r#"<div class="cause">{}</div>"#, escape(&c.line())))
+        .collect()
+}
+
+/// A failed check's causes and what the submission printed while it ran.
+fn output_html(c: &CheckResult) -> String {
+    let mut h = causes_html(&c.causes);
+    if let Some(o) = c.output.as_ref().filter(|o| !o.text.is_empty()) {
+        h.push_str(&format!(
+            r#"<div class="label">{}</div><pre class="output">{}</pre>"#,
+            escape(&output_heading(o)),
+            escape(&o.text)
+        ));
+    }
+    h
+}
+
 fn check_html(c: &CheckResult) -> String {
     let (class, icon) = match c.status {
         CheckStatus::Passed => ("passed", "✓"),
@@ -290,7 +313,7 @@ fn check_html(c: &CheckResult) -> String {
             c.duration_ms,
             escape(&c.location)
         ),
-        Some(f) => failure_html(f),
+        Some(f) => failure_html(f) + &output_html(c),
     };
     if let Some(l) = &c.load {
         body.push_str(&load_html(l));
@@ -382,6 +405,7 @@ fn run_html(report: &Report) -> String {
 pub(crate) fn render(report: &Report) -> String {
     let mut h = head(report);
     h.push_str(&header(report));
+    h.push_str(&causes_html(&report.causes));
     for category in categories(&report.checks) {
         h.push_str(&category_html(&category));
     }

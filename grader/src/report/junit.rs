@@ -11,7 +11,7 @@ use std::time::Duration;
 use grader_report::{CheckResult, CheckStatus, Report, RunStatus};
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 
-use super::text::{categories, failure_text, fraction, inert};
+use super::text::{categories, cause_lines, failure_text, fraction, inert, output_text};
 
 /// A check as a test case; `broken`: the submission never ran, so a skipped check is an
 /// error, not a skip.
@@ -35,6 +35,10 @@ fn case(report: &Report, c: &CheckResult, broken: bool) -> TestCase {
         )),
         status,
     );
+    let output = output_text(c);
+    if !output.is_empty() {
+        case.set_system_out(inert(&output));
+    }
     case.set_classname(inert(&format!("{}.{}", report.exercise.name, c.category)));
     case.set_time(Duration::from_millis(c.duration_ms));
     case
@@ -46,8 +50,11 @@ pub(crate) fn render(report: &Report) -> String {
         report.status,
         RunStatus::BuildFailed | RunStatus::StartFailed | RunStatus::Error
     );
-    for category in categories(&report.checks) {
+    for (i, category) in categories(&report.checks).into_iter().enumerate() {
         let mut suite = TestSuite::new(inert(category.name));
+        if i == 0 && !report.causes.is_empty() {
+            suite.set_system_out(inert(&cause_lines(&report.causes).join("\n")));
+        }
         for c in category.checks {
             suite.add_test_case(case(report, c, broken));
         }

@@ -3,7 +3,9 @@
 use grader_report::{CheckResult, CheckStatus, Report};
 
 use super::html::escape;
-use super::text::{failure_text, fraction, inert, is_failure, load_summary, replay, verdict};
+use super::text::{
+    cause_lines, failure_with_output, fraction, inert, is_failure, load_summary, replay, verdict,
+};
 
 /// The one Markdown escaper for inline text (a table cell, a sentence): no column or
 /// line break, no code span, link or image, and no raw HTML that GitHub would render
@@ -77,6 +79,30 @@ fn heading(report: &Report) -> String {
     if let Some(commit) = &report.commit {
         out.push_str(&format!("Graded commit `{}`.\n\n", inline(commit)));
     }
+    out.push_str(&causes_md(report));
+    out
+}
+
+/// The run's known causes, and those of hidden checks (which have no section), a
+/// line each.
+fn causes_md(report: &Report) -> String {
+    let mut out = String::new();
+    for line in cause_lines(&report.causes) {
+        out.push_str(&format!("- {}\n", inline(&line)));
+    }
+    for c in report
+        .checks
+        .iter()
+        .filter(|c| c.hidden && is_failure(c.status))
+    {
+        for line in cause_lines(&c.causes) {
+            let line = format!("a hidden check in {}: {line}", c.category);
+            out.push_str(&format!("- {}\n", inline(&line)));
+        }
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
     out
 }
 
@@ -122,7 +148,7 @@ pub(crate) fn render(report: &Report) -> String {
                 summary_text(&c.id),
                 summary_text(&c.title)
             );
-            out.push_str(&details(&summary, &failure_text(f)));
+            out.push_str(&details(&summary, &failure_with_output(c, f)));
         }
     }
     if let Some(tail) = report.build_log_tail.as_deref().filter(|t| !t.is_empty()) {

@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Write};
 
 use grader_report::{CheckResult, CheckStatus, Failure, Report, RunStatus};
 
-use crate::report::text::labelled;
+use crate::report::text::{cause_lines, labelled, output_heading};
 use crate::report::{inert, pts, verdict};
 use crate::run::{Reporter, RunEvent};
 
@@ -161,6 +161,27 @@ impl Terminal {
             && r.status != CheckStatus::Skipped
         {
             self.failure(r, f);
+            self.output(r);
+        }
+    }
+
+    /// A failed check's known causes, then what the submission printed meanwhile, its
+    /// lines behind a `|`.
+    fn output(&self, r: &CheckResult) {
+        let pad = "                ";
+        for line in cause_lines(&r.causes) {
+            let line = line.strip_prefix("cause: ").unwrap_or(&line);
+            self.out(format!(
+                "{pad}{} {}",
+                self.paint("1;33", "cause:   "),
+                shown(line)
+            ));
+        }
+        if let Some(o) = r.output.as_ref().filter(|o| !o.text.is_empty()) {
+            self.out(format!("{pad}{}", self.paint("2", &output_heading(o))));
+            for line in inert(&o.text).lines() {
+                self.out(format!("{pad}  {} {line}", self.paint("2", "|")));
+            }
         }
     }
 
@@ -215,6 +236,10 @@ impl Terminal {
                 self.paint("1;31", "The submission did not start:"),
             ),
             RunStatus::Error => println!("{} {reason}", self.paint("1;35", "The grader failed:")),
+        }
+        for line in cause_lines(&report.causes) {
+            let line = line.strip_prefix("cause: ").unwrap_or(&line);
+            println!("{} {}", self.paint("1;33", "Cause:"), shown(line));
         }
         let tail =
             report

@@ -3,7 +3,10 @@
 //! checks grouped by category, and `inert`, which every format applies to any text
 //! before its own escaping. Each format adds only its own markup and escaping.
 
-use grader_report::{CheckResult, CheckStatus, Failure, Latency, LoadReport, Report, RunStatus};
+use grader_report::{
+    Cause, CheckResult, CheckStatus, Failure, Latency, LoadReport, Report, RunStatus,
+    SubmissionOutput,
+};
 
 /// Text made inert for any reader: what a submission wrote (bodies, headers, logs) can
 /// hold terminal escape sequences, NUL and other control characters. Each one (C0 but
@@ -107,6 +110,52 @@ pub(crate) fn failure_text(f: &Failure) -> String {
     }
     if let Some(r) = &f.response {
         out.push_str(&format!("\nresponse:\n{r}"));
+    }
+    out
+}
+
+/// The heading of a check's output, the same in every format.
+pub(crate) fn output_heading(o: &SubmissionOutput) -> String {
+    let earlier = match o.omitted {
+        0 => String::new(),
+        1 => ", 1 earlier line not shown".to_string(),
+        n => format!(", {n} earlier lines not shown"),
+    };
+    format!("what the server printed during this check (its own output{earlier}):")
+}
+
+/// One line per known cause: `cause: ...`.
+pub(crate) fn cause_lines(causes: &[Cause]) -> Vec<String> {
+    causes
+        .iter()
+        .map(|c| format!("cause: {}", c.line()))
+        .collect()
+}
+
+/// A failed check's known causes and what the submission printed while it ran, as
+/// plain text the same in every format (empty when there is neither). The
+/// submission's lines start with `| `, so none can pass for the grader's.
+pub(crate) fn output_text(c: &CheckResult) -> String {
+    let mut out = cause_lines(&c.causes).join("\n");
+    if let Some(o) = c.output.as_ref().filter(|o| !o.text.is_empty()) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&output_heading(o));
+        for line in o.text.lines() {
+            out.push_str(&format!("\n| {line}"));
+        }
+    }
+    out
+}
+
+/// A failure's details, then its causes and the submission's output, as plain text.
+pub(crate) fn failure_with_output(c: &CheckResult, f: &Failure) -> String {
+    let mut out = failure_text(f);
+    let more = output_text(c);
+    if !more.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(&more);
     }
     out
 }

@@ -175,6 +175,7 @@ fn skeleton(opts: &GradeOptions) -> Report {
         log_tail: None,
         resources: None,
         submission_exit: None,
+        causes: Vec::new(),
     }
 }
 
@@ -324,8 +325,14 @@ async fn build(
         took: start.elapsed(),
         built: matches!(built, BuildOutcome::Built),
     });
-    if let BuildOutcome::Failed { reason, log_tail } = built {
+    if let BuildOutcome::Failed {
+        reason,
+        log_tail,
+        causes,
+    } = built
+    {
         report.build_log_tail = Some(log_tail);
+        report.causes = causes;
         return Err(Stop::Ended {
             status: RunStatus::BuildFailed,
             reason,
@@ -359,6 +366,7 @@ async fn graded(
             checks: ex.checks.len(),
         }),
         Err(TargetError::Submission(reason)) => {
+            report.causes = sandbox.start_causes().await;
             return Err(Stop::Ended {
                 status: RunStatus::StartFailed,
                 // A server shut out of its database while starting did not start for that.
@@ -382,6 +390,7 @@ async fn graded(
             let mut result = result.clone();
             if result.hidden && !opts.show_hidden && result.failure.is_some() {
                 result.failure = Some(Failure::hidden());
+                hide_output(&mut result);
             }
             reporter.report(&RunEvent::Check(Event::CheckFinished {
                 index,
@@ -403,6 +412,15 @@ async fn graded(
     };
     report.phases.checks_ms = Some(ms(start));
     outcome
+}
+
+/// A hidden check keeps its causes, in plain words, but not the submission's lines:
+/// a server that logs its requests would print the hidden check's requests there.
+fn hide_output(result: &mut CheckResult) {
+    result.output = None;
+    for cause in &mut result.causes {
+        cause.evidence = None;
+    }
 }
 
 /// The submission's image name: one per exercise and folder, so a re-grade reuses the

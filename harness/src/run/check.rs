@@ -1,6 +1,6 @@
 //! One check: its variables, its steps in order, and the result they add up to.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use grader_report::{CheckResult, CheckStatus, Failure, Fault, LoadReport};
 
@@ -78,6 +78,7 @@ pub(super) struct Runner<'a, T> {
 impl<T: Target> Runner<'_, T> {
     pub async fn check(&mut self, check: &Check) -> CheckResult {
         let start = Instant::now();
+        let since = SystemTime::now();
         let timeout = check.timeout;
         let mut progress = Progress::default();
         let outcome = match tokio::time::timeout(timeout, self.steps(check, &mut progress)).await {
@@ -111,6 +112,12 @@ impl<T: Target> Runner<'_, T> {
                 credit,
             },
         );
+        let duration_ms = start.elapsed().as_millis() as u64;
+        // What the submission printed meanwhile, and why it may have failed.
+        let diagnosis = match status {
+            CheckStatus::Failed | CheckStatus::Error => self.target.diagnose(since).await,
+            _ => Default::default(),
+        };
         CheckResult {
             id: check.id.clone(),
             title: check.title.clone(),
@@ -119,10 +126,12 @@ impl<T: Target> Runner<'_, T> {
             hidden: check.hidden,
             points: check.points,
             earned,
-            duration_ms: start.elapsed().as_millis() as u64,
+            duration_ms,
             location: check.location.clone(),
             failure,
             load: progress.load,
+            output: diagnosis.output,
+            causes: diagnosis.causes,
         }
     }
 

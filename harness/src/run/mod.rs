@@ -111,5 +111,7 @@ pub fn not_run(check: &Check, why: String) -> CheckResult {
         location: check.location.clone(),
         failure: Some(Failure::message(why)),
         load: None,
+        output: None,
+        causes: Vec::new(),
     }
 }

@@ -1,3 +1,3 @@
-module starter
+module __EXERCISE__
 
 go 1.19

@@ -1,4 +1,4 @@
-// Starter for the exercise: a server that answers GET /health. Build the rest from README.md.
+// Starter for __EXERCISE__: a server that answers GET /health. Build the rest from README.md.
 const http = require("http");
 
 const server = http.createServer((req, res) => {

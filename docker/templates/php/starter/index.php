@@ -1,5 +1,5 @@
 <?php
-// Starter for the exercise: answers GET /health. Build the rest from README.md.
+// Starter for __EXERCISE__: answers GET /health. Build the rest from README.md.
 // The database is at getenv("DATABASE_URL") (php-pgsql is installed).
 header("Content-Type: application/json");
 $path = parse_url($_SERVER["REQUEST_URI"], PHP_URL_PATH);

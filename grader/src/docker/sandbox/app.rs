@@ -3,15 +3,18 @@
 //! crash, readiness).
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     KillContainerOptionsBuilder, StartContainerOptions, StopContainerOptionsBuilder,
 };
+use grader_report::CauseKind;
 use harness::probe::{NotReady, wait_ready};
 use harness::template::Context;
-use harness::{Target, TargetError};
+use harness::{Diagnosis, Target, TargetError};
 
 use super::super::DockerError;
 use super::super::container::small_logs;
@@ -107,6 +110,7 @@ impl Sandbox {
     /// ready: see `wait_ready`.
     pub async fn start_app(&self) -> Result<(), DockerError> {
         self.create_and_start(&self.app, self.app_body()).await?;
+        self.starts.store(1, Ordering::SeqCst);
         self.follow_stats();
         Ok(())
     }
@@ -137,6 +141,8 @@ impl Sandbox {
     }
 
     async fn start_again(&self) -> Result<(), TargetError> {
+        self.starts.fetch_add(1, Ordering::SeqCst);
+        self.ready.store(false, Ordering::SeqCst);
         self.docker
             .start_container(&self.app, None::<StartContainerOptions>)
             .await
@@ -190,7 +196,27 @@ impl Target for Sandbox {
     }
 
     async fn wait_ready(&self) -> Result<(), TargetError> {
-        let deadline = Instant::now() + self.opts.startup_timeout;
+        let outcome = self.poll_ready().await;
+        self.ready.store(outcome.is_ok(), Ordering::SeqCst);
+        outcome
+    }
+
+    fn diagnose(&self, since: SystemTime) -> impl Future<Output = Diagnosis> + Send {
+        self.diagnosis(since)
+    }
+}
+
+/// How long a server may go without answering before the grader looks at its sockets.
+const LOOK_AT_SOCKETS_AFTER: Duration = Duration::from_secs(3);
+
+impl Sandbox {
+    /// Polls the health endpoint until it answers 2xx, the server exits or the start-up
+    /// time is over. A server that does not answer is looked at once: one bound to
+    /// loopback on its port can never answer, so the wait ends there, with that cause.
+    async fn poll_ready(&self) -> Result<(), TargetError> {
+        let began = Instant::now();
+        let mut looked = false;
+        let deadline = began + self.opts.startup_timeout;
         loop {
             if let Some(reason) = self.exit_reason().await? {
                 return Err(TargetError::Submission(format!(
@@ -206,15 +232,31 @@ impl Target for Sandbox {
                     let port = self.opts.port;
                     let hint = match last {
                         NotReady::Status(_) => String::new(),
-                        NotReady::NoAnswer(_) => {
-                            format!(" (is it listening on 0.0.0.0:{port}, the port in $PORT?)")
-                        }
+                        NotReady::NoAnswer(_) => match self.socket_cause().await {
+                            Some(cause) => format!(" ({})", cause.message),
+                            None => {
+                                format!(" (is it listening on 0.0.0.0:{port}, the port in $PORT?)")
+                            }
+                        },
                     };
                     return Err(TargetError::Submission(format!(
                         "the server did not become ready within {}s: GET {} never answered 2xx; last: {last}{hint}",
                         self.opts.startup_timeout.as_secs(),
                         self.opts.health
                     )));
+                }
+                Err(NotReady::NoAnswer(_))
+                    if !looked && began.elapsed() >= LOOK_AT_SOCKETS_AFTER =>
+                {
+                    looked = true;
+                    if let Some(cause) = self.socket_cause().await
+                        && cause.kind == CauseKind::ListensOnLoopback
+                    {
+                        return Err(TargetError::Submission(format!(
+                            "the server never answered GET {}: {}",
+                            self.opts.health, cause.message
+                        )));
+                    }
                 }
                 Err(_) => {}
             }

@@ -4,12 +4,14 @@
 //! `grader.run` label, so `clean_run` removes it all.
 
 mod app;
+mod diagnose;
 mod forwarder;
 mod network;
 pub(super) mod services;
 mod stats;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::container::{self, role_labels};
 use super::provision::{PgServer, StorageWatch};
+use super::rules::SandboxRules;
 use super::{DockerError, SharedPostgres, images::ImageNames};
 
 pub(super) use network::create_network;
@@ -79,6 +82,14 @@ pub struct Sandbox {
     prober: Prober,
     peaks: Arc<Mutex<stats::Peaks>>,
     stats_stop: CancellationToken,
+    /// The rules it runs under, as causes name them.
+    rules: SandboxRules,
+    /// Times the submission was started (a restart or a crash step starts it again).
+    starts: AtomicU32,
+    /// It answered its health check since it was last started.
+    ready: AtomicBool,
+    /// What its sockets showed when it did not answer, for the report.
+    listen_cause: Mutex<Option<grader_report::Cause>>,
 }
 
 impl Sandbox {
@@ -123,6 +134,10 @@ impl Sandbox {
             prober: Prober::new(),
             peaks: Default::default(),
             stats_stop: CancellationToken::new(),
+            rules: SandboxRules::new(opts.limits, opts.postgres.is_some()),
+            starts: AtomicU32::new(0),
+            ready: AtomicBool::new(false),
+            listen_cause: Mutex::new(None),
             opts,
         }
     }
