@@ -60,7 +60,7 @@ fn log_line(line: &str, rules: &SandboxRules) -> Option<Cause> {
             Cause::new(
                 CauseKind::ReadOnlyFilesystem,
                 format!(
-                    "{what}, but only /tmp is writable while graded: keep data in the database and temporary files under /tmp"
+                    "{what}, but only /tmp is writable while graded: keep data in the database"
                 ),
             )
             .with_rule(rules.files()),
@@ -370,6 +370,10 @@ const UNREACHABLE: &[&str] = &[
     "no such host",
     "php_network_getaddresses",
     "connection timed out",
+    // An intercepting proxy instead of the registry: nothing to install from either.
+    "certificate verify failed",
+    "self_signed_cert_in_chain",
+    "unable to get local issuer certificate",
 ];
 
 const BASE_IMAGE: &[&str] = &[

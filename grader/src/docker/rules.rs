@@ -176,6 +176,7 @@ impl SandboxRules {
             && readme.matches(HEADING).count() == 1
     }
 
+    #[cfg(test)]
     /// The README with its section rewritten to these rules (added before "Run it
     /// yourself", or at the end, where it has none).
     pub fn restated_in(&self, readme: &str) -> String {

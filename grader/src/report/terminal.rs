@@ -10,11 +10,14 @@
 
 use std::io::{IsTerminal, Write};
 
-use grader_report::{CheckResult, CheckStatus, Failure, Report, RunStatus};
+use grader_report::{CheckResult, CheckStatus, Failure, Report, RunStatus, SubmissionOutput};
 
 use crate::report::text::{cause_lines, labelled, output_heading};
 use crate::report::{inert, pts, verdict};
 use crate::run::{Reporter, RunEvent};
+
+/// The most lines of a check's output the terminal shows (report.json keeps more).
+const TERMINAL_OUTPUT_LINES: usize = 15;
 
 /// One run on a terminal (or a pipe): what `grader grade` shows.
 pub(crate) struct Terminal {
@@ -178,8 +181,16 @@ impl Terminal {
             ));
         }
         if let Some(o) = r.output.as_ref().filter(|o| !o.text.is_empty()) {
-            self.out(format!("{pad}{}", self.paint("2", &output_heading(o))));
-            for line in inert(&o.text).lines() {
+            // The last lines only: the files keep the rest.
+            let text = inert(&o.text);
+            let lines: Vec<&str> = text.lines().collect();
+            let shown_from = lines.len().saturating_sub(TERMINAL_OUTPUT_LINES);
+            let o = SubmissionOutput {
+                text: String::new(),
+                omitted: o.omitted + shown_from,
+            };
+            self.out(format!("{pad}{}", self.paint("2", &output_heading(&o))));
+            for line in &lines[shown_from..] {
                 self.out(format!("{pad}  {} {line}", self.paint("2", "|")));
             }
         }
