@@ -375,6 +375,12 @@ fn cause_of(causes: &[grader_report::Cause], kind: grader_report::CauseKind) -> 
 /// read-only root), one that listens on 127.0.0.1, and a build that needs a registry.
 #[test]
 fn known_causes_are_named_next_to_the_submissions_own_lines() {
+    a_write_beside_the_code_is_named_with_its_lines();
+    a_server_on_loopback_is_named_at_once();
+    a_build_without_its_registry_is_named();
+}
+
+fn a_write_beside_the_code_is_named_with_its_lines() {
     use grader_report::CauseKind;
     let g = grade(
         "todo-api",
@@ -453,7 +459,10 @@ fn known_causes_are_named_next_to_the_submissions_own_lines() {
         .filter_map(|n| n.text())
         .collect();
     assert!(out.contains("| OSError: [Errno 30]"), "system-out: {out}");
+}
 
+fn a_server_on_loopback_is_named_at_once() {
+    use grader_report::CauseKind;
     let g = grade(
         "todo-api",
         &root().join("tests/fixtures/listens-on-loopback"),
@@ -487,7 +496,10 @@ fn known_causes_are_named_next_to_the_submissions_own_lines() {
         "{}",
         g.stdout()
     );
+}
 
+fn a_build_without_its_registry_is_named() {
+    use grader_report::CauseKind;
     let g = grade(
         "todo-api",
         &root().join("tests/fixtures/needs-registry"),

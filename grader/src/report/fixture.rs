@@ -97,12 +97,19 @@ pub(crate) fn report() -> Report {
         submission_exit: None,
         causes: Vec::new(),
     };
-    r.checks[1].output = Some(grader_report::SubmissionOutput {
+    r.checks[1] = with_output(r.checks[1].clone());
+    harness::score::tally(&mut r);
+    r
+}
+
+/// A failed check with what the submission printed during it and its cause.
+fn with_output(mut c: CheckResult) -> CheckResult {
+    c.output = Some(grader_report::SubmissionOutput {
         text: "POST /todos\nOSError: [Errno 30] Read-only file system: '/app/todos.json.tmp'"
             .into(),
         omitted: 2,
     });
-    r.checks[1].causes = vec![
+    c.causes = vec![
         grader_report::Cause::new(
             grader_report::CauseKind::ReadOnlyFilesystem,
             "the server tried to write `/app/todos.json.tmp`, but only /tmp is writable while graded",
@@ -110,8 +117,7 @@ pub(crate) fn report() -> Report {
         .with_rule("the root filesystem is read-only: only `/tmp` is writable, at most 64 MiB")
         .with_evidence("OSError: [Errno 30] Read-only file system: '/app/todos.json.tmp'"),
     ];
-    harness::score::tally(&mut r);
-    r
+    c
 }
 
 /// A failed step with every detail a failure can carry.
