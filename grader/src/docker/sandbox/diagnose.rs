@@ -186,6 +186,10 @@ impl Sandbox {
             host_config: Some(HostConfig {
                 network_mode: Some(format!("container:{}", self.app)),
                 memory: Some(32 * 1024 * 1024),
+                memory_swap: Some(32 * 1024 * 1024),
+                nano_cpus: Some(250_000_000),
+                pids_limit: Some(4),
+                readonly_rootfs: Some(true),
                 cap_drop: Some(vec!["ALL".into()]),
                 security_opt: Some(vec!["no-new-privileges:true".into()]),
                 log_config: Some(small_logs()),
