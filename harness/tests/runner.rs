@@ -429,10 +429,9 @@ expect.json_schema = { type = "object", required = ["id", "name"], properties = 
     ))
     .await;
     let f = results[0].failure.as_ref().unwrap();
-    assert!(
-        f.message.contains("lacks what is expected at $.tags"),
-        "{}",
-        f.message
+    assert_eq!(
+        f.message,
+        "POST /items: the JSON body lacks what is expected: `$.tags` has 2 item(s), expected 1"
     );
 
     let (results, _) = run(&ok.replace(
@@ -739,4 +738,242 @@ expect.statuses = { "2x1" = 1 }
         "{err}"
     );
     assert!(err.contains("`2x1` is not a status code"), "{err}");
+}
+
+/// Runs `checks` against the toy server answering `body` to `POST /echo-json`.
+async fn run_echo(checks: &str, body: &str) -> Vec<CheckResult> {
+    let src = format!("{HEAD}\n{checks}");
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let target = support::Local {
+        server: support::start().await,
+        database_url: None,
+    };
+    target.server.state.set_echo(200, body.to_string());
+    let config = RunConfig {
+        seed: 42,
+        public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
+    };
+    run_checks(&ex, &target, &config, |_| {}).await
+}
+
+/// The one failure of a one-check run of `step` against `body`.
+async fn failure_of(step: &str, body: &str) -> harness::Failure {
+    let checks = format!(
+        "[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n[[checks.steps]]\n{step}\n"
+    );
+    let results = run_echo(&checks, body).await;
+    let r = only(&results);
+    assert_eq!(r.status, CheckStatus::Failed, "{step} should fail");
+    r.failure.clone().unwrap()
+}
+
+const LINK: &str =
+    r#"{"code": "abc", "url": "https://x.example/", "hits": "100", "tags": ["a"], "n": null}"#;
+
+/// A value of another JSON type is named as such wherever values are compared, never as
+/// a wrong or missing value.
+#[tokio::test]
+async fn a_type_mismatch_says_so_wherever_values_are_compared() {
+    let int = r#"POST /echo-json: `$.hits` is a string ("100"), an integer was expected"#;
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            r#"expect.jsonpath."$.hits" = 100"#,
+            int,
+            "int <100>",
+            r#"string <"100">"#,
+        ),
+        (
+            r#"expect.jsonpath."$.hits" = { type = "integer" }"#,
+            int,
+            "a value of type integer",
+            r#"string <"100">"#,
+        ),
+        (
+            r#"expect.jsonpath."$.hits" = { ge = 1 }"#,
+            r#"POST /echo-json: `$.hits` is a string ("100"), a number was expected"#,
+            "a number >= 1",
+            r#"string <"100">"#,
+        ),
+        (
+            r#"expect.json_subset = { url = "https://x.example/", hits = 100 }"#,
+            int,
+            "int <100>",
+            r#"string <"100">"#,
+        ),
+        (
+            r#"expect.json = { code = "abc", url = "https://x.example/", hits = 100, tags = ["a"], n = 1 }"#,
+            int,
+            "int <100>",
+            r#"string <"100">"#,
+        ),
+        (
+            r#"expect.jsonpath."$.n" = { matches = "^x" }"#,
+            "POST /echo-json: `$.n` is null, a string was expected",
+            "a match of /^x/",
+            "null",
+        ),
+        (
+            r#"expect.jsonpath."$.tags" = "a""#,
+            r#"POST /echo-json: `$.tags` is an array (["a"]), a string was expected"#,
+            r#"string <"a">"#,
+            r#"array <["a"]>"#,
+        ),
+    ];
+    for (assertion, message, expected, actual) in cases {
+        let f = failure_of(&format!("http = \"POST /echo-json\"\n{assertion}"), LINK).await;
+        assert_eq!(f.message, *message, "{assertion}");
+        assert_eq!(f.expected.as_deref(), Some(*expected), "{assertion}");
+        assert_eq!(f.actual.as_deref(), Some(*actual), "{assertion}");
+    }
+    // A wrong value of the right type is still a wrong value; a missing key is missing.
+    let f = failure_of(
+        "http = \"POST /echo-json\"\nexpect.json_subset = { code = \"abd\" }",
+        LINK,
+    )
+    .await;
+    assert_eq!(
+        f.message,
+        r#"POST /echo-json: the JSON body lacks what is expected: `$.code`: expected string <"abd">, got string <"abc">"#
+    );
+    let f = failure_of(
+        "http = \"POST /echo-json\"\nexpect.json_subset = { created_at = \"x\" }",
+        LINK,
+    )
+    .await;
+    assert_eq!(f.message, "POST /echo-json: `$.created_at` is missing");
+}
+
+/// The diff of a whole-body comparison marks only what differs: not the keys a subset
+/// leaves out, not keys in another order, not 1.0 where 1 was expected.
+#[tokio::test]
+async fn a_body_diff_marks_only_what_differs() {
+    let changed = |diff: &str| -> Vec<String> {
+        diff.lines()
+            .filter(|l| {
+                (l.starts_with('-') || l.starts_with('+'))
+                    && !l.starts_with("---")
+                    && !l.starts_with("+++")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let f = failure_of(
+        "http = \"POST /echo-json\"\nexpect.json_subset = { url = \"https://x.example/\", hits = 100 }",
+        LINK,
+    )
+    .await;
+    let diff = f.diff.unwrap();
+    assert_eq!(
+        changed(&diff),
+        [r#"-  "hits": 100"#, r#"+  "hits": "100""#],
+        "{diff}"
+    );
+    assert!(!diff.contains("code") && !diff.contains("tags"), "{diff}");
+
+    let body = r#"{"n": 1.0, "hits": 2, "code": "abc"}"#;
+    let f = failure_of(
+        "http = \"POST /echo-json\"\nexpect.json = { code = \"abc\", hits = 3, n = 1 }",
+        body,
+    )
+    .await;
+    assert_eq!(
+        f.message,
+        "POST /echo-json: the JSON body differs from the expected one: `$.hits`: expected int <3>, got int <2>"
+    );
+    let diff = f.diff.unwrap();
+    assert_eq!(
+        changed(&diff),
+        [r#"-  "hits": 3,"#, r#"+  "hits": 2,"#],
+        "{diff}"
+    );
+
+    let f = failure_of(
+        "http = \"POST /echo-json\"\nexpect.json = { code = \"abc\" }",
+        r#"{"code": "abc", "extra": true}"#,
+    )
+    .await;
+    assert_eq!(
+        f.message,
+        "POST /echo-json: the JSON body differs from the expected one: `$.extra` is not expected: the body has a boolean (true) there"
+    );
+}
+
+/// A hint is shown only for the failures it is about.
+#[tokio::test]
+async fn hints_follow_the_evidence() {
+    let step = |expect: &str, hint: &str| {
+        format!("http = \"POST /echo-json\"\ntimeout = \"300ms\"\nhint = {hint}\n{expect}")
+    };
+    let plain = r#""Count each hit.""#;
+    let cases: &[(String, Option<&str>)] = &[
+        // A plain hint: a status, a wrong value, a missing value, a stated type.
+        (step("expect.status = 201", plain), Some("Count each hit.")),
+        (
+            step(r#"expect.jsonpath."$.code" = "x""#, plain),
+            Some("Count each hit."),
+        ),
+        (
+            step(r#"expect.jsonpath."$.nope" = 1"#, plain),
+            Some("Count each hit."),
+        ),
+        (
+            step(r#"expect.jsonpath."$.hits" = { type = "integer" }"#, plain),
+            Some("Count each hit."),
+        ),
+        // ...never a type mismatch found while comparing values.
+        (step(r#"expect.jsonpath."$.hits" = 100"#, plain), None),
+        (step("expect.json_subset = { hits = 100 }", plain), None),
+        // An assertion's own hint wins, for the failures it is about.
+        (
+            step(
+                r#"expect.jsonpath."$.code" = { equals = "x", hint = "Keep the code." }"#,
+                plain,
+            ),
+            Some("Keep the code."),
+        ),
+        (
+            step(
+                r#"expect.jsonpath."$.hits" = { equals = 100, hint = "Count atomically." }"#,
+                plain,
+            ),
+            None,
+        ),
+        // A table: the text of the failure's kind only.
+        (
+            step(
+                r#"expect.status = 200
+expect.jsonpath."$.hits" = 100"#,
+                r#"{ status = "Answer 200.", type = "hits is a number." }"#,
+            ),
+            Some("hits is a number."),
+        ),
+        (
+            step(
+                "expect.status = 201",
+                r#"{ status = "Answer 201.", value = "Count each hit." }"#,
+            ),
+            Some("Answer 201."),
+        ),
+        (
+            step(
+                r#"expect.status = 200
+expect.jsonpath."$.code" = "x""#,
+                r#"{ status = "Answer 200." }"#,
+            ),
+            None,
+        ),
+    ];
+    for (s, hint) in cases {
+        let f = failure_of(s, LINK).await;
+        assert_eq!(f.hint.as_deref(), *hint, "{s}\n{}", f.message);
+    }
+    // No answer: no hint, whatever it says.
+    let f = failure_of(
+        "http = \"GET /slow\"\ntimeout = \"300ms\"\nhint = \"Count each hit.\"\nexpect.status = 200",
+        LINK,
+    )
+    .await;
+    assert_eq!(f.message, "GET /slow: no response within 300ms");
+    assert_eq!(f.hint, None);
 }

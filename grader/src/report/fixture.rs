@@ -98,6 +98,8 @@ pub(crate) fn report() -> Report {
         causes: Vec::new(),
     };
     r.checks[1] = with_output(r.checks[1].clone());
+    // As a run writes it: a hidden check is redacted (see `hidden`).
+    super::hidden::redact_all(&mut r.checks);
     harness::score::tally(&mut r);
     r
 }

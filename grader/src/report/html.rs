@@ -318,7 +318,7 @@ fn check_html(c: &CheckResult) -> String {
     if let Some(l) = &c.load {
         body.push_str(&load_html(l));
     }
-    let hidden = if c.hidden {
+    let hidden = if c.hidden && c.title != super::hidden::TITLE {
         " <small>(hidden)</small>"
     } else {
         ""

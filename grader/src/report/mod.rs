@@ -8,6 +8,7 @@
 pub(crate) mod class;
 mod format;
 mod gradescope;
+pub(crate) mod hidden;
 mod html;
 mod json;
 mod junit;

@@ -59,7 +59,15 @@ impl Reporter for Terminal {
                 index,
                 total,
                 check,
-            }) => self.working(&format!("check {}/{total}: {}", index + 1, check.id)),
+            }) => {
+                // Not even the spinner names a hidden check.
+                let name = if check.hidden {
+                    crate::report::hidden::TITLE
+                } else {
+                    &check.id
+                };
+                self.working(&format!("check {}/{total}: {name}", index + 1));
+            }
             RunEvent::Check(harness::Event::CheckFinished { result, .. }) => self.check(result),
             RunEvent::RunFinished {
                 report,

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use grader_report::{ExerciseInfo, Phases, SCHEMA_VERSION};
-use harness::{
-    CheckResult, Event, Exercise, Failure, Report, RunConfig, RunStatus, Target, TargetError,
-};
+use harness::{CheckResult, Event, Exercise, Report, RunConfig, RunStatus, Target, TargetError};
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::{Deadline, Stop, cancellable};
@@ -19,6 +17,7 @@ use super::source::{self, GitPick};
 use super::variant;
 use crate::docker::{self, BuildOutcome, DockerError, ImageNames, Sandbox, SandboxOptions};
 use crate::report::Format;
+use crate::report::hidden;
 
 pub(crate) struct GradeOptions {
     pub(crate) exercise: Exercise,
@@ -108,7 +107,12 @@ pub(crate) async fn grade(
         report.status = status;
         report.reason = Some(reason);
     }
-    finish(&opts.exercise, report, results)
+    let mut report = finish(&opts.exercise, report, results);
+    if !opts.show_hidden {
+        // The checks that did not run, too.
+        hidden::redact_all(&mut report.checks);
+    }
+    report
 }
 
 /// Removes everything the run created (and its database on a shared server).
@@ -190,6 +194,9 @@ pub(crate) fn not_a_folder(opts: &GradeOptions) -> Report {
         .iter()
         .map(|c| harness::not_run(c, "not run: the submission is missing".into()))
         .collect();
+    if !opts.show_hidden {
+        hidden::redact_all(&mut report.checks);
+    }
     harness::score::tally(&mut report);
     report
 }
@@ -388,9 +395,9 @@ async fn graded(
             result,
         } => {
             let mut result = result.clone();
-            if result.hidden && !opts.show_hidden && result.failure.is_some() {
-                result.failure = Some(Failure::hidden());
-                hide_output(&mut result);
+            if result.hidden && !opts.show_hidden {
+                let n = ex.checks[..=index].iter().filter(|c| c.hidden).count();
+                hidden::redact(&mut result, n);
             }
             reporter.report(&RunEvent::Check(Event::CheckFinished {
                 index,
@@ -412,15 +419,6 @@ async fn graded(
     };
     report.phases.checks_ms = Some(ms(start));
     outcome
-}
-
-/// A hidden check keeps its causes, in plain words, but not the submission's lines:
-/// a server that logs its requests would print the hidden check's requests there.
-fn hide_output(result: &mut CheckResult) {
-    result.output = None;
-    for cause in &mut result.causes {
-        cause.evidence = None;
-    }
 }
 
 /// The submission's image name: one per exercise and folder, so a re-grade reuses the

@@ -172,9 +172,76 @@ pub struct Check {
 pub struct Step {
     /// `file:line` of the step in the spec.
     pub location: String,
-    /// Shown to the learner when the step fails.
-    pub hint: Option<String>,
+    /// Shown to the learner when the step fails in a way the hint is about.
+    pub hint: Option<Hint>,
     pub kind: StepKind,
+}
+
+/// The kind of a step's failure. A hint is shown only for the kinds it is about, so that
+/// advice about one cause is not printed under the evidence of another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The status (or the tally of statuses) was another one.
+    Status,
+    /// Something expected is not there: a JSON value, a header, a capture.
+    Missing,
+    /// A value is there, of the expected type, but not the expected one (this includes
+    /// counts, rows, load thresholds and response times).
+    Value,
+    /// A value is of another JSON type (`"100"` where 100 was expected), or the body is
+    /// not JSON at all.
+    Type,
+    /// No answer: the connection was refused, reset or closed, or the request timed out.
+    NoAnswer,
+    /// Anything else: a query the database refused, a server that did not come back
+    /// after a restart.
+    Other,
+}
+
+impl Cause {
+    /// Every kind, as a hint table names them.
+    pub const NAMES: &'static [&'static str] =
+        &["status", "missing", "value", "type", "no_answer", "other"];
+
+    pub fn parse(name: &str) -> Option<Cause> {
+        Some(match name {
+            "status" => Cause::Status,
+            "missing" => Cause::Missing,
+            "value" => Cause::Value,
+            "type" => Cause::Type,
+            "no_answer" => Cause::NoAnswer,
+            "other" => Cause::Other,
+            _ => return None,
+        })
+    }
+}
+
+/// A step's advice: one text, shown for the failures of what the step states (a status,
+/// something missing, a wrong value, a `type` it asserts, another failure of the
+/// submission), never for a type mismatch found while comparing values or a request
+/// without an answer; or one text per kind of failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hint {
+    Plain(String),
+    ByCause(Vec<(Cause, String)>),
+}
+
+impl Hint {
+    /// The text to show for a failure of this kind (`stated`: a type mismatch the step
+    /// itself asserts), if the hint is about it.
+    pub fn for_failure(&self, cause: Cause, stated: bool) -> Option<&str> {
+        match self {
+            Hint::Plain(text) => match cause {
+                Cause::Status | Cause::Missing | Cause::Value | Cause::Other => Some(text.as_str()),
+                Cause::Type => stated.then_some(text.as_str()),
+                Cause::NoAnswer => None,
+            },
+            Hint::ByCause(texts) => texts
+                .iter()
+                .find(|(c, _)| *c == cause)
+                .map(|(_, t)| t.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -343,12 +410,16 @@ impl std::fmt::Display for StatusExpect {
 pub struct HeaderAssert {
     pub name: String,
     pub predicates: Vec<Predicate>,
+    /// Shown when this assertion fails (see `assert::check` for which failures).
+    pub hint: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct JsonAssert {
     pub query: Query,
     pub predicates: Vec<Predicate>,
+    /// Shown when this assertion fails (see `assert::check` for which failures).
+    pub hint: Option<String>,
 }
 
 /// A compiled JSONPath with its source text.
@@ -463,6 +534,19 @@ impl JsonType {
     pub fn accepts(self, value: &Value) -> bool {
         let actual = JsonType::of(value);
         actual == self || (self == JsonType::Number && actual == JsonType::Integer)
+    }
+
+    /// The type as a phrase: `a string`, `an integer`, `null`.
+    pub fn phrase(self) -> &'static str {
+        match self {
+            JsonType::String => "a string",
+            JsonType::Integer => "an integer",
+            JsonType::Number => "a number",
+            JsonType::Boolean => "a boolean",
+            JsonType::Null => "null",
+            JsonType::Array => "an array",
+            JsonType::Object => "an object",
+        }
     }
 
     pub fn name(self) -> &'static str {

@@ -184,9 +184,10 @@ pub(crate) struct RawStep {
     /// The extra delay of `upstream = "slow"`.
     #[serde(default)]
     pub delay: Option<Spanned<String>>,
-    /// Shown to the learner when the step fails.
+    /// Shown to the learner when the step fails: a string, or a table of strings by
+    /// kind of failure (read by `Validator::hint`).
     #[serde(default)]
-    pub hint: Option<String>,
+    pub hint: Option<Spanned<toml::Value>>,
     /// Makes this a load step.
     #[serde(default)]
     pub load: Option<Spanned<RawLoad>>,

@@ -1,11 +1,13 @@
 //! Evaluates assertions against values taken from a response or a query result, and
-//! says what differed in the typed `actual: int <200>` / `expected: int <201>` form.
+//! says what differed in the typed `actual: int <200>` / `expected: int <201>` form. A
+//! value of another JSON type is named as such (`` `$.hits` is a string ("100"), an
+//! integer was expected``), never as a wrong value.
 
 use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use crate::exercise::{JsonType, Predicate, SortOrder, show_num};
+use crate::exercise::{Cause, JsonType, Predicate, SortOrder, show_num};
 use crate::template::{Context, RenderError, value_to_text};
 
 /// What an assertion found, for the report.
@@ -15,16 +17,33 @@ pub(crate) struct Mismatch {
     pub expected: Option<String>,
     pub actual: Option<String>,
     pub diff: Option<String>,
+    /// What kind of failure it is: decides which hint is shown.
+    pub cause: Cause,
+    /// A type mismatch the step states (a `type` predicate, a schema's `type`), rather
+    /// than one found while comparing values: a plain hint is about it.
+    pub stated: bool,
+    /// The failed assertion's own hint, when it is about this failure (boxed: a
+    /// `Result` of a `Mismatch` stays small).
+    pub hint: Option<Box<str>>,
 }
 
 impl Mismatch {
+    /// A wrong value; `with_cause` says when it is another kind of failure.
     pub(crate) fn new(message: String, expected: String, actual: String) -> Mismatch {
         Mismatch {
             message,
             expected: Some(expected),
             actual: Some(actual),
             diff: None,
+            cause: Cause::Value,
+            stated: false,
+            hint: None,
         }
+    }
+
+    pub(crate) fn with_cause(mut self, cause: Cause) -> Mismatch {
+        self.cause = cause;
+        self
     }
 }
 
@@ -35,8 +54,53 @@ impl From<RenderError> for Mismatch {
             expected: None,
             actual: None,
             diff: None,
+            cause: Cause::Other,
+            stated: false,
+            hint: None,
         }
     }
+}
+
+/// How a subject is named in a message: a JSONPath in backticks, a header as it is.
+pub(crate) fn subject_name(subject: &str) -> String {
+    if subject.starts_with('$') {
+        format!("`{subject}`")
+    } else {
+        subject.to_string()
+    }
+}
+
+/// A value as a phrase with its type: `a string ("100")`, `an integer (3)`, `null`.
+pub(crate) fn phrase(value: &Value) -> String {
+    let t = JsonType::of(value);
+    if t == JsonType::Null {
+        return "null".into();
+    }
+    format!("{} ({})", t.phrase(), short(value))
+}
+
+/// A type mismatch: `` `$.hits` is a string ("100"), an integer was expected``.
+pub(crate) fn type_mismatch(
+    subject: &str,
+    actual: &Value,
+    wanted: &str,
+    expected: String,
+) -> Mismatch {
+    Mismatch::new(
+        format!(
+            "{} is {}, {wanted} was expected",
+            subject_name(subject),
+            phrase(actual)
+        ),
+        expected,
+        typed(actual),
+    )
+    .with_cause(Cause::Type)
+}
+
+/// Whether two values are of the same JSON kind (any two numbers are).
+pub(crate) fn same_kind(a: &Value, b: &Value) -> bool {
+    std::mem::discriminant(a) == std::mem::discriminant(b)
 }
 
 /// Expected against actual, as a unified diff of pretty-printed JSON.
@@ -50,41 +114,143 @@ pub(crate) fn json_diff(expected: &Value, actual: &Value) -> String {
         .to_string()
 }
 
-/// Where `actual` fails to contain `expected` (objects: these keys at least, recursively;
-/// anything else: equal). Returns the JSONPath of the first difference.
-pub(crate) fn subset_mismatch(expected: &Value, actual: &Value, path: &str) -> Option<String> {
+/// Expected against actual with the parts that are equal taken from `expected`, so
+/// that a line diff marks only what differs: object keys in the expected order, 1.0
+/// where 1 was expected, and (for a subset) none of the keys the expectation leaves out.
+pub(crate) fn align(expected: &Value, actual: &Value, subset: bool) -> Value {
+    if json_eq(expected, actual) {
+        return expected.clone();
+    }
     match (expected, actual) {
-        (Value::Object(e), Value::Object(a)) => e.iter().find_map(|(k, v)| {
-            let p = format!("{path}.{k}");
-            match a.get(k) {
-                Some(w) => subset_mismatch(v, w, &p),
-                None => Some(p),
+        (Value::Object(e), Value::Object(a)) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in e {
+                if let Some(w) = a.get(k) {
+                    out.insert(k.clone(), align(v, w, subset));
+                }
             }
-        }),
-        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => e
+            if !subset {
+                for (k, w) in a.iter().filter(|(k, _)| !e.contains_key(*k)) {
+                    out.insert(k.clone(), w.clone());
+                }
+            }
+            Value::Object(out)
+        }
+        (Value::Array(e), Value::Array(a)) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, w)| e.get(i).map_or_else(|| w.clone(), |v| align(v, w, subset)))
+                .collect(),
+        ),
+        _ => actual.clone(),
+    }
+}
+
+/// The first place where a JSON document differs from what is expected: exactly
+/// (`subset` false), or at least these keys with these values (objects recursively,
+/// lists element by element).
+pub(crate) fn first_difference(
+    expected: &Value,
+    actual: &Value,
+    path: &str,
+    subset: bool,
+) -> Option<Mismatch> {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => {
+            let inner = e.iter().find_map(|(k, v)| {
+                let p = member(path, k);
+                match a.get(k) {
+                    Some(w) => first_difference(v, w, &p, subset),
+                    None => Some(
+                        Mismatch::new(
+                            format!("{} is missing", subject_name(&p)),
+                            typed(v),
+                            "nothing".into(),
+                        )
+                        .with_cause(Cause::Missing),
+                    ),
+                }
+            });
+            inner.or_else(|| {
+                let (k, w) = a.iter().find(|(k, _)| !subset && !e.contains_key(*k))?;
+                let p = member(path, k);
+                Some(Mismatch::new(
+                    format!(
+                        "{} is not expected: the body has {} there",
+                        subject_name(&p),
+                        phrase(w)
+                    ),
+                    "nothing".into(),
+                    typed(w),
+                ))
+            })
+        }
+        (Value::Array(e), Value::Array(a)) if e.len() != a.len() => Some(Mismatch::new(
+            format!(
+                "{} has {} item(s), expected {}",
+                subject_name(path),
+                a.len(),
+                e.len()
+            ),
+            format!("count <{}>", e.len()),
+            format!("count <{}>", a.len()),
+        )),
+        (Value::Array(e), Value::Array(a)) => e
             .iter()
             .zip(a)
             .enumerate()
-            .find_map(|(i, (v, w))| subset_mismatch(v, w, &format!("{path}[{i}]"))),
+            .find_map(|(i, (v, w))| first_difference(v, w, &format!("{path}[{i}]"), subset)),
         _ if json_eq(expected, actual) => None,
-        _ => Some(path.to_string()),
+        _ if !same_kind(expected, actual) => Some(type_mismatch(
+            path,
+            actual,
+            JsonType::of(expected).phrase(),
+            typed(expected),
+        )),
+        _ => Some(Mismatch::new(
+            format!(
+                "{}: expected {}, got {}",
+                subject_name(path),
+                typed(expected),
+                typed(actual)
+            ),
+            typed(expected),
+            typed(actual),
+        )),
+    }
+}
+
+/// `$.a` and a key: `$.a.b`, or `$.a["two words"]` for a key that is not a name.
+fn member(path: &str, key: &str) -> String {
+    let plain = !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        format!("{path}.{key}")
+    } else {
+        format!("{path}[{}]", Value::String(key.to_string()))
     }
 }
 
 /// A value with its type, as shown to learners: `int <3>`, `string <"a">`.
 pub(crate) fn typed(value: &Value) -> String {
-    let text = value.to_string();
-    let text = if text.chars().count() > 300 {
-        let cut: String = text.chars().take(300).collect();
-        format!("{cut}...")
-    } else {
-        text
-    };
+    let text = short(value);
     match JsonType::of(value) {
         JsonType::Null => "null".into(),
         JsonType::Integer => format!("int <{text}>"),
         JsonType::Number => format!("float <{text}>"),
         t => format!("{} <{text}>", t.name()),
+    }
+}
+
+/// A value's JSON text, cut after 300 characters.
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 300 {
+        let cut: String = text.chars().take(300).collect();
+        format!("{cut}...")
+    } else {
+        text
     }
 }
 
@@ -120,15 +286,24 @@ pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
 }
 
 /// Checks every predicate against the nodes found at `subject` (a JSONPath or a header
-/// name). Several nodes are compared as one array.
+/// name). Several nodes are compared as one array. The assertion's `hint` goes with a
+/// failure it is about: any but a type mismatch found while comparing values (a failed
+/// `type` predicate is what the assertion states, so its hint is shown).
 pub(crate) fn check(
     subject: &str,
     nodes: &[Value],
     predicates: &[Predicate],
+    hint: Option<&str>,
     ctx: &mut Context,
 ) -> Result<(), Mismatch> {
     for p in predicates {
-        check_one(subject, nodes, p, ctx)?;
+        if let Err(mut m) = check_one(subject, nodes, p, ctx) {
+            m.stated = matches!(p, Predicate::Type(_));
+            if m.cause != Cause::Type || m.stated {
+                m.hint = hint.map(Box::from);
+            }
+            return Err(m);
+        }
     }
     Ok(())
 }
@@ -156,7 +331,10 @@ fn check_one(
             }
             let n = show_num(n);
             Err(Mismatch::new(
-                format!("{subject} has {count} item(s), expected {n}"),
+                format!(
+                    "{} has {count} item(s), expected {n}",
+                    subject_name(subject)
+                ),
                 format!("count <{n}>"),
                 format!("count <{count}>"),
             ))
@@ -172,13 +350,14 @@ fn check_exists(subject: &str, nodes: &[Value], want: bool) -> Result<(), Mismat
     }
     Err(if want {
         Mismatch::new(
-            format!("{subject} is missing"),
+            format!("{} is missing", subject_name(subject)),
             "a value".into(),
             "nothing".into(),
         )
+        .with_cause(Cause::Missing)
     } else {
         Mismatch::new(
-            format!("{subject} should be absent"),
+            format!("{} should be absent", subject_name(subject)),
             "nothing".into(),
             typed_nodes(nodes),
         )
@@ -202,8 +381,10 @@ fn check_sorted(subject: &str, nodes: &[Value], order: SortOrder) -> Result<(), 
             };
             return Err(Mismatch::new(
                 format!(
-                    "{subject} is not in {dir} order: {} comes before {}",
-                    w[0], w[1]
+                    "{} is not in {dir} order: {} comes before {}",
+                    subject_name(subject),
+                    w[0],
+                    w[1]
                 ),
                 format!("{dir} order"),
                 typed(&Value::Array(list.clone())),
@@ -223,10 +404,11 @@ fn check_value(
     let actual = match nodes {
         [] => {
             return Err(Mismatch::new(
-                format!("{subject} is missing"),
+                format!("{} is missing", subject_name(subject)),
                 describe(p, ctx)?,
                 "nothing".into(),
-            ));
+            )
+            .with_cause(Cause::Missing));
         }
         [one] => one.clone(),
         many => Value::Array(many.to_vec()),
@@ -234,9 +416,16 @@ fn check_value(
     if holds(p, &actual, nodes, ctx)? {
         return Ok(());
     }
+    if let Some(wanted) = wanted_type(p, &actual, ctx)? {
+        return Err(type_mismatch(subject, &actual, wanted, describe(p, ctx)?));
+    }
     let expected = describe(p, ctx)?;
     Err(Mismatch::new(
-        format!("{subject}: expected {expected}, got {}", typed(&actual)),
+        format!(
+            "{}: expected {expected}, got {}",
+            subject_name(subject),
+            typed(&actual)
+        ),
         expected,
         typed(&actual),
     ))
@@ -285,6 +474,29 @@ fn holds(
     })
 }
 
+/// The type `p` needs when `actual` (which fails it) is of another one: the failure is
+/// then a type mismatch, not a wrong value.
+fn wanted_type(
+    p: &Predicate,
+    actual: &Value,
+    ctx: &mut Context,
+) -> Result<Option<&'static str>, RenderError> {
+    Ok(match p {
+        Predicate::Equals(tv) => {
+            let want = tv.render(ctx)?;
+            (!same_kind(&want, actual)).then(|| JsonType::of(&want).phrase())
+        }
+        Predicate::Type(t) => Some(t.phrase()),
+        Predicate::Matches(_) => {
+            matches!(actual, Value::Null | Value::Array(_) | Value::Object(_)).then_some("a string")
+        }
+        Predicate::Gt(_) | Predicate::Ge(_) | Predicate::Lt(_) | Predicate::Le(_) => {
+            (!actual.is_number()).then_some("a number")
+        }
+        _ => None,
+    })
+}
+
 /// The expectation in words, e.g. `int <201>` or `matches /^\d+$/`.
 fn describe(p: &Predicate, ctx: &mut Context) -> Result<String, RenderError> {
     Ok(match p {
@@ -328,16 +540,17 @@ mod tests {
     #[test]
     fn equals_shows_types() {
         let p = [Predicate::Equals(TValue::Lit(json!(201)))];
-        let err = check("status", &[json!(200)], &p, &mut ctx()).unwrap_err();
+        let err = check("status", &[json!(200)], &p, None, &mut ctx()).unwrap_err();
         assert_eq!(err.expected.as_deref(), Some("int <201>"));
         assert_eq!(err.actual.as_deref(), Some("int <200>"));
-        assert!(check("status", &[json!(201.0)], &p, &mut ctx()).is_ok());
+        assert!(check("status", &[json!(201.0)], &p, None, &mut ctx()).is_ok());
     }
 
     #[test]
     fn count_and_sorted_use_the_array() {
-        let one =
-            |subject: &str, nodes: &[Value], p: Predicate| check(subject, nodes, &[p], &mut ctx());
+        let one = |subject: &str, nodes: &[Value], p: Predicate| {
+            check(subject, nodes, &[p], None, &mut ctx())
+        };
         let nodes = [json!([1, 2, 5])];
         assert!(one("$", &nodes, Predicate::Count(Num::Lit(3.0))).is_ok());
         assert!(one("$", &nodes, Predicate::Sorted(SortOrder::Asc)).is_ok());
@@ -352,10 +565,10 @@ mod tests {
     fn contains_treats_a_single_match_as_a_list_of_one() {
         // `$[*].id` matching one todo gives one node: it still "contains" that id.
         let p = [Predicate::Contains(TValue::Lit(json!(7)))];
-        assert!(check("$[*].id", &[json!(7)], &p, &mut ctx()).is_ok());
+        assert!(check("$[*].id", &[json!(7)], &p, None, &mut ctx()).is_ok());
         let p = [Predicate::NotContains(TValue::Lit(json!(7)))];
-        assert!(check("$[*].id", &[json!(7)], &p, &mut ctx()).is_err());
-        assert!(check("$[*].id", &[json!(8)], &p, &mut ctx()).is_ok());
+        assert!(check("$[*].id", &[json!(7)], &p, None, &mut ctx()).is_err());
+        assert!(check("$[*].id", &[json!(8)], &p, None, &mut ctx()).is_ok());
     }
 
     #[test]
@@ -364,10 +577,11 @@ mod tests {
             "$.id",
             &[],
             &[Predicate::Type(JsonType::Integer)],
+            None,
             &mut ctx(),
         )
         .unwrap_err();
-        assert_eq!(err.message, "$.id is missing");
-        assert!(check("$.x", &[], &[Predicate::Exists(false)], &mut ctx()).is_ok());
+        assert_eq!(err.message, "`$.id` is missing");
+        assert!(check("$.x", &[], &[Predicate::Exists(false)], None, &mut ctx()).is_ok());
     }
 }

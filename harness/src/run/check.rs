@@ -8,7 +8,7 @@ use super::RunConfig;
 use super::assert::Mismatch;
 use super::score::{self, StepsOutcome};
 use super::services::Lifecycle;
-use crate::exercise::{Check, Step, StepKind, UpstreamMode};
+use crate::exercise::{Cause, Check, Hint, Step, StepKind, UpstreamMode};
 use crate::probe::{Prober, RedisProbe, SqlProbe};
 use crate::target::Target;
 use crate::template::{Context, RenderError};
@@ -22,6 +22,12 @@ pub(super) struct StepFail {
     pub fault: Fault,
     /// The share of the check's points earned anyway (load thresholds with points).
     pub credit: Option<f64>,
+    /// What kind of failure it is: decides which of the step's hints is shown.
+    pub cause: Cause,
+    /// A type mismatch that the step states (see `Mismatch::stated`).
+    pub stated: bool,
+    /// The failed assertion's own hint, when it is about this failure.
+    pub hint: Option<String>,
 }
 
 impl StepFail {
@@ -35,6 +41,9 @@ impl StepFail {
             failure: Box::new(failure),
             fault,
             credit: None,
+            cause: Cause::Other,
+            stated: false,
+            hint: None,
         }
     }
 
@@ -43,7 +52,22 @@ impl StepFail {
         f.failure.expected = m.expected;
         f.failure.actual = m.actual;
         f.failure.diff = m.diff;
+        f.cause = m.cause;
+        f.stated = m.stated;
+        f.hint = m.hint.map(String::from);
         f
+    }
+
+    /// The hint shown with this failure: the failed assertion's own, else the step's
+    /// for this kind of failure; none when the grader, not the submission, failed.
+    fn shown_hint(&mut self, step: Option<&Hint>) -> Option<String> {
+        if !self.is_submissions() {
+            return None;
+        }
+        self.hint.take().or_else(|| {
+            step.and_then(|h| h.for_failure(self.cause, self.stated))
+                .map(str::to_string)
+        })
     }
 
     fn is_submissions(&self) -> bool {
@@ -83,10 +107,14 @@ impl<T: Target> Runner<'_, T> {
         let mut progress = Progress::default();
         let outcome = match tokio::time::timeout(timeout, self.steps(check, &mut progress)).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(StepFail::new(format!(
-                "the check did not finish within {}s (is the server hanging?)",
-                timeout.as_secs_f64()
-            ))),
+            Err(_) => {
+                let mut f = StepFail::new(format!(
+                    "the check did not finish within {}s (is the server hanging?)",
+                    timeout.as_secs_f64()
+                ));
+                f.cause = Cause::NoAnswer;
+                Err(f)
+            }
         };
         let total = check.steps.len().max(1);
         let (status, failure, credit) = match outcome {
@@ -154,7 +182,7 @@ impl<T: Target> Runner<'_, T> {
                 Err(mut f) => {
                     f.failure.step = i + 1;
                     f.failure.location = step.location.clone();
-                    f.failure.hint = step.hint.clone();
+                    f.failure.hint = f.shown_hint(step.hint.as_ref());
                     if !check.partial || !f.is_submissions() {
                         return Err(f);
                     }

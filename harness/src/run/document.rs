@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::assert::{self, Mismatch, typed};
 use super::check::StepFail;
-use crate::exercise::{Capture, CaptureSource, Expect, Query};
+use crate::exercise::{Capture, CaptureSource, Cause, Expect, Query};
 use crate::probe::excerpt_text;
 use crate::template::Context;
 
@@ -58,21 +58,25 @@ pub(super) fn check_document(
 ) -> Result<(), Mismatch> {
     if let Some(tv) = &expect.json {
         let want = tv.render(ctx)?;
-        if !assert::json_eq(&want, doc) {
+        if let Some(m) = assert::first_difference(&want, doc, "$", false) {
             return Err(differs(
-                "the JSON body differs from the expected one".into(),
+                "the JSON body differs from the expected one",
+                m,
                 &want,
                 doc,
+                false,
             ));
         }
     }
     if let Some(tv) = &expect.json_subset {
         let want = tv.render(ctx)?;
-        if let Some(path) = assert::subset_mismatch(&want, doc, "$") {
+        if let Some(m) = assert::first_difference(&want, doc, "$", true) {
             return Err(differs(
-                format!("the JSON body lacks what is expected at {path}"),
+                "the JSON body lacks what is expected",
+                m,
                 &want,
                 doc,
+                true,
             ));
         }
     }
@@ -80,23 +84,37 @@ pub(super) fn check_document(
         check_schema(&schema.0, doc)?;
     }
     for a in &expect.jsonpath {
-        assert::check(&a.query.src, &query(&a.query, doc), &a.predicates, ctx)?;
+        let nodes = query(&a.query, doc);
+        assert::check(&a.query.src, &nodes, &a.predicates, a.hint.as_deref(), ctx)?;
     }
     Ok(())
 }
 
-/// Expected against actual, with a diff.
-fn differs(message: String, want: &Value, doc: &Value) -> Mismatch {
-    let mut m = Mismatch::new(message, typed(want), typed(doc));
-    m.diff = Some(assert::json_diff(want, doc));
+/// The first difference of a whole-body comparison (`what` failed), with a diff that
+/// marks only what differs: the parts of the body that match are shown as expected, and
+/// a subset's diff leaves out the keys it does not name.
+fn differs(what: &str, mut m: Mismatch, want: &Value, doc: &Value, subset: bool) -> Mismatch {
+    // A type mismatch or a missing key says so first; a wrong value says where.
+    if m.cause == Cause::Value {
+        m.message = format!("{what}: {}", m.message);
+    }
+    m.diff = Some(assert::json_diff(want, &assert::align(want, doc, subset)));
     m
 }
 
 fn check_schema(schema: &jsonschema::Validator, doc: &Value) -> Result<(), Mismatch> {
+    let mut cause = None;
     let errors: Vec<String> = schema
         .iter_errors(doc)
         .take(3)
         .map(|e| {
+            // The first problem decides the kind: a wrong type, a missing property, or
+            // a value out of its bounds.
+            cause.get_or_insert(match e.kind() {
+                jsonschema::error::ValidationErrorKind::Type { .. } => Cause::Type,
+                jsonschema::error::ValidationErrorKind::Required { .. } => Cause::Missing,
+                _ => Cause::Value,
+            });
             let at = e.instance_path().to_string();
             if at.is_empty() {
                 e.to_string()
@@ -105,17 +123,21 @@ fn check_schema(schema: &jsonschema::Validator, doc: &Value) -> Result<(), Misma
             }
         })
         .collect();
-    if errors.is_empty() {
+    let Some(cause) = cause else {
         return Ok(());
-    }
-    Err(Mismatch::new(
+    };
+    let mut m = Mismatch::new(
         format!(
             "the JSON body does not match the schema: {}",
             errors.join("; ")
         ),
         "a body matching the JSON Schema".into(),
         typed(doc),
-    ))
+    )
+    .with_cause(cause);
+    // The schema states the types it expects.
+    m.stated = true;
+    Err(m)
 }
 
 /// The nodes a JSONPath finds in `doc`.
@@ -135,6 +157,7 @@ pub(super) fn parse_json(body: &[u8]) -> Result<Value, Mismatch> {
                 excerpt_text(body, 200)
             },
         )
+        .with_cause(Cause::Type)
     })
 }
 
@@ -146,7 +169,8 @@ pub(super) fn capture_json(name: &str, q: &Query, json: &Value) -> Result<Value,
             format!("cannot capture `{name}`: nothing at {}", q.src),
             format!("a value at {}", q.src),
             "nothing".into(),
-        )),
+        )
+        .with_cause(Cause::Missing)),
         1 => Ok(nodes.into_iter().next().expect("one node")),
         _ => Ok(Value::Array(nodes)),
     }

@@ -9,7 +9,7 @@ use super::assert::{self, Mismatch, typed};
 use super::check::{Runner, StepFail};
 use super::document::{EXCERPT_BYTES, capture_json, check_document, parse_json, query};
 use super::seed;
-use crate::exercise::{Body, Capture, CaptureSource, Expect, HttpStep, Query};
+use crate::exercise::{Body, Capture, CaptureSource, Cause, Expect, HttpStep, Query};
 use crate::probe::http::has_header;
 use crate::probe::{
     ProbeError, ProbeRequest, ProbeResponse, curl_command, encode_component, excerpt_text,
@@ -57,6 +57,7 @@ impl<T: Target> Runner<'_, T> {
     fn no_answer(&self, req: &ProbeRequest, e: &ProbeError) -> StepFail {
         let mut f = StepFail::new(format!("{} {}: {e}", req.method, req.path_and_query));
         f.fault = e.fault();
+        f.cause = Cause::NoAnswer;
         f.failure.request = Some(curl_command(&self.config.public_base_url, req));
         f
     }
@@ -220,7 +221,8 @@ fn check_statuses(expect: &Expect, got: &[u16], ctx: &mut Context) -> Result<(),
                 ),
                 format!("{want} × {status}"),
                 shown.join(", "),
-            )));
+            )
+            .with_cause(Cause::Status)));
         }
     }
     Ok(())
@@ -263,7 +265,8 @@ fn expect_response(
             format!("status {} where {status} was expected", resp.status),
             format!("status <{status}>"),
             format!("status <{}>", resp.status),
-        ));
+        )
+        .with_cause(Cause::Status));
     }
     for h in &expect.headers {
         let values: Vec<Value> = resp
@@ -272,7 +275,8 @@ fn expect_response(
             .iter()
             .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        assert::check(&format!("header {}", h.name), &values, &h.predicates, ctx)?;
+        let subject = format!("header {}", h.name);
+        assert::check(&subject, &values, &h.predicates, h.hint.as_deref(), ctx)?;
     }
     if let Some(max) = expect.max_time
         && resp.elapsed > max
@@ -351,14 +355,17 @@ fn capture(c: &Capture, resp: &ProbeResponse, json: Option<&Value>) -> Result<Va
                     format!("a {name} header"),
                     "nothing".into(),
                 )
+                .with_cause(Cause::Missing)
             }),
         CaptureSource::JsonPath(q) => match json {
             Some(json) => capture_json(&c.name, q, json),
-            None => Err(parse_json(&resp.body).err().unwrap_or(Mismatch {
-                message: "the response body is not JSON".into(),
-                expected: None,
-                actual: None,
-                diff: None,
+            None => Err(parse_json(&resp.body).err().unwrap_or_else(|| {
+                Mismatch::new(
+                    "the response body is not JSON".into(),
+                    "a JSON body".into(),
+                    excerpt_text(&resp.body, 200),
+                )
+                .with_cause(Cause::Type)
             })),
         },
     }

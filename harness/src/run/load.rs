@@ -82,5 +82,7 @@ fn judge(report: &LoadReport) -> Result<(), StepFail> {
     f.failure.expected = Some(list(|t| t.expr.clone()));
     f.failure.actual = Some(list(|t| t.actual.clone()));
     f.credit = score::threshold_credit(&report.thresholds);
+    // A figure out of its bounds: a plain hint about the load is about this.
+    f.cause = crate::exercise::Cause::Value;
     Err(f)
 }

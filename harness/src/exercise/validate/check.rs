@@ -106,7 +106,24 @@ impl Validator<'_> {
                     format!("a check with id `{id}` already exists"),
                 );
             }
+            let visible = check
+                .visibility
+                .as_ref()
+                .is_none_or(|v| v.get_ref() != "hidden");
             for need in &check.needs {
+                let names_hidden = state
+                    .checks
+                    .iter()
+                    .any(|c| c.hidden && c.id == *need.get_ref());
+                if visible && names_hidden {
+                    self.error(
+                        need.span(),
+                        format!(
+                            "`needs` names the hidden check `{}`: a visible check would name it when skipped",
+                            need.get_ref()
+                        ),
+                    );
+                }
                 if !state.seen.contains(need.get_ref()) {
                     let fallback = "`needs` names checks that come earlier in the spec";
                     self.error(

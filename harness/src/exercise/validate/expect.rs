@@ -68,9 +68,11 @@ impl Validator<'_> {
         }
         for (name, value) in &raw.headers {
             let predicates = self.predicates(value, scope);
+            let hint = self.assertion_hint(value);
             expect.headers.push(HeaderAssert {
                 name: name.clone(),
                 predicates,
+                hint,
             });
         }
         for (path, value) in &raw.jsonpath {
@@ -78,7 +80,12 @@ impl Validator<'_> {
                 continue;
             };
             let predicates = self.predicates(value, scope);
-            expect.jsonpath.push(JsonAssert { query, predicates });
+            let hint = self.assertion_hint(value);
+            expect.jsonpath.push(JsonAssert {
+                query,
+                predicates,
+                hint,
+            });
         }
         if let Some(rows) = &raw.rows {
             self.belongs(!http, rows.span(), "`expect.rows` is for `sql` steps");

@@ -6,6 +6,7 @@
 
 mod check;
 mod expect;
+mod hint;
 mod http;
 mod load;
 mod predicate;

@@ -50,8 +50,10 @@ impl Validator<'_> {
                 format!("an empty assertion: use one of {}", NAMES.join(", ")),
             );
         }
+        // `hint` is the assertion's advice, not a predicate (see `assertion_hint`).
         table
             .iter()
+            .filter(|(key, _)| *key != "hint")
             .filter_map(|(key, v)| self.predicate(key, v, scope, span.clone()))
             .collect()
     }

@@ -130,6 +130,7 @@ impl Validator<'_> {
     ) -> Option<Step> {
         let kind = self.kind(&raw, span.clone())?;
         let location = self.location(&span);
+        let hint = self.hint(&raw);
         if raw.weight.is_some() {
             self.error(
                 span.clone(),
@@ -149,7 +150,7 @@ impl Validator<'_> {
         };
         Some(Step {
             location,
-            hint: raw.hint.clone(),
+            hint,
             kind,
         })
     }
