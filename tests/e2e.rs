@@ -601,10 +601,12 @@ fn a_server_on_loopback_is_named_at_once() {
         "{:?}",
         g.report.reason
     );
+    // The wait ended on the sockets, not at the start-up timeout: the reason is the cause,
+    // not "did not answer within ..." (no assertion on timing).
     assert!(
-        g.report.phases.start_ms.unwrap_or(u64::MAX) < 30_000,
-        "no wait for the whole start-up time: {:?}",
-        g.report.phases
+        !g.report.reason.as_deref().unwrap_or("").contains("within"),
+        "{:?}",
+        g.report.reason
     );
     let log = g.report.log_tail.clone().unwrap_or_default();
     assert!(log.contains("serving on http://127.0.0.1:8080"), "{log}");
