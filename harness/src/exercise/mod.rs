@@ -2,6 +2,7 @@
 //! executes (`validate`, `model`), and errors that point at file:line:col (`error`).
 
 mod error;
+mod media_type;
 mod model;
 mod raw;
 mod validate;
@@ -10,9 +11,9 @@ pub(crate) use error::did_you_mean;
 pub use error::{SpecError, SpecErrors};
 pub use model::{
     Body, Capture, CaptureSource, Check, ENV_VARIABLES, Exercise, Expect, HeaderAssert, HttpStep,
-    JsonAssert, JsonType, Limits, LoadStep, MockBody, MockRoute, Num, PostgresService, Predicate,
-    Query, RedisService, RedisStep, Schema, Segment, SortOrder, SqlStep, StatusExpect, Step,
-    StepKind, SubmissionContract, TValue, UpstreamCallsStep, UpstreamMode, UpstreamService,
+    JsonAssert, JsonType, Limits, LoadStep, MediaType, MockBody, MockRoute, Num, PostgresService,
+    Predicate, Query, RedisService, RedisStep, Schema, Segment, SortOrder, SqlStep, StatusExpect,
+    Step, StepKind, SubmissionContract, TValue, UpstreamCallsStep, UpstreamMode, UpstreamService,
     show_num,
 };
 pub use validate::{SPEC_FILE, load_exercise, parse_bytes, parse_duration, parse_exercise};

@@ -94,7 +94,14 @@ impl Shared {
                     *conn = Some(conn::connect(&self.authority, self.options.timeout).await?);
                 }
                 let c = conn.as_mut().expect("connected");
-                conn::send(c, host, req).await
+                match conn::send(c, host, req.clone()).await {
+                    // Nothing was sent: a new connection sends it once more.
+                    Err(RequestError::Stale(_)) => {
+                        let c = conn.insert(conn::connect(&self.authority, self.options.timeout).await?);
+                        conn::send(c, host, req).await
+                    }
+                    other => other,
+                }
             } => r,
             () = overdue => Err(RequestError::Timeout),
         };
