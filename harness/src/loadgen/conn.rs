@@ -55,10 +55,6 @@ pub(crate) enum RequestError {
     Connect(#[source] std::io::Error),
     #[error("{0}")]
     Http(#[source] hyper::Error),
-    /// The connection was closed before the request went out: the server ended it
-    /// after its last answer (`Connection: close`, HTTP/1.0), which is allowed.
-    #[error("{0}")]
-    Stale(#[source] hyper::Error),
     #[error("{0}")]
     Body(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("{0}")]
@@ -79,7 +75,7 @@ impl RequestError {
                 }
                 _ => ErrorKind::Other,
             },
-            RequestError::Http(h) | RequestError::Stale(h) => hyper_kind(h),
+            RequestError::Http(h) => hyper_kind(h),
             RequestError::Body(e) => e
                 .downcast_ref::<hyper::Error>()
                 .map_or(ErrorKind::Other, hyper_kind),
@@ -118,7 +114,7 @@ pub(crate) async fn send(
     host: &http::HeaderValue,
     req: ProbeRequest,
 ) -> Result<u16, RequestError> {
-    sender.ready().await.map_err(RequestError::Stale)?;
+    sender.ready().await.map_err(RequestError::Http)?;
     let mut builder = http::Request::builder()
         .method(req.method)
         .uri(req.path_and_query)

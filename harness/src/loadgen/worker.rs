@@ -94,14 +94,7 @@ impl Shared {
                     *conn = Some(conn::connect(&self.authority, self.options.timeout).await?);
                 }
                 let c = conn.as_mut().expect("connected");
-                match conn::send(c, host, req.clone()).await {
-                    // Nothing was sent: a new connection sends it once more.
-                    Err(RequestError::Stale(_)) => {
-                        let c = conn.insert(conn::connect(&self.authority, self.options.timeout).await?);
-                        conn::send(c, host, req).await
-                    }
-                    other => other,
-                }
+                conn::send(c, host, req).await
             } => r,
             () = overdue => Err(RequestError::Timeout),
         };
