@@ -152,6 +152,17 @@ struct Variant {
     fails: BTreeSet<String>,
 }
 
+/// A legal variant: another form of a right answer, which must get the full score.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Legal {
+    /// What the patch changes.
+    description: String,
+    /// Why that is still a right answer (the contract or the standard that allows it).
+    legal: String,
+}
+
 /// The bundled exercises that `exercise_suite` grades; `every_check_is_failed_by_some_variant`
 /// makes sure no exercise folder is missing here.
 const SUITES: &[&str] = &[
@@ -162,24 +173,39 @@ const SUITES: &[&str] = &[
     "url-shortener",
 ];
 
-/// The class CSV of an exercise's references and variants, and what each must lose.
+/// The class CSV of an exercise's references, legal variants and faulty variants, and
+/// what each must lose (a reference or a legal variant: nothing).
 fn class_of(dir: &Path) -> (String, Vec<(String, PathBuf, Option<Variant>)>) {
     let mut class = String::from("name,path\n");
     let mut expected: Vec<(String, PathBuf, Option<Variant>)> = Vec::new();
-    for (sub, is_variant) in [("solutions", false), ("variants", true)] {
+    for sub in ["solutions", "legal", "variants"] {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join(sub))
-            .unwrap()
+            .unwrap_or_else(|e| panic!("{}/{sub}: {e}", dir.display()))
             .map(|e| e.unwrap().path())
             .filter(|p| p.is_dir())
             .collect();
         paths.sort();
         for p in paths {
             let name = format!("{sub}-{}", p.file_name().unwrap().to_string_lossy());
-            let variant = is_variant.then(|| {
-                let file = p.join("variant.toml");
-                toml::from_str::<Variant>(&std::fs::read_to_string(&file).unwrap())
-                    .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-            });
+            let file = p.join("variant.toml");
+            let variant = match sub {
+                "variants" => Some(
+                    toml::from_str::<Variant>(&std::fs::read_to_string(&file).unwrap())
+                        .unwrap_or_else(|e| panic!("{}: {e}", file.display())),
+                ),
+                // A legal variant must get the full score, like a reference.
+                "legal" => {
+                    toml::from_str::<Legal>(&std::fs::read_to_string(&file).unwrap())
+                        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                    assert!(
+                        p.join("legal.patch").is_file(),
+                        "{} has no legal.patch",
+                        p.display()
+                    );
+                    None
+                }
+                _ => None,
+            };
             class.push_str(&format!("{name},{}\n", p.display()));
             expected.push((name, p, variant));
         }
@@ -187,9 +213,10 @@ fn class_of(dir: &Path) -> (String, Vec<(String, PathBuf, Option<Variant>)>) {
     (class, expected)
 }
 
-/// Grades every reference solution and every faulty variant of an exercise as one class
-/// (`grader batch -j 2`, which never runs two load steps at once): each reference gets
-/// the full score, each variant loses exactly the checks its `variant.toml` declares.
+/// Grades every reference solution, every legal variant and every faulty variant of an
+/// exercise as one class (`grader batch -j 2`, which never runs two load steps at once):
+/// each reference and each legal variant gets the full score, each faulty variant loses
+/// exactly the checks its `variant.toml` declares.
 fn exercise_suite(exercise: &str) {
     images_ready();
     // One class at a time: each batch already grades two at once, and their load steps
@@ -208,6 +235,14 @@ fn exercise_suite(exercise: &str) {
     assert!(
         expected.iter().filter(|e| e.2.is_some()).count() >= 2,
         "{exercise}: expected at least two variants"
+    );
+    assert!(
+        expected
+            .iter()
+            .filter(|e| e.0.starts_with("legal-"))
+            .count()
+            >= 6,
+        "{exercise}: expected at least six legal variants in legal/"
     );
     let base = std::env::temp_dir().join(format!(
         "grader-e2e-{}-suite-{exercise}",

@@ -279,6 +279,9 @@ pub struct RenderError(pub String);
 pub struct Context {
     vars: HashMap<String, Value>,
     rng: ChaCha8Rng,
+    /// The URL of the request whose response is being judged: the base that `url` and
+    /// `url_path` resolve references against.
+    request_url: Option<url::Url>,
 }
 
 impl Context {
@@ -288,7 +291,18 @@ impl Context {
         Context {
             vars: HashMap::new(),
             rng: seed::rng(seed::for_scope(seed, scope)),
+            request_url: None,
         }
+    }
+
+    /// Sets the URL of the request whose response is judged next (`None` when it is not
+    /// a URL, which only a broken base could make).
+    pub fn set_request_url(&mut self, url: &str) {
+        self.request_url = url::Url::parse(url).ok();
+    }
+
+    pub fn request_url(&self) -> Option<&url::Url> {
+        self.request_url.as_ref()
     }
 
     /// Draws from a new seed from now on (load steps seed each request by its index).

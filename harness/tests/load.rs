@@ -276,3 +276,53 @@ mix = [
     );
     assert!((0.04..=0.17).contains(&share), "POST share {share}");
 }
+
+/// A server that answers each connection once and closes it: HTTP/1.0 with the body
+/// delimited by the close, or HTTP/1.1 with `Connection: close`.
+async fn closing_server(reply: &'static str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = s.write_all(reply.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn servers_that_close_after_each_answer_are_loaded_without_errors() {
+    let replies = [
+        "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"id\": 1}",
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 9\r\n\r\n{\"id\": 1}",
+    ];
+    for reply in replies {
+        let port = closing_server(reply).await;
+        let src = format!(
+            "{HEAD}\n[[checks]]\nid = \"close\"\ntitle = \"close\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 200, duration = \"1s\", connections = 4, thresholds = [\"error_rate < 0.1%\"] }}\n"
+        );
+        let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
+        let config = RunConfig {
+            seed: 1,
+            public_base_url: "http://localhost:8080".into(),
+            ..Default::default()
+        };
+        let results = run_checks(&ex, &support::Port(port), &config, |_| {}).await;
+        let l = results[0].load.as_ref().unwrap();
+        assert!(l.errors.is_empty(), "{reply:?}: {:?}", l.errors);
+        assert!(l.ok >= 150, "{reply:?}: only {} answers", l.ok);
+        assert_eq!(results[0].status, CheckStatus::Passed, "{reply:?}");
+    }
+}

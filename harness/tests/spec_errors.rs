@@ -286,6 +286,32 @@ fn the_strict_checks_accept_what_they_should() {
 }
 
 #[test]
+fn url_and_media_type_assertions_are_accepted_where_they_fit() {
+    // `url` takes a template (an earlier capture), `url_path` a regex, `media_type` a type
+    // with parameters or a wildcard subtype; they work on headers and on JSON values.
+    valid(
+        "[[checks.steps]]\nhttp = \"POST /t\"\n\
+         expect.headers.location = { url_path = '^/t/[0-9]+$' }\n\
+         expect.headers.Content-Type = { media_type = \"application/json\" }\n\
+         capture = { id = \"$.id\" }\n\
+         [[checks.steps]]\nhttp = \"GET /t/{{ id }}\"\n\
+         expect.headers.Content-Location = { url = \"/t/{{ id }}\" }\n\
+         expect.headers.Content-Type = { media_type = \"text/*; charset=utf-8\" }\n\
+         expect.jsonpath.\"$.self\" = { url = \"http://example.com/t/{{ id }}\" }\n",
+    );
+    let text = errors(
+        "[[checks.steps]]\nhttp = \"GET /\"\nexpect.headers.Content-Type = { media_type = \"application\" }\n",
+    );
+    assert_has(
+        &text,
+        &[
+            "`media_type` takes a media type such as \"application/json\", not \"application\"",
+            "bad.toml:13:",
+        ],
+    );
+}
+
+#[test]
 fn submission_may_be_left_out() {
     let src = format!(
         "[exercise]\nname = \"toy\"\ntitle = \"Toy\"\n{CHECK}[[checks.steps]]\nhttp = \"GET /\"\n"

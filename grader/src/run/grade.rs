@@ -270,10 +270,8 @@ async fn prepare_source(
     let given = opts.submission.to_string_lossy().into_owned();
     // Where a variant is applied or a repository cloned.
     let into = opts.out_dir.join("source");
-    if variant::is_patch_variant(&opts.submission) {
-        reporter.report(&RunEvent::VariantApplying {
-            patch: &opts.submission.join(variant::PATCH),
-        });
+    if let Some(patch) = variant::patch_of(&opts.submission) {
+        reporter.report(&RunEvent::VariantApplying { patch: &patch });
         variant::materialize(&opts.submission, &into)
             .await
             .map_err(|e| Stop::Ended {

@@ -1,13 +1,15 @@
-//! Faulty variants stored as a patch: a variant folder holds `variant.toml` and
-//! `mistake.patch`, a unified diff against one of the exercise's reference solutions.
-//! The patch is the mistake, readable on its own; grading the folder grades the
-//! reference with the patch applied.
+//! Variants stored as a patch against one of the exercise's reference solutions: a
+//! faulty variant (`variants/NAME/`) holds `variant.toml` and `mistake.patch`, a legal
+//! variant (`legal/NAME/`, another form of a right answer) `variant.toml` and
+//! `legal.patch`. The patch reads on its own; grading the folder grades the reference
+//! with the patch applied.
 
 use std::path::{Path, PathBuf};
 
 use super::source::{GitError, git};
 
-pub(crate) const PATCH: &str = "mistake.patch";
+/// The patch file names a variant folder may hold: a mistake, or a legal variation.
+const PATCHES: [&str; 2] = ["mistake.patch", "legal.patch"];
 const MANIFEST: &str = "variant.toml";
 
 #[derive(Debug, serde::Deserialize)]
@@ -18,9 +20,12 @@ struct Manifest {
     base: Option<String>,
 }
 
-/// Whether `dir` is a variant stored as a patch.
-pub(crate) fn is_patch_variant(dir: &Path) -> bool {
-    dir.join(MANIFEST).is_file() && dir.join(PATCH).is_file()
+/// The patch of a variant folder (`None`: `dir` is not a variant stored as a patch).
+pub(crate) fn patch_of(dir: &Path) -> Option<PathBuf> {
+    if !dir.join(MANIFEST).is_file() {
+        return None;
+    }
+    PATCHES.iter().map(|p| dir.join(p)).find(|p| p.is_file())
 }
 
 /// Why a variant could not be turned into a folder to build.
@@ -34,7 +39,7 @@ pub(crate) enum VariantError {
     },
     #[error("{}: {message}", path.display())]
     Manifest { path: PathBuf, message: String },
-    #[error("{} is not inside an exercise's variants/", .0.display())]
+    #[error("{} is not inside an exercise's variants/ or legal/", .0.display())]
     Outside(PathBuf),
     #[error(
         "{}: say which solution the patch applies to (`base = \"NAME\"`): {} has {count}",
@@ -88,7 +93,13 @@ pub(crate) async fn materialize(dir: &Path, into: &Path) -> Result<PathBuf, Vari
         base: base.clone(),
         source,
     })?;
-    let patch = std::fs::canonicalize(dir.join(PATCH)).map_err(VariantError::Patch)?;
+    let patch = patch_of(dir).ok_or_else(|| {
+        VariantError::Patch(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} has no {}", dir.display(), PATCHES.join(" or ")),
+        ))
+    })?;
+    let patch = std::fs::canonicalize(patch).map_err(VariantError::Patch)?;
     let patch_arg = patch.to_string_lossy();
     git(&["apply", "--whitespace=nowarn", &patch_arg], Some(into))
         .await
@@ -133,4 +144,55 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_variant_folder_holds_a_mistake_or_a_legal_patch() {
+        let root = std::env::temp_dir().join(format!("grader-variant-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (name, patch) in [("faulty", "mistake.patch"), ("legal", "legal.patch")] {
+            let dir = root.join(name);
+            std::fs::create_dir_all(&dir).expect("a temp folder");
+            std::fs::write(dir.join(MANIFEST), "description = \"x\"\n").expect("written");
+            assert_eq!(
+                patch_of(&dir),
+                None,
+                "{name}: a manifest alone is no variant"
+            );
+            std::fs::write(dir.join(patch), "").expect("written");
+            assert_eq!(patch_of(&dir), Some(dir.join(patch)));
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn the_bundled_legal_variants_apply_to_their_reference() {
+        let exercises = Path::new(env!("CARGO_MANIFEST_DIR")).join("../exercises");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let mut count = 0;
+        for ex in std::fs::read_dir(&exercises).expect("exercises/").flatten() {
+            let Ok(legal) = std::fs::read_dir(ex.path().join("legal")) else {
+                continue;
+            };
+            for v in legal.flatten().filter(|v| v.path().is_dir()) {
+                let into = std::env::temp_dir().join(format!(
+                    "grader-legal-{}-{}",
+                    std::process::id(),
+                    v.file_name().to_string_lossy()
+                ));
+                rt.block_on(materialize(&v.path(), &into))
+                    .unwrap_or_else(|e| panic!("{}: {e}", v.path().display()));
+                let _ = std::fs::remove_dir_all(&into);
+                count += 1;
+            }
+        }
+        assert!(count >= 30, "only {count} legal variants");
+    }
 }

@@ -2,6 +2,7 @@
 //! executes (`validate`, `model`), and errors that point at file:line:col (`error`).
 
 mod error;
+mod media_type;
 mod model;
 mod raw;
 mod validate;
@@ -10,7 +11,7 @@ pub(crate) use error::did_you_mean;
 pub use error::{SpecError, SpecErrors};
 pub use model::{
     Body, Capture, CaptureSource, Cause, Check, ENV_VARIABLES, Exercise, Expect, HeaderAssert,
-    Hint, HttpStep, JsonAssert, JsonType, Limits, LoadStep, MockBody, MockRoute, Num,
+    Hint, HttpStep, JsonAssert, JsonType, Limits, LoadStep, MediaType, MockBody, MockRoute, Num,
     PostgresService, Predicate, Query, RedisService, RedisStep, Schema, Segment, SortOrder,
     SqlStep, StatusExpect, Step, StepKind, SubmissionContract, TValue, UpstreamCallsStep,
     UpstreamMode, UpstreamService, show_num,

@@ -9,6 +9,8 @@ use serde_json_path::JsonPath;
 
 use crate::template::Template;
 
+pub use super::media_type::MediaType;
+
 /// An exercise, loaded and validated.
 #[derive(Debug, Clone)]
 pub struct Exercise {
@@ -444,6 +446,15 @@ pub enum Predicate {
     Lt(Num),
     Le(Num),
     Sorted(SortOrder),
+    /// `url`: the value, a URI reference resolved against the request's URL, names the
+    /// same URL as the template resolved against the same base (RFC 3986 §5, with the
+    /// `url` crate's normalisation): `/todos/2` and `http://host:port/todos/2` are equal.
+    Url(Template),
+    /// `url_path`: the value, resolved against the request's URL, is on the request's
+    /// own origin and its path matches the regex.
+    UrlPath(Regex),
+    /// `media_type`: a `Content-Type` that is this media type (RFC 9110 §8.3.1).
+    MediaType(MediaType),
 }
 
 /// A number in an assertion: written out, or a template (`"{{ k }}"`) whose value is

@@ -470,6 +470,16 @@ fn holds(
                 None => false,
             }
         }
+        Predicate::Url(t) => {
+            let want = t.render_string(ctx)?;
+            actual
+                .as_str()
+                .is_some_and(|a| super::uri::same(&super::uri::base(ctx), a, &want))
+        }
+        Predicate::UrlPath(re) => actual
+            .as_str()
+            .is_some_and(|a| super::uri::path_matches(&super::uri::base(ctx), a, re)),
+        Predicate::MediaType(m) => actual.as_str().is_some_and(|a| m.accepts(a)),
         Predicate::Exists(_) | Predicate::Count(_) | Predicate::Sorted(_) => true,
     })
 }
@@ -515,6 +525,23 @@ fn describe(p: &Predicate, ctx: &mut Context) -> Result<String, RenderError> {
         Predicate::Le(n) => format!("a number <= {}", show_num(n.value(ctx)?)),
         Predicate::Sorted(SortOrder::Asc) => "ascending order".into(),
         Predicate::Sorted(SortOrder::Desc) => "descending order".into(),
+        Predicate::Url(t) => {
+            let want = t.render_string(ctx)?;
+            let base = super::uri::base(ctx);
+            match super::uri::resolve(&base, &want) {
+                Some(u) => format!("the URL <{u}> (absolute, or relative to the request)"),
+                None => format!("the URL <{want}>"),
+            }
+        }
+        Predicate::UrlPath(re) => format!(
+            "a URL on {} whose path matches /{}/",
+            super::uri::origin(&super::uri::base(ctx)),
+            re.as_str()
+        ),
+        Predicate::MediaType(m) if m.params.is_empty() => {
+            format!("media type {m} (any parameters)")
+        }
+        Predicate::MediaType(m) => format!("media type {m}"),
     })
 }
 

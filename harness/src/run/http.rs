@@ -35,6 +35,7 @@ impl<T: Target> Runner<'_, T> {
     async fn http_once(&self, step: &HttpStep, ctx: &mut Context) -> Result<(), StepFail> {
         let req = render_request(step, ctx)?;
         let resp = self.send(&req).await?;
+        self.judging(&req, ctx);
         let json = expect_response(&step.expect, &resp, ctx)
             .map_err(|m| self.fail_with(m, &req, Some(&resp)))?;
         for c in &step.captures {
@@ -43,6 +44,17 @@ impl<T: Target> Runner<'_, T> {
             ctx.set(&c.name, v);
         }
         Ok(())
+    }
+
+    /// Notes the URL of the request whose answer is judged next: the base that URI
+    /// references in it resolve against.
+    fn judging(&self, req: &ProbeRequest, ctx: &mut Context) {
+        let base = self.target.base_url();
+        ctx.set_request_url(&format!(
+            "{}{}",
+            base.trim_end_matches('/'),
+            req.path_and_query
+        ));
     }
 
     async fn send(&self, req: &ProbeRequest) -> Result<ProbeResponse, StepFail> {
@@ -118,8 +130,11 @@ impl<T: Target> Runner<'_, T> {
         for (i, (req, resp)) in requests.iter().zip(responses).enumerate() {
             let outcome = match resp {
                 Err(e) => Err(self.no_answer(req, e)),
-                Ok(resp) => expect_response(expect, resp, ctx)
-                    .map_err(|m| self.fail_with(m, req, Some(resp))),
+                Ok(resp) => {
+                    self.judging(req, ctx);
+                    expect_response(expect, resp, ctx)
+                        .map_err(|m| self.fail_with(m, req, Some(resp)))
+                }
             };
             match outcome {
                 Ok(json) => jsons.push(json),
@@ -376,7 +391,7 @@ pub(super) fn render_request(
     step: &HttpStep,
     ctx: &mut Context,
 ) -> Result<ProbeRequest, RenderError> {
-    let mut path = step.path.render_string(ctx)?;
+    let mut path = path_of(step.path.render_string(ctx)?);
     let query = encode_pairs(&step.query, ctx)?;
     if !query.is_empty() {
         path.push(if path.contains('?') { '&' } else { '?' });
@@ -410,6 +425,24 @@ pub(super) fn render_request(
         body,
         timeout: step.timeout,
     })
+}
+
+/// The path and query to send for a rendered step path. An absolute URL (a captured
+/// `Location: http://host:port/todos/2`) is sent to the submission by its path and
+/// query: the grader only ever talks to the submission, and a `url` or `url_path`
+/// assertion is what judges where such a URL points.
+fn path_of(rendered: String) -> String {
+    let lower = rendered.get(..8).unwrap_or(&rendered).to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return rendered;
+    }
+    match url::Url::parse(&rendered) {
+        Ok(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+        Err(_) => rendered,
+    }
 }
 
 /// `k=v&k=v`, rendered and percent-encoded (a query string or a form body).

@@ -9,6 +9,7 @@ mod load;
 pub mod score;
 pub(crate) mod seed;
 mod services;
+mod uri;
 
 use grader_report::{CheckResult, CheckStatus, Failure};
 

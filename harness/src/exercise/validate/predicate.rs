@@ -25,6 +25,9 @@ const NAMES: &[&str] = &[
     "lt",
     "le",
     "sorted",
+    "url",
+    "url_path",
+    "media_type",
 ];
 
 impl Validator<'_> {
@@ -99,6 +102,41 @@ impl Validator<'_> {
                 Some("asc") => Predicate::Sorted(SortOrder::Asc),
                 Some("desc") => Predicate::Sorted(SortOrder::Desc),
                 _ => return self.refuse(span, "`sorted` takes \"asc\" or \"desc\""),
+            },
+            "url" => match v.as_str() {
+                Some(t) => {
+                    let t = self.template_at(t, span.clone())?;
+                    self.check_scope(&TValue::Str(t.clone()), scope, span);
+                    Predicate::Url(t)
+                }
+                None => {
+                    return self.refuse(
+                        span,
+                        "`url` takes a URL or a path, e.g. \"/todos/{{ id }}\" (resolved against the request's URL)",
+                    );
+                }
+            },
+            "url_path" => match v.as_str().map(Regex::new) {
+                Some(Ok(re)) => Predicate::UrlPath(re),
+                Some(Err(e)) => return self.refuse(span, format!("bad regex: {e}")),
+                None => {
+                    return self.refuse(span, "`url_path` takes a regex string for the URL's path");
+                }
+            },
+            "media_type" => match v.as_str().map(|t| (t, MediaType::parse(t))) {
+                Some((_, Some(m))) => Predicate::MediaType(m),
+                Some((t, None)) => {
+                    return self.refuse(
+                        span,
+                        format!("`media_type` takes a media type such as \"application/json\", not {t:?}"),
+                    );
+                }
+                None => {
+                    return self.refuse(
+                        span,
+                        "`media_type` takes a media type such as \"application/json\"",
+                    );
+                }
             },
             other => {
                 let fallback = format!("assertions: {}", NAMES.join(", "));
