@@ -38,6 +38,22 @@ pub struct CheckResult {
     pub failure: Option<Failure>,
     /// The figures of the check's load step, if it has one.
     pub load: Option<LoadReport>,
+    /// How the server stopped at each graceful restart of the check (added in 1.x).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shutdowns: Vec<Shutdown>,
+}
+
+/// How the server stopped after a SIGTERM (a `restart` step).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Shutdown {
+    /// The step's number in its check, from 1.
+    pub step: usize,
+    /// From the SIGTERM until the server had exited (or was killed).
+    pub exit_ms: u64,
+    /// The grace period it had before it would be killed.
+    pub grace_ms: u64,
+    /// It had not exited within the grace period: it was killed (SIGKILL).
+    pub killed: bool,
 }
 
 /// Latency figures in milliseconds.

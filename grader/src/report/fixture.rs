@@ -22,6 +22,7 @@ pub(crate) fn report() -> Report {
                 location: "exercises/todo-api/spec.toml:40".into(),
                 failure,
                 load: None,
+                shutdowns: Vec::new(),
             }
         };
     let mut r = Report {

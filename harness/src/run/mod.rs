@@ -111,5 +111,6 @@ pub fn not_run(check: &Check, why: String) -> CheckResult {
         location: check.location.clone(),
         failure: Some(Failure::message(why)),
         load: None,
+        shutdowns: Vec::new(),
     }
 }
