@@ -142,9 +142,10 @@ impl<T: Target> Runner<'_, T> {
     /// After a check that stopped the database: it accepts connections again, and the
     /// server runs (started again if it gave up), so later checks are not failed for
     /// this one.
-    async fn settle(&self, progress: &mut Progress) {
+    async fn settle(&mut self, progress: &mut Progress) {
         if progress.db_down {
             // A failure here shows in the next check that needs the database.
+            self.redis = None;
             let _ = self.target.database_start().await;
             progress.db_down = false;
         }
@@ -243,7 +244,11 @@ impl<T: Target> Runner<'_, T> {
                 self.lifecycle(Lifecycle::WaitReady, true, at, &mut progress.shutdowns)
                     .await
             }
-            StepKind::Database(action) => self.database(*action, &mut progress.db_down).await,
+            StepKind::Database(action) => {
+                // Redis as the database: the grader's own connection goes with it.
+                self.redis = None;
+                self.database(*action, &mut progress.db_down).await
+            }
             StepKind::Sleep(d) => {
                 tokio::time::sleep(*d).await;
                 Ok(())
