@@ -52,10 +52,8 @@ pub trait Target: Sync {
     }
     /// Stops the submission gracefully (SIGTERM; SIGKILL once `grace` has passed), then
     /// starts it again (without waiting until it is ready): how it stopped.
-    fn restart(
-        &self,
-        grace: Duration,
-    ) -> impl Future<Output = Result<Stopped, TargetError>> + Send;
+    fn restart(&self, grace: Duration)
+    -> impl Future<Output = Result<Stopped, TargetError>> + Send;
     /// Kills the submission (SIGKILL), then starts it again.
     fn crash(&self) -> impl Future<Output = Result<(), TargetError>> + Send;
     /// Waits until the health endpoint answers 2xx.

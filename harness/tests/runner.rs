@@ -785,7 +785,11 @@ action = "restart"
     assert_eq!(f.step, 2);
     assert_eq!(r.shutdowns.len(), 1);
     assert_eq!(
-        (r.shutdowns[0].step, r.shutdowns[0].exit_ms, r.shutdowns[0].killed),
+        (
+            r.shutdowns[0].step,
+            r.shutdowns[0].exit_ms,
+            r.shutdowns[0].killed
+        ),
         (2, 3000, true)
     );
     // The default grace period is 5s.

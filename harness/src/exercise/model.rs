@@ -199,9 +199,14 @@ pub enum StepKind {
     Sql(Box<SqlStep>),
     /// Graceful stop (SIGTERM, SIGKILL after `grace`), start, wait until ready (unless
     /// `ready` is false).
-    Restart { grace: Duration, ready: bool },
+    Restart {
+        grace: Duration,
+        ready: bool,
+    },
     /// SIGKILL, start, wait until ready (unless `ready` is false).
-    Crash { ready: bool },
+    Crash {
+        ready: bool,
+    },
     /// Stops or starts the submission's database.
     Database(DatabaseAction),
     /// Poll the health endpoint until it answers 2xx.
