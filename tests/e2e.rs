@@ -684,6 +684,33 @@ fn a_build_without_its_registry_is_named() {
     );
 }
 
+/// A server that ignores SIGTERM is killed at the end of the grace period, and the
+/// restart check loses its points with that reason, in one line of the terminal report.
+#[test]
+fn a_server_that_ignores_sigterm_loses_the_restart_with_the_reason() {
+    let exercise = root().join("tests/fixtures/lifecycle");
+    let g = grade(
+        exercise.to_str().unwrap(),
+        &root().join("tests/fixtures/ignores-sigterm"),
+        &[],
+    );
+    assert_eq!(g.report.status, RunStatus::Graded, "{}", g.stdout());
+    assert_eq!(g.code(), 1);
+    let check = &g.report.checks[0];
+    assert_eq!(check.status, CheckStatus::Failed, "{}", g.stdout());
+    assert_eq!(check.earned, 0.0);
+    let reason = "did not exit within 5s of SIGTERM: it was killed; handle SIGTERM: stop accepting, finish in-flight requests, exit";
+    assert_eq!(check.failure.as_ref().unwrap().message, reason);
+    let stop = check.shutdowns.first().expect("the shutdown is recorded");
+    assert!(stop.killed, "{stop:?}");
+    assert!(stop.exit_ms >= 4_800 && stop.grace_ms == 5_000, "{stop:?}");
+    assert!(
+        g.stdout().lines().any(|l| l.contains(reason)),
+        "the reason in one line:\n{}",
+        g.stdout()
+    );
+}
+
 #[test]
 fn a_folder_without_dockerfile_is_a_build_failure() {
     let g = grade(
@@ -891,8 +918,14 @@ impl harness::Target for DbOnly {
     fn database_url(&self) -> Option<String> {
         Some(self.0.clone())
     }
-    async fn restart(&self) -> Result<(), harness::TargetError> {
-        Ok(())
+    async fn restart(
+        &self,
+        _grace: std::time::Duration,
+    ) -> Result<harness::Stopped, harness::TargetError> {
+        Ok(harness::Stopped {
+            after: std::time::Duration::ZERO,
+            killed: false,
+        })
     }
     async fn crash(&self) -> Result<(), harness::TargetError> {
         Ok(())

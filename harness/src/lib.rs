@@ -18,4 +18,4 @@ pub use exercise::{Exercise, load_exercise};
 pub use grader_report::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
 pub use run::seed::stable_hash;
 pub use run::{Event, RunConfig, not_run, run_checks, score};
-pub use target::{Diagnosis, Target, TargetError};
+pub use target::{Diagnosis, Stopped, Target, TargetError};

@@ -2,7 +2,7 @@
 //! The grader implements it with Docker; tests implement it with in-process servers.
 
 use std::future::Future;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use grader_report::{Cause, Fault, SubmissionOutput};
 
@@ -26,6 +26,15 @@ impl TargetError {
     }
 }
 
+/// How the submission stopped after a SIGTERM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// From the SIGTERM until it had exited (or was killed).
+    pub after: Duration,
+    /// It did not exit within the grace period and was killed (SIGKILL).
+    pub killed: bool,
+}
+
 /// A running submission.
 pub trait Target: Sync {
     /// Where to send HTTP probes now, e.g. `http://127.0.0.1:49153` (may change after a
@@ -41,8 +50,10 @@ pub trait Target: Sync {
     fn upstream(&self) -> Option<&crate::probe::Mock> {
         None
     }
-    /// Stops the submission gracefully (SIGTERM), then starts it again.
-    fn restart(&self) -> impl Future<Output = Result<(), TargetError>> + Send;
+    /// Stops the submission gracefully (SIGTERM; SIGKILL once `grace` has passed), then
+    /// starts it again (without waiting until it is ready): how it stopped.
+    fn restart(&self, grace: Duration)
+    -> impl Future<Output = Result<Stopped, TargetError>> + Send;
     /// Kills the submission (SIGKILL), then starts it again.
     fn crash(&self) -> impl Future<Output = Result<(), TargetError>> + Send;
     /// Waits until the health endpoint answers 2xx.
@@ -53,6 +64,29 @@ pub trait Target: Sync {
     fn diagnose(&self, since: SystemTime) -> impl Future<Output = Diagnosis> + Send {
         let _ = since;
         async { Diagnosis::default() }
+    }
+    /// Makes the submission's database unavailable to it, as a database that shuts
+    /// down: its sessions are ended and new ones refused, until `database_start`.
+    /// The grader's own SQL steps still reach it.
+    fn database_stop(&self) -> impl Future<Output = Result<(), TargetError>> + Send {
+        async {
+            Err(TargetError::Infrastructure(
+                "this target cannot stop its database".into(),
+            ))
+        }
+    }
+    /// Makes the submission's database accept its connections again.
+    fn database_start(&self) -> impl Future<Output = Result<(), TargetError>> + Send {
+        async {
+            Err(TargetError::Infrastructure(
+                "this target cannot start its database".into(),
+            ))
+        }
+    }
+    /// Starts the submission again if it is not running (after a check that disturbed
+    /// it), so that a later check is not failed for an earlier one.
+    fn revive(&self) -> impl Future<Output = ()> + Send {
+        async {}
     }
 }
 

@@ -977,3 +977,139 @@ expect.jsonpath."$.code" = "x""#,
     assert_eq!(f.message, "GET /slow: no response within 300ms");
     assert_eq!(f.hint, None);
 }
+
+#[tokio::test]
+async fn a_server_killed_after_sigterm_loses_the_check_with_the_reason() {
+    let src = format!(
+        r#"{HEAD}
+[[checks]]
+id = "restart"
+title = "restart"
+category = "persistence"
+points = 2
+[[checks.steps]]
+http = "GET /health"
+[[checks.steps]]
+action = "restart"
+grace = "3s"
+
+[[checks]]
+id = "again"
+title = "again"
+category = "persistence"
+points = 1
+[[checks.steps]]
+action = "restart"
+"#
+    );
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
+    let target = support::Local {
+        server: support::start().await,
+        database_url: None,
+    };
+    let config = RunConfig::default();
+    let ignores = &target.server.state.ignores_sigterm;
+    ignores.store(true, std::sync::atomic::Ordering::SeqCst);
+    let results = run_checks(&ex, &target, &config, |_| {}).await;
+    let r = &results[0];
+    assert_eq!(r.status, CheckStatus::Failed);
+    assert_eq!(r.earned, 0.0);
+    let f = r.failure.as_ref().unwrap();
+    assert_eq!(
+        f.message,
+        "did not exit within 3s of SIGTERM: it was killed; handle SIGTERM: stop accepting, finish in-flight requests, exit"
+    );
+    assert_eq!(f.step, 2);
+    assert_eq!(r.shutdowns.len(), 1);
+    assert_eq!(
+        (
+            r.shutdowns[0].step,
+            r.shutdowns[0].exit_ms,
+            r.shutdowns[0].killed
+        ),
+        (2, 3000, true)
+    );
+    // The default grace period is 5s.
+    assert!(
+        results[1]
+            .failure
+            .as_ref()
+            .unwrap()
+            .message
+            .starts_with("did not exit within 5s of SIGTERM")
+    );
+
+    ignores.store(false, std::sync::atomic::Ordering::SeqCst);
+    let results = run_checks(&ex, &target, &config, |_| {}).await;
+    assert_eq!(results[0].status, CheckStatus::Passed);
+    assert_eq!(results[0].shutdowns[0].exit_ms, 30);
+    assert!(!results[0].shutdowns[0].killed);
+}
+
+#[tokio::test]
+async fn a_database_left_down_is_started_at_the_check_end() {
+    let src = format!(
+        r#"{HEAD}
+[services.postgres]
+
+[[checks]]
+id = "down"
+title = "down"
+category = "persistence"
+points = 1
+[[checks.steps]]
+db = "stop"
+[[checks.steps]]
+http = "GET /missing"
+expect.status = 200
+
+[[checks]]
+id = "bounce"
+title = "bounce"
+category = "persistence"
+points = 1
+[[checks.steps]]
+db = "restart"
+down = "10ms"
+[[checks.steps]]
+http = "GET /health"
+retry = "2s"
+"#
+    );
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
+    let target = support::Local {
+        server: support::start().await,
+        database_url: None,
+    };
+    let results = run_checks(&ex, &target, &RunConfig::default(), |_| {}).await;
+    let state = &target.server.state;
+    let count = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(results[0].status, CheckStatus::Failed);
+    assert_eq!(results[1].status, CheckStatus::Passed);
+    // Stopped by each check; started by the first's end and by the second's step.
+    assert_eq!((count(&state.db_stops), count(&state.db_starts)), (2, 2));
+}
+
+#[tokio::test]
+async fn a_retried_step_reports_its_last_failure() {
+    let started = std::time::Instant::now();
+    let (results, _) = run(r#"
+[[checks]]
+id = "retry"
+title = "retry"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /missing"
+expect.status = 200
+retry = "1s"
+"#)
+    .await;
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    let f = results[0].failure.as_ref().unwrap();
+    assert!(
+        f.message.starts_with("still failing after 1s of retries: "),
+        "{}",
+        f.message
+    );
+}

@@ -122,7 +122,7 @@ fn step_kind_must_be_one() {
     assert_has(
         &text,
         &[
-            "a step needs one of `http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream` or `upstream_calls`",
+            "a step needs one of `http`, `sql`, `action`, `db`, `sleep`, `load`, `redis`, `upstream` or `upstream_calls`",
             "bad.toml:11:1",
         ],
     );
@@ -130,7 +130,7 @@ fn step_kind_must_be_one() {
     assert_has(
         &text,
         &[
-            "a step has exactly one kind (`http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream`, `upstream_calls`), not http and sql",
+            "a step has exactly one kind (`http`, `sql`, `action`, `db`, `sleep`, `load`, `redis`, `upstream`, `upstream_calls`), not http and sql",
         ],
     );
 }

@@ -6,9 +6,10 @@
 #![allow(clippy::unwrap_used)] // tests may panic: that is how they fail
 
 use std::path::Path;
+use std::time::Duration;
 
 use harness::exercise::parse_exercise;
-use harness::{CheckResult, CheckStatus, RunConfig, Target, TargetError, run_checks};
+use harness::{CheckResult, CheckStatus, RunConfig, Stopped, Target, TargetError, run_checks};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -91,8 +92,11 @@ impl Target for Raw {
     fn database_url(&self) -> Option<String> {
         None
     }
-    async fn restart(&self) -> Result<(), TargetError> {
-        Ok(())
+    async fn restart(&self, _grace: Duration) -> Result<Stopped, TargetError> {
+        Ok(Stopped {
+            after: Duration::ZERO,
+            killed: false,
+        })
     }
     async fn crash(&self) -> Result<(), TargetError> {
         Ok(())

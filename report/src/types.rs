@@ -44,6 +44,9 @@ pub struct CheckResult {
     /// Known causes of the failure, named in plain words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<crate::Cause>,
+    /// How the server stopped at each graceful restart of the check (added in 1.x).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shutdowns: Vec<Shutdown>,
 }
 
 /// The submission's own log lines over a span of time (a failed check's), as it
@@ -54,6 +57,19 @@ pub struct SubmissionOutput {
     pub text: String,
     /// Lines printed in the span but not kept (the first ones), over the cap.
     pub omitted: usize,
+}
+
+/// How the server stopped after a SIGTERM (a `restart` step).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Shutdown {
+    /// The step's number in its check, from 1.
+    pub step: usize,
+    /// From the SIGTERM until the server had exited (or was killed).
+    pub exit_ms: u64,
+    /// The grace period it had before it would be killed.
+    pub grace_ms: u64,
+    /// It had not exited within the grace period: it was killed (SIGKILL).
+    pub killed: bool,
 }
 
 /// Latency figures in milliseconds.

@@ -223,6 +223,39 @@ impl PgServer {
         watch
     }
 
+    /// The learner's database "goes down" for it alone: no new session, and every
+    /// session ended (as at a server's fast shutdown). Twice, for a session that was
+    /// being opened while the limit changed.
+    pub async fn refuse(&self, login: &Login) -> Result<(), DockerError> {
+        let end = format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = {}",
+            literal(&login.user)
+        );
+        self.exec(
+            "stopping the learner's database",
+            &[
+                format!("ALTER ROLE {} CONNECTION LIMIT 0", ident(&login.user)),
+                end.clone(),
+                "SELECT pg_sleep(0.2)".into(),
+                end,
+            ],
+        )
+        .await
+    }
+
+    /// The learner's database accepts its sessions again (after `refuse`).
+    pub async fn admit(&self, login: &Login, limits: &LearnerLimits) -> Result<(), DockerError> {
+        self.exec(
+            "starting the learner's database again",
+            &[format!(
+                "ALTER ROLE {} CONNECTION LIMIT {}",
+                ident(&login.user),
+                limits.connections
+            )],
+        )
+        .await
+    }
+
     /// Stops the learner's writes: no new session, and every session ended.
     async fn shut_out(&self, login: &Login) {
         let _ = self

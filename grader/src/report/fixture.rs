@@ -24,6 +24,7 @@ pub(crate) fn report() -> Report {
                 load: None,
                 output: None,
                 causes: Vec::new(),
+                shutdowns: Vec::new(),
             }
         };
     let mut r = Report {

@@ -10,10 +10,10 @@ mod validate;
 pub(crate) use error::did_you_mean;
 pub use error::{SpecError, SpecErrors};
 pub use model::{
-    Body, Capture, CaptureSource, Cause, Check, ENV_VARIABLES, Exercise, Expect, HeaderAssert,
-    Hint, HttpStep, JsonAssert, JsonType, Limits, LoadStep, MediaType, MockBody, MockRoute, Num,
-    PostgresService, Predicate, Query, RedisService, RedisStep, Schema, Segment, SortOrder,
-    SqlStep, StatusExpect, Step, StepKind, SubmissionContract, TValue, UpstreamCallsStep,
-    UpstreamMode, UpstreamService, show_num,
+    Body, Capture, CaptureSource, Cause, Check, DEFAULT_GRACE, DatabaseAction, ENV_VARIABLES,
+    Exercise, Expect, HeaderAssert, Hint, HttpStep, JsonAssert, JsonType, Limits, LoadStep,
+    MediaType, MockBody, MockRoute, Num, PostgresService, Predicate, Query, RedisService,
+    RedisStep, Schema, Segment, SortOrder, SqlStep, StatusExpect, Step, StepKind,
+    SubmissionContract, TValue, UpstreamCallsStep, UpstreamMode, UpstreamService, show_num,
 };
 pub use validate::{SPEC_FILE, load_exercise, parse_bytes, parse_duration, parse_exercise};

@@ -176,6 +176,8 @@ pub struct Step {
     pub location: String,
     /// Shown to the learner when the step fails in a way the hint is about.
     pub hint: Option<Hint>,
+    /// Sent again until it passes, for at most this long (a judged step).
+    pub retry: Option<Duration>,
     pub kind: StepKind,
 }
 
@@ -246,14 +248,36 @@ impl Hint {
     }
 }
 
+/// What a `db` step does to the submission's database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseAction {
+    /// Its sessions are ended and new ones refused.
+    Stop,
+    /// It accepts connections again.
+    Start,
+    /// Stop, then start once `down` has passed.
+    Restart { down: Duration },
+}
+
+/// How long a server has to exit after SIGTERM, unless the step says otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub enum StepKind {
     Http(Box<HttpStep>),
     Sql(Box<SqlStep>),
-    /// Graceful stop, start, wait until ready.
-    Restart,
-    /// SIGKILL, start, wait until ready.
-    Crash,
+    /// Graceful stop (SIGTERM, SIGKILL after `grace`), start, wait until ready (unless
+    /// `ready` is false).
+    Restart {
+        grace: Duration,
+        ready: bool,
+    },
+    /// SIGKILL, start, wait until ready (unless `ready` is false).
+    Crash {
+        ready: bool,
+    },
+    /// Stops or starts the submission's database.
+    Database(DatabaseAction),
     /// Poll the health endpoint until it answers 2xx.
     WaitReady,
     /// A pause (at most a minute).
@@ -284,8 +308,9 @@ impl StepKind {
         match self {
             StepKind::Http(_) => "http",
             StepKind::Sql(_) => "sql",
-            StepKind::Restart => "restart",
-            StepKind::Crash => "crash",
+            StepKind::Restart { .. } => "restart",
+            StepKind::Crash { .. } => "crash",
+            StepKind::Database(_) => "db",
             StepKind::WaitReady => "wait_ready",
             StepKind::Sleep(_) => "sleep",
             StepKind::Redis(_) => "redis",

@@ -188,6 +188,21 @@ pub(crate) struct RawStep {
     /// kind of failure (read by `Validator::hint`).
     #[serde(default)]
     pub hint: Option<Spanned<toml::Value>>,
+    /// Stops or starts the submission's database: `"stop"`, `"start"`, `"restart"`.
+    #[serde(default)]
+    pub db: Option<Spanned<String>>,
+    /// How long `db = "restart"` keeps the database down.
+    #[serde(default)]
+    pub down: Option<Spanned<String>>,
+    /// How long a `restart` action gives the server to exit after SIGTERM.
+    #[serde(default)]
+    pub grace: Option<Spanned<String>>,
+    /// `false`: a `restart` or `crash` action starts the server and goes on at once.
+    #[serde(default)]
+    pub ready: Option<Spanned<bool>>,
+    /// A judged step is tried again until it passes, for at most this long.
+    #[serde(default)]
+    pub retry: Option<Spanned<String>>,
     /// Makes this a load step.
     #[serde(default)]
     pub load: Option<Spanned<RawLoad>>,

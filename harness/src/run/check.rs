@@ -1,8 +1,8 @@
 //! One check: its variables, its steps in order, and the result they add up to.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use grader_report::{CheckResult, CheckStatus, Failure, Fault, LoadReport};
+use grader_report::{CheckResult, CheckStatus, Failure, Fault, LoadReport, Shutdown};
 
 use super::RunConfig;
 use super::assert::Mismatch;
@@ -88,7 +88,18 @@ struct Progress {
     passed: usize,
     /// The figures of the check's (last) load step.
     load: Option<LoadReport>,
+    /// The number (from 1) of the step running.
+    step: usize,
+    /// How the server stopped at each graceful restart.
+    shutdowns: Vec<Shutdown>,
+    /// A `db` step left the database down: the check's end brings it back.
+    db_down: bool,
+    /// The check has a `db` step: its end makes sure the server runs.
+    db_touched: bool,
 }
+
+/// How often a step with `retry` is tried again.
+const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 /// The connections a run keeps between checks.
 pub(super) struct Runner<'a, T> {
@@ -116,6 +127,7 @@ impl<T: Target> Runner<'_, T> {
                 Err(f)
             }
         };
+        self.settle(&mut progress).await;
         let total = check.steps.len().max(1);
         let (status, failure, credit) = match outcome {
             Ok(()) => (CheckStatus::Passed, None, None),
@@ -160,6 +172,52 @@ impl<T: Target> Runner<'_, T> {
             load: progress.load,
             output: diagnosis.output,
             causes: diagnosis.causes,
+            shutdowns: progress.shutdowns,
+        }
+    }
+
+    /// After a check that stopped the database: it accepts connections again, and the
+    /// server runs (started again if it gave up), so later checks are not failed for
+    /// this one.
+    async fn settle(&mut self, progress: &mut Progress) {
+        if progress.db_down {
+            // A failure here shows in the next check that needs the database.
+            self.redis = None;
+            let _ = self.target.database_start().await;
+            progress.db_down = false;
+        }
+        if progress.db_touched {
+            self.target.revive().await;
+        }
+    }
+
+    /// Runs a step; one with `retry` is tried again until it passes or its time is up
+    /// (a failure that is not the submission's ends it at once).
+    async fn attempt(
+        &mut self,
+        step: &Step,
+        ctx: &mut Context,
+        progress: &mut Progress,
+    ) -> Result<(), StepFail> {
+        let Some(limit) = step.retry else {
+            return self.step(step, ctx, progress).await;
+        };
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.step(step, ctx, progress).await {
+                Ok(()) => return Ok(()),
+                Err(mut f) if !f.is_submissions() || Instant::now() >= deadline => {
+                    if f.is_submissions() {
+                        f.failure.message = format!(
+                            "still failing after {}s of retries: {}",
+                            limit.as_secs_f64(),
+                            f.failure.message
+                        );
+                    }
+                    return Err(f);
+                }
+                Err(_) => tokio::time::sleep(RETRY_EVERY).await,
+            }
         }
     }
 
@@ -176,8 +234,13 @@ impl<T: Target> Runner<'_, T> {
             ctx.set(name, v);
         }
         let mut first: Option<StepFail> = None;
+        progress.db_touched = check
+            .steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::Database(_)));
         for (i, step) in check.steps.iter().enumerate() {
-            match self.step(step, &mut ctx, progress).await {
+            progress.step = i + 1;
+            match self.attempt(step, &mut ctx, progress).await {
                 Ok(()) => progress.passed += 1,
                 Err(mut f) => {
                     f.failure.step = i + 1;
@@ -202,9 +265,27 @@ impl<T: Target> Runner<'_, T> {
         match &step.kind {
             StepKind::Http(h) => self.http(h, ctx).await,
             StepKind::Sql(s) => self.sql(s, ctx).await,
-            StepKind::Restart => self.lifecycle(Lifecycle::Restart).await,
-            StepKind::Crash => self.lifecycle(Lifecycle::Crash).await,
-            StepKind::WaitReady => self.lifecycle(Lifecycle::WaitReady).await,
+            StepKind::Restart { grace, ready } => {
+                let what = Lifecycle::Restart { grace: *grace };
+                let at = progress.step;
+                self.lifecycle(what, *ready, at, &mut progress.shutdowns)
+                    .await
+            }
+            StepKind::Crash { ready } => {
+                let at = progress.step;
+                self.lifecycle(Lifecycle::Crash, *ready, at, &mut progress.shutdowns)
+                    .await
+            }
+            StepKind::WaitReady => {
+                let at = progress.step;
+                self.lifecycle(Lifecycle::WaitReady, true, at, &mut progress.shutdowns)
+                    .await
+            }
+            StepKind::Database(action) => {
+                // Redis as the database: the grader's own connection goes with it.
+                self.redis = None;
+                self.database(*action, &mut progress.db_down).await
+            }
             StepKind::Sleep(d) => {
                 tokio::time::sleep(*d).await;
                 Ok(())

@@ -114,5 +114,6 @@ pub fn not_run(check: &Check, why: String) -> CheckResult {
         load: None,
         output: None,
         causes: Vec::new(),
+        shutdowns: Vec::new(),
     }
 }

@@ -1,12 +1,14 @@
 //! Steps on the submission's services and lifecycle: SQL queries, Redis commands, the
 //! upstream mock's mode and counts, and restarts, crashes and readiness waits.
 
-use grader_report::{Failure, Fault};
+use std::time::Duration;
+
+use grader_report::{Failure, Fault, Shutdown};
 use serde_json::Value;
 
 use super::check::{Runner, StepFail};
 use super::document::judge_document;
-use crate::exercise::{RedisStep, SqlStep, UpstreamCallsStep, UpstreamMode};
+use crate::exercise::{DatabaseAction, RedisStep, SqlStep, UpstreamCallsStep, UpstreamMode};
 use crate::probe::{RedisProbe, SqlProbe};
 use crate::target::{Target, TargetError};
 use crate::template::Context;
@@ -14,9 +16,27 @@ use crate::template::Context;
 /// What a lifecycle step does to the submission before it waits for it to be ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Lifecycle {
-    Restart,
+    Restart { grace: Duration },
     Crash,
     WaitReady,
+}
+
+/// `5s`, `2.5s`: a duration as a spec writes it.
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The failure of a server that had to be killed after SIGTERM.
+fn killed_reason(grace: Duration) -> String {
+    format!(
+        "did not exit within {} of SIGTERM: it was killed; handle SIGTERM: stop accepting, finish in-flight requests, exit",
+        secs(grace)
+    )
 }
 
 /// A failure that is not the submission's, with what was asked when there was a
@@ -37,26 +57,81 @@ fn no_service(message: &str, request: Option<&str>) -> StepFail {
 }
 
 impl<T: Target> Runner<'_, T> {
-    pub(super) async fn lifecycle(&self, what: Lifecycle) -> Result<(), StepFail> {
-        let op = match what {
-            Lifecycle::Restart => self.target.restart().await,
-            Lifecycle::Crash => self.target.crash().await,
-            Lifecycle::WaitReady => Ok(()),
-        };
-        let result = match op {
-            Ok(()) => self.target.wait_ready().await,
-            Err(e) => Err(e),
-        };
-        result.map_err(|e: TargetError| {
+    /// Restarts, crashes or waits for the submission; a graceful restart's shutdown is
+    /// recorded in `shutdowns` (as step `step`), and one that had to be killed fails.
+    pub(super) async fn lifecycle(
+        &self,
+        what: Lifecycle,
+        ready: bool,
+        step: usize,
+        shutdowns: &mut Vec<Shutdown>,
+    ) -> Result<(), StepFail> {
+        let fail = |e: TargetError| {
             let message = match what {
-                Lifecycle::Restart => {
+                Lifecycle::Restart { .. } => {
                     format!("after a graceful restart (SIGTERM, then start): {e}")
                 }
                 Lifecycle::Crash => format!("after a crash (SIGKILL, then start): {e}"),
                 Lifecycle::WaitReady => e.to_string(),
             };
             StepFail::with_fault(e.fault(), Failure::message(message))
-        })
+        };
+        let mut killed = None;
+        match what {
+            Lifecycle::Restart { grace } => {
+                let stopped = self.target.restart(grace).await.map_err(fail)?;
+                shutdowns.push(Shutdown {
+                    step,
+                    exit_ms: stopped.after.as_millis() as u64,
+                    grace_ms: grace.as_millis() as u64,
+                    killed: stopped.killed,
+                });
+                killed = stopped.killed.then_some(grace);
+            }
+            Lifecycle::Crash => self.target.crash().await.map_err(fail)?,
+            Lifecycle::WaitReady => {}
+        }
+        if ready {
+            self.target.wait_ready().await.map_err(fail)?;
+        }
+        match killed {
+            Some(grace) => Err(StepFail::new(killed_reason(grace))),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops or starts the submission's database; `down` remembers whether it is down,
+    /// so that the check's end can bring it back.
+    pub(super) async fn database(
+        &self,
+        action: DatabaseAction,
+        down: &mut bool,
+    ) -> Result<(), StepFail> {
+        let fail = |e: TargetError| {
+            StepFail::with_fault(
+                e.fault(),
+                Failure::message(format!("the database step failed: {e}")),
+            )
+        };
+        match action {
+            DatabaseAction::Stop => {
+                *down = true;
+                self.target.database_stop().await.map_err(fail)
+            }
+            DatabaseAction::Start => {
+                self.target.database_start().await.map_err(fail)?;
+                *down = false;
+                Ok(())
+            }
+            DatabaseAction::Restart { down: pause } => {
+                *down = true;
+                self.target.database_stop().await.map_err(fail)?;
+                tokio::time::sleep(pause).await;
+                self.target.database_start().await.map_err(fail)?;
+                *down = false;
+                Ok(())
+            }
+        }
     }
 
     pub(super) async fn sql(&mut self, step: &SqlStep, ctx: &mut Context) -> Result<(), StepFail> {

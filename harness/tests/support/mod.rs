@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use harness::{Target, TargetError};
+use harness::{Stopped, Target, TargetError};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -24,6 +24,11 @@ pub struct State {
     items: Mutex<Vec<Value>>,
     pub restarts: AtomicUsize,
     pub crashes: AtomicUsize,
+    /// A SIGTERM does nothing: every restart ends in a kill after the grace period.
+    pub ignores_sigterm: std::sync::atomic::AtomicBool,
+    /// `db` steps: how often the database was stopped and started.
+    pub db_stops: AtomicUsize,
+    pub db_starts: AtomicUsize,
 }
 
 pub struct Server {
@@ -41,6 +46,9 @@ pub async fn start() -> Server {
         items: Mutex::default(),
         restarts: AtomicUsize::default(),
         crashes: AtomicUsize::default(),
+        ignores_sigterm: Default::default(),
+        db_stops: AtomicUsize::default(),
+        db_starts: AtomicUsize::default(),
     });
     let st = state.clone();
     tokio::spawn(async move {
@@ -171,9 +179,15 @@ impl Target for Local {
     fn database_url(&self) -> Option<String> {
         self.database_url.clone()
     }
-    async fn restart(&self) -> Result<(), TargetError> {
+    async fn restart(&self, grace: std::time::Duration) -> Result<Stopped, TargetError> {
         self.server.state.restarts.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        let killed = self.server.state.ignores_sigterm.load(Ordering::SeqCst);
+        let after = if killed {
+            grace
+        } else {
+            std::time::Duration::from_millis(30)
+        };
+        Ok(Stopped { after, killed })
     }
     async fn crash(&self) -> Result<(), TargetError> {
         self.server.state.crashes.fetch_add(1, Ordering::SeqCst);
@@ -182,6 +196,14 @@ impl Target for Local {
         ))
     }
     async fn wait_ready(&self) -> Result<(), TargetError> {
+        Ok(())
+    }
+    async fn database_stop(&self) -> Result<(), TargetError> {
+        self.server.state.db_stops.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+    async fn database_start(&self) -> Result<(), TargetError> {
+        self.server.state.db_starts.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -206,8 +228,11 @@ impl Target for Port {
     fn database_url(&self) -> Option<String> {
         None
     }
-    async fn restart(&self) -> Result<(), TargetError> {
-        Ok(())
+    async fn restart(&self, _grace: std::time::Duration) -> Result<Stopped, TargetError> {
+        Ok(Stopped {
+            after: std::time::Duration::ZERO,
+            killed: false,
+        })
     }
     async fn crash(&self) -> Result<(), TargetError> {
         Ok(())

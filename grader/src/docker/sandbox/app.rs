@@ -14,10 +14,11 @@ use bollard::query_parameters::{
 use grader_report::CauseKind;
 use harness::probe::{NotReady, wait_ready};
 use harness::template::Context;
-use harness::{Diagnosis, Target, TargetError};
+use harness::{Diagnosis, Stopped, Target, TargetError};
 
 use super::super::DockerError;
 use super::super::container::small_logs;
+use super::super::provision::LEARNER;
 use super::{APP_HOST, DB_HOST, REDIS_HOST, Sandbox, UPSTREAM_HOST, UPSTREAM_PORT};
 
 impl Sandbox {
@@ -140,6 +141,19 @@ impl Sandbox {
         Ok(Some(reason))
     }
 
+    /// The submission's exit code, if it has exited.
+    async fn exit_code(&self) -> Result<Option<i64>, TargetError> {
+        let info = self
+            .docker
+            .inspect_container(&self.app, None)
+            .await
+            .map_err(|e| TargetError::Infrastructure(format!("inspecting the submission: {e}")))?;
+        Ok(info
+            .state
+            .filter(|s| s.running != Some(true))
+            .and_then(|s| s.exit_code))
+    }
+
     async fn start_again(&self) -> Result<(), TargetError> {
         self.starts.fetch_add(1, Ordering::SeqCst);
         self.ready.store(false, Ordering::SeqCst);
@@ -148,6 +162,10 @@ impl Sandbox {
             .await
             .map_err(|e| TargetError::Infrastructure(format!("starting the submission again: {e}")))
     }
+}
+
+fn no_database() -> TargetError {
+    TargetError::Infrastructure("this run has no database".into())
 }
 
 impl Target for Sandbox {
@@ -172,13 +190,49 @@ impl Target for Sandbox {
         self.mock.as_ref()
     }
 
-    async fn restart(&self) -> Result<(), TargetError> {
-        let options = StopContainerOptionsBuilder::new().t(10).build();
+    /// Docker sends SIGTERM, waits `grace`, then SIGKILL; a server that was killed
+    /// exits with 137 (128 + SIGKILL) once the grace period is over.
+    async fn restart(&self, grace: Duration) -> Result<Stopped, TargetError> {
+        let secs = grace.as_secs().max(1);
+        let options = StopContainerOptionsBuilder::new().t(secs as i32).build();
+        let start = Instant::now();
         self.docker
             .stop_container(&self.app, Some(options))
             .await
             .map_err(|e| TargetError::Infrastructure(format!("stopping the submission: {e}")))?;
-        self.start_again().await
+        let after = start.elapsed();
+        let code = self.exit_code().await?;
+        let killed = code == Some(137) && after + Duration::from_millis(200) >= grace;
+        self.start_again().await?;
+        Ok(Stopped { after, killed })
+    }
+
+    /// PostgreSQL (a run's own or the class's) refuses the learner's role alone; an
+    /// exercise with Redis and no PostgreSQL has its Redis stopped.
+    async fn database_stop(&self) -> Result<(), TargetError> {
+        let result = match &self.db_server {
+            Some(server) => server.refuse(&self.db).await,
+            None if self.opts.redis => self.stop_redis().await,
+            None => return Err(no_database()),
+        };
+        result.map_err(|e| TargetError::Infrastructure(e.to_string()))
+    }
+
+    /// A learner shut out for its storage stays shut out.
+    async fn database_start(&self) -> Result<(), TargetError> {
+        let result = match &self.db_server {
+            Some(_) if self.shut_out().is_some() => Ok(()),
+            Some(server) => server.admit(&self.db, &LEARNER).await,
+            None if self.opts.redis => self.start_redis_again().await,
+            None => return Err(no_database()),
+        };
+        result.map_err(|e| TargetError::Infrastructure(e.to_string()))
+    }
+
+    async fn revive(&self) {
+        if matches!(self.exit_reason().await, Ok(Some(_))) && self.start_again().await.is_ok() {
+            let _ = self.wait_ready().await;
+        }
     }
 
     async fn crash(&self) -> Result<(), TargetError> {

@@ -251,6 +251,32 @@ impl Sandbox {
         self.create_and_start(&name, body).await
     }
 
+    /// Stops Redis (a `db = "stop"` step of an exercise whose database it is): its
+    /// connections close, and its name no longer resolves.
+    pub(super) async fn stop_redis(&self) -> Result<(), DockerError> {
+        let name = format!("{}-redis", self.opts.run_id);
+        let options = bollard::query_parameters::StopContainerOptionsBuilder::new()
+            .t(2)
+            .build();
+        self.docker
+            .stop_container(&name, Some(options))
+            .await
+            .map_err(super::super::api(format!("stopping {name}")))
+    }
+
+    /// Starts Redis again and waits until it answers (empty: it keeps nothing on disk).
+    pub(super) async fn start_redis_again(&self) -> Result<(), DockerError> {
+        let name = format!("{}-redis", self.opts.run_id);
+        self.docker
+            .start_container(
+                &name,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+            .map_err(super::super::api(format!("starting {name}")))?;
+        self.wait_redis(Duration::from_secs(60)).await
+    }
+
     /// Waits until Redis answers PING through its forwarder.
     async fn wait_redis(&self, limit: Duration) -> Result<(), DockerError> {
         let url = self.redis_url().expect("redis port set");

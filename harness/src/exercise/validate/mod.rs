@@ -81,6 +81,7 @@ struct Validator<'a> {
 /// Which optional services a spec declares.
 #[derive(Debug, Clone, Copy, Default)]
 struct Declared {
+    postgres: bool,
     redis: bool,
     upstream: bool,
 }

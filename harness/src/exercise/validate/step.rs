@@ -13,6 +13,8 @@ use crate::exercise::model::*;
 use crate::exercise::raw::*;
 
 const DEFAULT_SQL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long `db = "restart"` keeps the database down, unless `down` says.
+const DEFAULT_DOWN: Duration = Duration::from_secs(2);
 
 /// What a step does, with the field that says so. Decided once per step by
 /// `Validator::kind`; everything after matches on it.
@@ -23,6 +25,7 @@ pub(super) enum Kind<'r> {
     Sequence,
     Sql(&'r Spanned<String>),
     Action(&'r Spanned<String>),
+    Db(&'r Spanned<String>),
     Sleep(&'r Spanned<String>),
     Redis(&'r Spanned<String>),
     Upstream(&'r Spanned<String>),
@@ -38,6 +41,7 @@ impl<'r> Kind<'r> {
             Kind::Sequence => "sequence",
             Kind::Sql(_) => "sql",
             Kind::Action(_) => "action",
+            Kind::Db(_) => "db",
             Kind::Sleep(_) => "sleep",
             Kind::Redis(_) => "redis",
             Kind::Upstream(_) => "upstream",
@@ -57,6 +61,7 @@ impl<'r> Kind<'r> {
             (!raw.sequence.is_empty()).then_some(Kind::Sequence),
             raw.sql.as_ref().map(Kind::Sql),
             raw.action.as_ref().map(Kind::Action),
+            raw.db.as_ref().map(Kind::Db),
             raw.sleep.as_ref().map(Kind::Sleep),
             raw.redis.as_ref().map(Kind::Redis),
             raw.upstream.as_ref().map(Kind::Upstream),
@@ -82,6 +87,9 @@ enum Takes {
     Http,
     Sql,
     Upstream,
+    /// `restart` and `crash` actions (the action step checks which).
+    Action,
+    Db,
     /// Steps whose result is judged: HTTP, and the JSON documents of SQL, Redis and
     /// `upstream_calls`.
     Judged,
@@ -94,6 +102,8 @@ impl Takes {
             (Takes::Http, Kind::Http(_))
                 | (Takes::Sql, Kind::Sql(_))
                 | (Takes::Upstream, Kind::Upstream(_))
+                | (Takes::Action, Kind::Action(_))
+                | (Takes::Db, Kind::Db(_))
                 | (
                     Takes::Judged,
                     Kind::Http(_) | Kind::Sql(_) | Kind::Redis(_) | Kind::UpstreamCalls(_)
@@ -104,7 +114,7 @@ impl Takes {
 
 /// The optional fields of a step: its name, whether `raw` sets it, and which kinds take
 /// it, in the order their errors are reported.
-fn optional_fields(raw: &RawStep) -> [(&'static str, bool, Takes); 12] {
+fn optional_fields(raw: &RawStep) -> [(&'static str, bool, Takes); 16] {
     [
         ("query", !raw.query.is_empty(), Takes::Http),
         ("headers", !raw.headers.is_empty(), Takes::Http),
@@ -118,6 +128,10 @@ fn optional_fields(raw: &RawStep) -> [(&'static str, bool, Takes); 12] {
         ("expect", raw.expect.is_some(), Takes::Judged),
         ("capture", !raw.capture.is_empty(), Takes::Judged),
         ("timeout", raw.timeout.is_some(), Takes::Judged),
+        ("retry", raw.retry.is_some(), Takes::Judged),
+        ("grace", raw.grace.is_some(), Takes::Action),
+        ("ready", raw.ready.is_some(), Takes::Action),
+        ("down", raw.down.is_some(), Takes::Db),
     ]
 }
 
@@ -137,6 +151,12 @@ impl Validator<'_> {
                 "`weight` belongs in the entries of a load step's `mix`",
             );
         }
+        if let (Some(r), Kind::Load(_) | Kind::Sequence) = (&raw.retry, &kind) {
+            self.error(
+                r.span(),
+                format!("`retry` does not belong in a `{}` step", kind.name()),
+            );
+        }
         let kind = match kind {
             Kind::Sequence => self.sequence_step(&raw, span, scope)?,
             Kind::Load(load) => StepKind::Load(Box::new(self.load_step(&raw, load, scope)?)),
@@ -147,10 +167,13 @@ impl Validator<'_> {
             Kind::Upstream(mode) => self.upstream_step(&raw, mode, span)?,
             Kind::UpstreamCalls(path) => self.upstream_calls_step(&raw, path, span, scope)?,
             Kind::Action(action) => self.action_step(&raw, action, span)?,
+            Kind::Db(db) => self.db_step(&raw, db, span)?,
         };
+        let retry = self.retry(raw.retry.as_ref());
         Some(Step {
             location,
             hint,
+            retry,
             kind,
         })
     }
@@ -162,11 +185,11 @@ impl Validator<'_> {
             return kinds.pop();
         }
         let what = if kinds.is_empty() {
-            "a step needs one of `http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream` or `upstream_calls`".to_string()
+            "a step needs one of `http`, `sql`, `action`, `db`, `sleep`, `load`, `redis`, `upstream` or `upstream_calls`".to_string()
         } else {
             let names: Vec<&str> = kinds.iter().map(Kind::name).collect();
             format!(
-                "a step has exactly one kind (`http`, `sql`, `action`, `sleep`, `load`, `redis`, `upstream`, `upstream_calls`), not {}",
+                "a step has exactly one kind (`http`, `sql`, `action`, `db`, `sleep`, `load`, `redis`, `upstream`, `upstream_calls`), not {}",
                 names.join(" and ")
             )
         };
@@ -213,11 +236,103 @@ impl Validator<'_> {
             ("crash", ActionKind::Crash),
             ("wait_ready", ActionKind::WaitReady),
         ];
-        Some(match self.keyword(action, "action", &actions)? {
-            ActionKind::Restart => StepKind::Restart,
-            ActionKind::Crash => StepKind::Crash,
+        let chosen = self.keyword(action, "action", &actions)?;
+        let ready = raw.ready.as_ref().is_none_or(|r| *r.get_ref());
+        if let (ActionKind::WaitReady, Some(r)) = (chosen, &raw.ready) {
+            self.error(
+                r.span(),
+                "`ready` belongs to `restart` and `crash`: `wait_ready` always waits",
+            );
+        }
+        if let (ActionKind::Crash | ActionKind::WaitReady, Some(g)) = (chosen, &raw.grace) {
+            self.error(
+                g.span(),
+                "`grace` belongs to `restart`: only a graceful stop (SIGTERM) has a grace period",
+            );
+        }
+        Some(match chosen {
+            ActionKind::Restart => {
+                let grace = self.grace(raw.grace.as_ref())?;
+                StepKind::Restart { grace, ready }
+            }
+            ActionKind::Crash => StepKind::Crash { ready },
             ActionKind::WaitReady => StepKind::WaitReady,
         })
+    }
+
+    /// A `restart`'s grace period: `DEFAULT_GRACE`, or a duration from 1s to 60s.
+    fn grace(&mut self, raw: Option<&Spanned<String>>) -> Option<Duration> {
+        let Some(raw) = raw else {
+            return Some(DEFAULT_GRACE);
+        };
+        let d = self.duration(Some(raw))?;
+        if !(Duration::from_secs(1)..=Duration::from_secs(60)).contains(&d) {
+            self.error(raw.span(), "a grace period lasts from \"1s\" to \"60s\"");
+            return None;
+        }
+        Some(d)
+    }
+
+    /// A judged step's `retry`: at most two minutes. Where it does not belong,
+    /// `reject_fields` has said so.
+    fn retry(&mut self, raw: Option<&Spanned<String>>) -> Option<Duration> {
+        let raw = raw?;
+        let d = self.duration(Some(raw))?;
+        if d > Duration::from_secs(120) {
+            self.error(raw.span(), "a step is retried for at most \"120s\"");
+            return None;
+        }
+        Some(d)
+    }
+
+    /// `db = "stop"`, `"start"` or `"restart"` (with `down`, default 2s).
+    fn db_step(
+        &mut self,
+        raw: &RawStep,
+        db: &Spanned<String>,
+        span: Range<usize>,
+    ) -> Option<StepKind> {
+        self.reject_fields(raw, &Kind::Db(db), span);
+        if !self.services.postgres && !self.services.redis {
+            self.error(
+                db.span(),
+                "a `db` step needs a database: declare `[services.postgres]` (or `[services.redis]`, the database of an exercise without PostgreSQL)",
+            );
+        }
+        let actions = [
+            ("stop", DatabaseAction::Stop),
+            ("start", DatabaseAction::Start),
+            (
+                "restart",
+                DatabaseAction::Restart {
+                    down: Duration::ZERO,
+                },
+            ),
+        ];
+        let chosen = self.keyword(db, "database action", &actions)?;
+        if let (DatabaseAction::Stop | DatabaseAction::Start, Some(d)) = (chosen, &raw.down) {
+            self.error(
+                d.span(),
+                "`down` belongs to `db = \"restart\"`: after `db = \"stop\"` the database stays down until a `db = \"start\"` step",
+            );
+        }
+        Some(StepKind::Database(match chosen {
+            DatabaseAction::Restart { .. } => {
+                let down = match &raw.down {
+                    Some(d) => self.duration(Some(d))?,
+                    None => DEFAULT_DOWN,
+                };
+                if down > Duration::from_secs(60) {
+                    self.error(
+                        raw.down.as_ref().map_or(db.span(), Spanned::span),
+                        "a database stays down for at most \"60s\"",
+                    );
+                    return None;
+                }
+                DatabaseAction::Restart { down }
+            }
+            other => other,
+        }))
     }
 
     fn upstream_step(

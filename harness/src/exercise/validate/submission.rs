@@ -128,6 +128,7 @@ impl Validator<'_> {
                 .collect(),
         });
         self.services = Declared {
+            postgres: postgres.is_some(),
             redis: redis.is_some(),
             upstream: upstream.is_some(),
         };
