@@ -1,5 +1,5 @@
 //! The TOML shape of an exercise spec, as serde reads it. Validation turns it into
-//! the model in `model.rs`; spans are kept so every error points at file:line:col.
+//! the model in `model/`; spans are kept so every error points at file:line:col.
 
 use indexmap::IndexMap;
 use serde::Deserialize;
