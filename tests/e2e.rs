@@ -37,6 +37,8 @@ fn images_ready() {
 struct Graded {
     output: Output,
     report: Report,
+    /// Where its reports are.
+    dir: PathBuf,
 }
 
 impl Graded {
@@ -56,13 +58,22 @@ impl Graded {
     }
 }
 
+/// Where a grade of `submission` writes: a folder of its own per call, so that two
+/// tests grading the same submission at once never share one.
+fn grade_dir(submission: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    std::env::temp_dir().join(format!(
+        "grader-e2e-{}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed),
+        submission.file_name().unwrap().to_string_lossy()
+    ))
+}
+
 fn grade(exercise: &str, submission: &Path, extra: &[&str]) -> Graded {
     images_ready();
-    let out_dir = std::env::temp_dir().join(format!(
-        "grader-e2e-{}-{}",
-        std::process::id(),
-        submission.file_name().unwrap().to_string_lossy()
-    ));
+    let out_dir = grade_dir(submission);
     let _ = std::fs::remove_dir_all(&out_dir);
     let output = grader()
         .arg("grade")
@@ -98,7 +109,11 @@ fn grade(exercise: &str, submission: &Path, extra: &[&str]) -> Graded {
         "report.json does not match docs/report.schema.json: {errors:?}"
     );
     assert_nothing_left(&report.run_id);
-    Graded { output, report }
+    Graded {
+        output,
+        report,
+        dir: out_dir,
+    }
 }
 
 /// No container or network of this run may remain.
@@ -142,6 +157,58 @@ fn reference_solution_gets_the_full_score() {
     assert!(g.report.passed);
     assert_eq!(g.code(), 0, "{}", g.stdout());
     assert!(g.stdout().contains("PASSED"));
+    // The load step counted the work the server did: every figure the exercise has
+    // that costs no wait (rows_read and transactions only where a bound names them).
+    let load = g
+        .report
+        .checks
+        .iter()
+        .find(|c| c.load.is_some())
+        .expect("a load check");
+    let work = load.work.first().expect("the load step's work");
+    let names: Vec<&str> = work.figures.iter().map(|f| f.name.as_str()).collect();
+    for name in [
+        "statements",
+        "pages_read",
+        "connections_opened",
+        "cpu",
+        "memory_growth",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {work:?}");
+    }
+    assert!(
+        !names.contains(&"rows_read"),
+        "no bound names it: {names:?}"
+    );
+    // list-page-work's index scan touches a few pages of the 100,000 rows' table and
+    // index; both pages are counted.
+    let page = g
+        .report
+        .checks
+        .iter()
+        .find(|c| c.id == "list-page-work")
+        .expect("list-page-work");
+    assert_eq!(page.work.len(), 2, "{:?}", page.work);
+    for w in &page.work {
+        let pages = w.figures.iter().find(|f| f.name == "pages_read");
+        assert!(
+            pages.is_some_and(|f| f.value > 0.0 && f.value < 20.0),
+            "{:?}",
+            page.work
+        );
+    }
+    assert!(work.errors.is_empty(), "{:?}", work.errors);
+    // Warm-up included: more requests than the load's figures count.
+    assert!(work.requests >= load.load.as_ref().map_or(0, |l| l.requests));
+    let statements = work
+        .figures
+        .iter()
+        .find(|f| f.name == "statements")
+        .expect("statements");
+    assert!(
+        statements.value >= 1.0,
+        "a read is at least one statement: {statements:?}"
+    );
 }
 
 #[derive(serde::Deserialize)]
@@ -173,10 +240,10 @@ const SUITES: &[&str] = &[
     "url-shortener",
 ];
 
-/// The class CSV of an exercise's references, legal variants and faulty variants, and
-/// what each must lose (a reference or a legal variant: nothing).
-fn class_of(dir: &Path) -> (String, Vec<(String, PathBuf, Option<Variant>)>) {
-    let mut class = String::from("name,path\n");
+/// An exercise's references, legal variants and faulty variants, named as `grader test`
+/// names their output folders, and what each must lose (a reference or a legal
+/// variant: nothing).
+fn class_of(dir: &Path) -> Vec<(String, PathBuf, Option<Variant>)> {
     let mut expected: Vec<(String, PathBuf, Option<Variant>)> = Vec::new();
     for sub in ["solutions", "legal", "variants"] {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir.join(sub))
@@ -206,15 +273,14 @@ fn class_of(dir: &Path) -> (String, Vec<(String, PathBuf, Option<Variant>)>) {
                 }
                 _ => None,
             };
-            class.push_str(&format!("{name},{}\n", p.display()));
             expected.push((name, p, variant));
         }
     }
-    (class, expected)
+    expected
 }
 
 /// Grades every reference solution, every legal variant and every faulty variant of an
-/// exercise as one class (`grader batch -j 2`, which never runs two load steps at once):
+/// exercise as one class (`grader test -j 2`, whose load gate runs at most two light loads at once):
 /// each reference and each legal variant gets the full score, each faulty variant loses
 /// exactly the checks its `variant.toml` declares.
 fn exercise_suite(exercise: &str) {
@@ -227,7 +293,7 @@ fn exercise_suite(exercise: &str) {
     if !dir.join("spec.toml").is_file() {
         panic!("{} has no spec.toml", dir.display());
     }
-    let (class, expected) = class_of(&dir);
+    let expected = class_of(&dir);
     assert!(
         expected.iter().any(|e| e.2.is_none()),
         "{exercise}: no reference solution"
@@ -250,17 +316,22 @@ fn exercise_suite(exercise: &str) {
     ));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
-    let csv = base.join("class.csv");
-    std::fs::write(&csv, class).unwrap();
     let out = base.join("out");
+    // `grader test`, the author's loop, grades them as one class and judges each
+    // against its declaration; this test judges the reports again on its own.
     let o = grader()
-        .args(["batch", exercise])
-        .arg(&csv)
-        .args(["--jobs", "2", "--format", "json", "--out"])
+        .args(["test", exercise, "--jobs", "2", "--out"])
         .arg(&out)
         .output()
         .unwrap();
     let log = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        log.contains("mutation score: 100%")
+            && log.contains("every subject loses exactly what it declares"),
+        "{exercise}: grader test found problems:\n{log}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(o.status.code(), Some(0), "{log}");
     // The class shares one PostgreSQL (a database per learner); it is gone afterwards.
     let ex = harness::load_exercise(&dir).unwrap();
     assert_class_server_gone(&log, ex.postgres.is_some());
@@ -459,12 +530,7 @@ fn a_one_bug_submission_is_told_its_one_cause() {
         out.matches("hint:").count() <= extra.len(),
         "a hint in:\n{out}"
     );
-    let text = std::fs::read_to_string(
-        std::env::temp_dir()
-            .join(format!("grader-e2e-{}-hits-as-string", std::process::id()))
-            .join("report.json"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(g.dir.join("report.json")).unwrap();
     let ex = harness::load_exercise(&dir).unwrap();
     let hidden: Vec<_> = ex.checks.iter().filter(|c| c.hidden).collect();
     assert!(!hidden.is_empty());
@@ -589,10 +655,7 @@ fn a_write_beside_the_code_is_named_with_its_lines() {
         stdout.contains("cause:") && stdout.contains("Read-only file system"),
         "{stdout}"
     );
-    let dir = std::env::temp_dir().join(format!(
-        "grader-e2e-{}-writes-beside-code",
-        std::process::id()
-    ));
+    let dir = g.dir.clone();
     for file in ["junit.xml", "summary.md", "report.html", "results.json"] {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         assert!(
@@ -816,6 +879,22 @@ fn ctrl_c_cleans_up_and_still_writes_a_report() {
     assert_nothing_left(&run_id);
 }
 
+/// The reader of the grader's output goes away mid-run (a pipe to `head`, a killed
+/// parent): the grade goes on, ends in its teardown and writes its report.
+#[test]
+fn a_closed_stdout_does_not_stop_the_grade() {
+    let out_dir = std::env::temp_dir().join(format!("grader-e2e-{}-epipe", std::process::id()));
+    let (mut child, run_id, lines) = start_grade(&out_dir, "; running ");
+    drop(lines);
+    let status = child.wait().unwrap();
+    let report: Report =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report.status, RunStatus::Graded, "{:?}", report.reason);
+    assert_eq!(status.code(), Some(if report.passed { 0 } else { 1 }));
+    assert_nothing_left(&run_id);
+}
+
 #[test]
 fn grader_clean_removes_what_a_killed_run_left() {
     let out_dir = std::env::temp_dir().join(format!("grader-e2e-{}-sigkill", std::process::id()));
@@ -1020,10 +1099,10 @@ fn every_report_format_is_written_and_re_rendered() {
     let g = grade(
         "todo-api",
         &todo("solutions/python"),
-        &["--format", "json,junit,gradescope,md,html"],
+        &["--format", "json,junit,gradescope,classroom50,md,html"],
     );
     assert_eq!(g.code(), 0, "{}", g.stdout());
-    let dir = std::env::temp_dir().join(format!("grader-e2e-{}-python", std::process::id()));
+    let dir = g.dir.clone();
     let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&junit).unwrap();
     let cases = doc
@@ -1035,6 +1114,18 @@ fn every_report_format_is_written_and_re_rendered() {
     let gs: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
     assert_eq!(gs["score"].as_f64(), Some(g.report.score));
+    let c50: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).unwrap()).unwrap();
+    assert_eq!(c50["schema"], "classroom50/result/v1");
+    assert_eq!(
+        c50["score"].as_f64(),
+        Some(g.report.score),
+        "whole points, all earned"
+    );
+    assert_eq!(
+        c50["tests"].as_array().unwrap().len(),
+        g.report.checks.len()
+    );
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
     assert!(md.contains("✅ Todo API"), "{md}");
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
@@ -1439,12 +1530,7 @@ fn starters_of_every_stack_build_from_templates_and_answer_health() {
             "{lang}:\n{}",
             g.stdout()
         );
-        let log = std::fs::read_to_string(
-            std::env::temp_dir()
-                .join(format!("grader-e2e-{}-{lang}", std::process::id()))
-                .join("build.log"),
-        )
-        .unwrap();
+        let log = std::fs::read_to_string(g.dir.join("build.log")).unwrap();
         assert!(
             log.contains(&format!("a {lang} project, built with")),
             "{log}"
@@ -1603,4 +1689,153 @@ fn the_gradescope_autograder_always_leaves_results() {
             .contains("No Docker engine answered"),
         "{no_docker}"
     );
+}
+
+/// A todo-api reference already running (its own container sharing the network of a
+/// PostgreSQL container, both published on loopback), removed on drop.
+struct RunningServer {
+    names: [String; 2],
+    app_url: String,
+    db_url: String,
+}
+
+impl RunningServer {
+    fn start() -> RunningServer {
+        images_ready();
+        let tag = format!("grader-test-attach-{}", std::process::id());
+        let (db, app) = (format!("{tag}-db"), format!("{tag}-app"));
+        let docker = |args: &[&str]| {
+            let out = Command::new("docker").args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "docker {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        let label = format!("grader.run={tag}");
+        let reference = todo("solutions/python");
+        docker(&[
+            "build",
+            "-q",
+            "--label",
+            &label,
+            "-t",
+            &tag,
+            reference.to_str().unwrap(),
+        ]);
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &db,
+            "--label",
+            &label,
+            "-p",
+            "127.0.0.1::5432",
+            "-p",
+            "127.0.0.1::8080",
+            "--tmpfs",
+            "/var/lib/postgresql/data",
+            "-e",
+            "POSTGRES_USER=t",
+            "-e",
+            "POSTGRES_PASSWORD=pw",
+            "-e",
+            "POSTGRES_DB=db",
+            "postgres:15-bookworm",
+        ]);
+        let server = RunningServer {
+            app_url: format!("http://{}", docker(&["port", &db, "8080/tcp"])),
+            db_url: format!("postgres://t:pw@{}/db", docker(&["port", &db, "5432/tcp"])),
+            names: [app.clone(), db.clone()],
+        };
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &app,
+            "--label",
+            &label,
+            "--network",
+            &format!("container:{db}"),
+            "-e",
+            "PORT=8080",
+            "-e",
+            "DATABASE_URL=postgres://t:pw@127.0.0.1:5432/db",
+            &tag,
+        ]);
+        server
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = Command::new("docker")
+                .args(["rm", "-f", "-v", name])
+                .output();
+        }
+    }
+}
+
+/// `--url`: the grader probes a server it did not start. The checks that restart or
+/// crash it or stop its database are skipped with the reason, everything else passes,
+/// and the points that could not be checked are counted.
+#[test]
+fn a_running_server_is_graded_without_what_needs_its_process() {
+    let server = RunningServer::start();
+    let out = std::env::temp_dir().join(format!("grader-e2e-{}-attach", std::process::id()));
+    let o = grader()
+        .args([
+            "grade",
+            "todo-api",
+            "--url",
+            &server.app_url,
+            "--database-url",
+            &server.db_url,
+        ])
+        .args(["--show-hidden", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let report: Report =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report.status, RunStatus::Graded, "{stdout}");
+    let ex = harness::load_exercise(&root().join("exercises/todo-api")).unwrap();
+    let mut unchecked = 0.0;
+    for c in &report.checks {
+        let check = ex.checks.iter().find(|k| k.id == c.id).unwrap();
+        let controls = check.steps.iter().any(|s| {
+            matches!(
+                s.kind,
+                harness::exercise::StepKind::Restart { .. }
+                    | harness::exercise::StepKind::Crash { .. }
+                    | harness::exercise::StepKind::Database(_)
+            )
+        });
+        // Restarts, crashes and the database going away need the process; the work
+        // counters need the grader's own PostgreSQL and the server's container.
+        if controls || c.status == CheckStatus::Skipped {
+            assert_eq!(c.status, CheckStatus::Skipped, "{c:?}");
+            let why = &c.failure.as_ref().unwrap().message;
+            assert!(why.contains("an attached server"), "{why}");
+            unchecked += c.points;
+        } else {
+            assert_eq!(c.status, CheckStatus::Passed, "{c:?}\n{stdout}");
+        }
+    }
+    assert!(
+        unchecked >= 4.0,
+        "the restart, crash and database checks are skipped"
+    );
+    assert_eq!(report.unchecked_points, unchecked);
+    assert_eq!(report.score + unchecked, report.max_score);
+    assert!(
+        stdout.contains("could not be checked against a running server"),
+        "{stdout}"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(&out);
 }

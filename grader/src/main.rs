@@ -3,6 +3,36 @@
 //! subcommands are in `cli/`, the orchestration in `run/`, the renderings in
 //! `report/`, Docker in `docker/` and the probing in the `harness` crate.
 
+// std's `print!` family panics when its stream is closed (the reader went away: a pipe
+// to `head`, a killed parent); these write and ignore the error, so a grade goes on to
+// its teardown and its report whatever happens to the terminal. Defined before the
+// modules, they replace std's everywhere in this crate.
+macro_rules! println {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+macro_rules! print {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+macro_rules! eprintln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+#[allow(unused_macros)]
+macro_rules! eprint {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
 mod cli;
 mod docker;
 mod report;
@@ -50,7 +80,7 @@ fn main() -> ExitCode {
 
 /// Runs the subcommand; its exit code.
 async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
-    let ctx = cli.context();
+    let ctx = cli.context()?;
     match cli.command {
         Command::Grade(args) => cli::grade::run(args, ctx).await,
         Command::Report(args) => cli::report::run(args),
@@ -62,5 +92,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Batch(args) => cli::batch::run(args, ctx).await,
         Command::Merge(args) => cli::merge::run(&args),
         Command::Load(args) => cli::load::run(args).await,
+        Command::Test(args) => cli::test::run(args, ctx).await,
+        Command::Baseline(args) => cli::baseline::run(&args, &ctx),
     }
 }

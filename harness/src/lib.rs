@@ -17,5 +17,7 @@ pub mod template;
 pub use exercise::{Exercise, load_exercise};
 pub use grader_report::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
 pub use run::seed::stable_hash;
-pub use run::{Event, RunConfig, not_run, run_checks, score};
-pub use target::{Diagnosis, Stopped, Target, TargetError};
+pub use run::{
+    Event, NOT_SELECTED, RunConfig, cannot_check, not_run, run_checks, score, selection,
+};
+pub use target::{Diagnosis, Stopped, Target, TargetError, Usage};

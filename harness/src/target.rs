@@ -42,6 +42,12 @@ pub trait Target: Sync {
     fn base_url(&self) -> String;
     /// The submission's database, as the grader reaches it (SQL steps).
     fn database_url(&self) -> Option<String>;
+    /// The learner's database as the role `exec` steps write as: it may write the
+    /// learner's tables and nothing outside its database, and is no superuser (a
+    /// trigger of the learner's runs with its rights). By default the admin's URL.
+    fn database_writer_url(&self) -> Option<String> {
+        self.database_admin_url()
+    }
     /// The submission's Redis, as the grader reaches it (`redis` steps).
     fn redis_url(&self) -> Option<String> {
         None
@@ -83,11 +89,41 @@ pub trait Target: Sync {
             ))
         }
     }
+    /// Whether the grader controls the submission's process and its services: false for
+    /// a server that was already running when the grader attached to it (`--url`), whose
+    /// restart, crash and database steps cannot be done (those checks are skipped).
+    fn controls_process(&self) -> bool {
+        true
+    }
     /// Starts the submission again if it is not running (after a check that disturbed
     /// it), so that a later check is not failed for an earlier one.
     fn revive(&self) -> impl Future<Output = ()> + Send {
         async {}
     }
+    /// What the submission has used so far: CPU time and resident memory (its cgroup's,
+    /// for the grader). None: this target cannot tell, and no `cpu` or `memory_growth`
+    /// figure is measured.
+    fn usage(&self) -> impl Future<Output = Option<Usage>> + Send {
+        async { None }
+    }
+    /// The PostgreSQL role the submission connects as: whose statements count.
+    fn database_role(&self) -> Option<String> {
+        None
+    }
+    /// A URL to the submission's database as a role that reads all statistics and may
+    /// write the submission's tables (work counters and `exec` steps use it).
+    fn database_admin_url(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The submission's resource use so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// CPU time used since it started (user and system), in nanoseconds.
+    pub cpu_ns: u64,
+    /// Resident memory now (RSS; anonymous memory on cgroup v2), in bytes.
+    pub memory_bytes: u64,
 }
 
 /// What a target can tell about a failure: the submission's own output over the

@@ -39,6 +39,31 @@ fn only(results: &[CheckResult]) -> &CheckResult {
     &results[0]
 }
 
+/// A spec's one check (id `c`), with `keys` for the check (`cookies = true`) and its
+/// `steps`, the first of which the `[[checks.steps]]` header here opens.
+fn check_of(keys: &str, steps: &str) -> String {
+    format!(
+        "[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n{keys}[[checks.steps]]\n{steps}\n"
+    )
+}
+
+fn one_check(steps: &str) -> String {
+    check_of("", steps)
+}
+
+/// The one check passed.
+fn passed(results: &[CheckResult]) {
+    let r = only(results);
+    assert_eq!(r.status, CheckStatus::Passed, "{}: {:?}", r.id, r.failure);
+}
+
+/// The failure of the one check, which must have failed.
+fn failed(results: &[CheckResult], what: &str) -> harness::Failure {
+    let r = only(results);
+    assert_eq!(r.status, CheckStatus::Failed, "{what} should fail");
+    r.failure.clone().unwrap()
+}
+
 #[tokio::test]
 async fn status_header_and_jsonpath_pass() {
     let (results, _) = run(r#"
@@ -759,13 +784,12 @@ async fn run_echo(checks: &str, body: &str) -> Vec<CheckResult> {
 
 /// The one failure of a one-check run of `step` against `body`.
 async fn failure_of(step: &str, body: &str) -> harness::Failure {
-    let checks = format!(
-        "[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n[[checks.steps]]\n{step}\n"
-    );
-    let results = run_echo(&checks, body).await;
-    let r = only(&results);
-    assert_eq!(r.status, CheckStatus::Failed, "{step} should fail");
-    r.failure.clone().unwrap()
+    failed(&run_echo(&one_check(step), body).await, step)
+}
+
+/// The one failure of a one-check run of `step` against the toy server.
+async fn failure_of_run(step: &str) -> harness::Failure {
+    failed(&run(&one_check(step)).await.0, step)
 }
 
 const LINK: &str =
@@ -1111,5 +1135,413 @@ retry = "1s"
         f.message.starts_with("still failing after 1s of retries: "),
         "{}",
         f.message
+    );
+}
+
+#[tokio::test]
+async fn only_runs_the_chosen_checks_and_what_they_need() {
+    let src = format!(
+        "{HEAD}\n{}",
+        r#"
+[[checks]]
+id = "base"
+title = "base"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /health"
+expect.status = 200
+
+[[checks]]
+id = "other"
+title = "other"
+category = "api"
+points = 1
+[[checks.steps]]
+http = "GET /health"
+expect.status = 200
+
+[[checks]]
+id = "chosen"
+title = "chosen"
+category = "api"
+points = 1
+needs = ["base"]
+[[checks.steps]]
+http = "GET /health"
+expect.status = 200
+"#
+    );
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let target = support::Local {
+        server: support::start().await,
+        database_url: None,
+    };
+    let config = RunConfig {
+        seed: 1,
+        public_base_url: "http://localhost:8080".into(),
+        only: Some(vec!["chosen".into()]),
+        ..Default::default()
+    };
+    let results = run_checks(&ex, &target, &config, |_| {}).await;
+    let got: Vec<(&str, CheckStatus)> = results.iter().map(|r| (r.id.as_str(), r.status)).collect();
+    assert_eq!(
+        got,
+        [
+            ("base", CheckStatus::Passed),
+            ("other", CheckStatus::Skipped),
+            ("chosen", CheckStatus::Passed)
+        ]
+    );
+    assert_eq!(
+        results[1].failure.as_ref().unwrap().message,
+        harness::NOT_SELECTED
+    );
+}
+
+/// `not` over a real answer: it holds where what it wraps does not, and its failure says
+/// what was not wanted and what came, with the request.
+#[tokio::test]
+async fn not_negates_any_assertion() {
+    let steps = r#"http = "POST /echo-json"
+expect.jsonpath."$.code" = { not = { matches = "^tmp" }, type = "string" }
+expect.jsonpath."$.tags" = { not = { count = 0 } }
+expect.jsonpath."$.gone" = { not = { exists = true } }"#;
+    passed(&run_echo(&one_check(steps), LINK).await);
+    let f = failure_of(
+        r#"http = "POST /echo-json"
+expect.jsonpath."$.code" = { not = "abc", hint = "codes are never abc" }"#,
+        LINK,
+    )
+    .await;
+    assert!(
+        f.message
+            .contains(r#"`$.code`: expected not string <"abc">, got string <"abc">"#),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.hint.as_deref(), Some("codes are never abc"));
+}
+
+/// Captures of the status, a cookie, part of a header and part of a JSON value, used
+/// by the next step; a regex that does not match names the capture and the value.
+#[tokio::test]
+async fn status_cookie_and_regex_captures() {
+    let steps = r#"http = "POST /login"
+capture = { code = { status = true }, session = { cookie = "session" }, id = { header = "Location", regex = '/(\d+)$' }, day = { jsonpath = "$.expires", regex = '^\d{4}-\d{2}-\d{2}' } }
+[[checks.steps]]
+http = "GET /echo-query"
+query = { code = "{{ code }}", session = "{{ session }}", id = "{{ id }}", day = "{{ day }}" }
+expect.jsonpath."$.query" = "code=201&session=s3cr3t-42&id=42&day=2026-12-01""#;
+    passed(&run(&one_check(steps)).await.0);
+
+    let bad = r#"http = "POST /login"
+capture = { id = { header = "Location", regex = '/users/(\d+)' } }"#;
+    let f = failure_of_run(bad).await;
+    assert!(
+        f.message.contains(
+            r#"cannot capture `id`: //users/(\d+)/ does not match string <"/sessions/42">"#
+        ),
+        "{}",
+        f.message
+    );
+    let missing = bad.replace(
+        r#"{ header = "Location", regex = '/users/(\d+)' }"#,
+        r#"{ cookie = "token" }"#,
+    );
+    let f = failure_of_run(&missing).await;
+    assert!(
+        f.message
+            .contains("cannot capture `id`: the response has no Set-Cookie for `token`"),
+        "{}",
+        f.message
+    );
+}
+
+/// `retry = { for, every }`: tried again at that interval until it passes or the time is
+/// up (each try here creates an item, so the items are the tries).
+#[tokio::test]
+async fn a_retry_table_sets_the_interval() {
+    let (results, target) = run(&one_check(
+        r#"http = "POST /items"
+json = { name = "x" }
+expect.status = 200
+retry = { for = "2s", every = "1s" }"#,
+    ))
+    .await;
+    let f = failed(&results, "a step that never passes");
+    assert!(
+        f.message.starts_with("still failing after 2s of retries: "),
+        "{}",
+        f.message
+    );
+    let tries = target.server.state.item_count();
+    assert!(
+        (2..=3).contains(&tries),
+        "{tries} tries in 2 s, one a second (every 0.5 s would be 5)"
+    );
+}
+
+/// A gzip-encoded answer is judged on what it says, not on its compressed bytes.
+#[tokio::test]
+async fn a_gzip_body_is_judged_decoded() {
+    let steps = r#"http = "GET /gzip"
+headers = { Accept-Encoding = "gzip" }
+expect.headers.Content-Encoding = "gzip"
+expect.jsonpath."$.items" = { count = 3 }"#;
+    passed(&run(&one_check(steps)).await.0);
+}
+
+/// Computed values from captures go into the next request.
+#[tokio::test]
+async fn computed_values_use_captures() {
+    let steps = r#"http = "GET /gzip"
+capture = { items = "$.items", first = "$.items[0]" }
+[[checks.steps]]
+http = "GET /echo-query"
+query = { n = "{{ len(items) * 10 }}", next = "{{ first + len(items) }}" }
+expect.jsonpath."$.query" = "n=30&next=4""#;
+    passed(&run(&one_check(steps)).await.0);
+}
+
+/// `cookies = true`: what a response sets goes with the check's later requests, a
+/// cookie that expires leaves the jar, and without it no cookie is sent.
+#[tokio::test]
+async fn a_check_with_cookies_keeps_a_jar() {
+    let steps = r#"http = "POST /login"
+[[checks.steps]]
+http = "GET /whoami"
+expect.jsonpath."$.cookie" = "theme=dark; session=s3cr3t-42"
+[[checks.steps]]
+http = "GET /whoami"
+headers = { Cookie = "mine=1" }
+expect.jsonpath."$.cookie" = "mine=1"
+[[checks.steps]]
+http = "POST /logout"
+[[checks.steps]]
+http = "GET /whoami"
+expect.jsonpath."$.cookie" = { type = "null" }"#;
+    passed(&run(&check_of("cookies = true\n", steps)).await.0);
+    let f = failed(&run(&one_check(steps)).await.0, "without a jar");
+    assert!(
+        f.message
+            .contains("GET /whoami: `$.cookie` is null, a string was expected"),
+        "{}",
+        f.message
+    );
+}
+
+/// Binary and multipart bodies reach a real server as the standards spell them.
+#[tokio::test]
+async fn binary_and_multipart_bodies() {
+    let steps = r#"http = "POST /echo"
+body_base64 = "AP9oaQ=="
+expect.jsonpath."$.content_type" = "application/octet-stream"
+expect.jsonpath."$.body" = "\u0000\uFFFDhi"
+[[checks.steps]]
+http = "POST /echo"
+multipart = { title = "{{ title }}", upload = { file = "line one\nline two", filename = "notes.txt", content_type = "text/plain" }, raw = { base64 = "AAE=" } }
+expect.jsonpath."$.content_type" = "multipart/form-data; boundary=grader-boundary-5f3a9c1e7b2d"
+expect.jsonpath."$.body" = "--grader-boundary-5f3a9c1e7b2d\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\na \"quoted\" title\r\n--grader-boundary-5f3a9c1e7b2d\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"notes.txt\"\r\nContent-Type: text/plain\r\n\r\nline one\nline two\r\n--grader-boundary-5f3a9c1e7b2d\r\nContent-Disposition: form-data; name=\"raw\"\r\nContent-Type: application/octet-stream\r\n\r\n\u0000\u0001\r\n--grader-boundary-5f3a9c1e7b2d--\r\n""#;
+    let vars = "vars = { title = \"a \\\"quoted\\\" title\" }\n";
+    passed(&run(&check_of(vars, steps)).await.0);
+}
+
+/// A `[[setup]]` runs first in each check that names it, and what it captures is the
+/// check's.
+#[tokio::test]
+async fn a_setup_runs_first_in_each_check_that_names_it() {
+    let checks = r#"[[setup]]
+id = "two-items"
+vars = { name = "first" }
+[[setup.steps]]
+http = "POST /items"
+json = { name = "{{ name }}" }
+capture = { first = "$.id" }
+[[setup.steps]]
+http = "POST /items"
+json = { name = "second" }
+
+[[checks]]
+id = "a"
+title = "a"
+category = "api"
+points = 1
+setup = ["two-items"]
+[[checks.steps]]
+http = "GET /items/{{ first }}"
+expect.jsonpath."$.name" = "{{ name }}"
+
+[[checks]]
+id = "b"
+title = "b"
+category = "api"
+points = 1
+setup = ["two-items"]
+[[checks.steps]]
+http = "GET /items"
+expect.jsonpath."$" = { count = 4 }
+"#;
+    let (results, target) = run(checks).await;
+    for r in &results {
+        assert_eq!(r.status, CheckStatus::Passed, "{}: {:?}", r.id, r.failure);
+    }
+    assert_eq!(target.server.state.item_count(), 4, "two items per check");
+    let err = parse_exercise(
+        Path::new("toy.toml"),
+        &format!(
+            "{HEAD}\n{}",
+            checks.replace(
+                "setup = [\"two-items\"]\n[[checks.steps]]\nhttp = \"GET /items\"\n",
+                "setup = [\"two-item\"]\n[[checks.steps]]\nhttp = \"GET /items\"\n"
+            )
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("`setup` names `two-item`, which is no earlier [[setup]]")
+            && err.contains("did you mean `two-items`?"),
+        "{err}"
+    );
+}
+
+/// `pages`: each next page in turn, by a body's URL or a Link header; captures join
+/// over the pages; a next page that never ends fails with the reason.
+#[tokio::test]
+async fn pages_are_followed_until_the_last() {
+    let steps = r#"http = "GET /pages"
+pages = { next = "$.next" }
+expect.jsonpath."$.items" = { count = 3 }
+capture = { ids = "$.items[*]", next = "$.next" }
+[[checks.steps]]
+http = "GET /echo-query"
+query = { n = "{{ len(ids) }}", last = "{{ gen.pick(ids) }}" }
+expect.jsonpath."$.query" = { matches = '^n=9&last=[1-9]$' }
+[[checks.steps]]
+http = "GET /linked"
+pages = { next = "link", max = 3 }
+capture = { linked = "$.items[*]" }
+[[checks.steps]]
+http = "GET /echo-query"
+query = { n = "{{ len(linked) }}" }
+expect.jsonpath."$.query" = "n=9""#;
+    passed(&run(&one_check(steps)).await.0);
+    let f = failure_of_run(
+        r#"http = "GET /endless"
+pages = { next = "$.next", max = 5 }"#,
+    )
+    .await;
+    assert!(
+        f.message
+            .contains("GET /endless: still a next page after 5 pages"),
+        "{}",
+        f.message
+    );
+}
+
+/// `tcp`: raw bytes to a real server; its answer (or its silence) judged as JSON.
+#[tokio::test]
+async fn raw_tcp_requests_are_judged_by_what_came_back() {
+    let steps = r#"tcp = "GET /health HTTP/1.1\r\nHost: grader\r\n\r\n"
+expect.jsonpath."$.status" = 200
+expect.jsonpath."$.headers['content-type']" = "application/json"
+expect.jsonpath."$.body" = { contains = "ok" }
+capture = { code = "$.status" }
+[[checks.steps]]
+tcp = "NOT A REQUEST LINE\r\n\r\n"
+expect.jsonpath."$.status" = { ge = 400, lt = 500 }
+[[checks.steps]]
+tcp = "GET /health HTTP/1.1\r\nHost: grader\r\n"
+timeout = "300ms"
+expect.jsonpath."$.timed_out" = true
+expect.jsonpath."$.bytes" = 0"#;
+    passed(&run(&one_check(steps)).await.0);
+    let f = failure_of_run(
+        r#"tcp = "NOT A REQUEST LINE\r\n\r\n"
+expect.jsonpath."$.status" = 200"#,
+    )
+    .await;
+    assert!(
+        f.message
+            .contains("`$.status`: expected int <200>, got int <400>"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.request
+            .as_deref()
+            .unwrap()
+            .starts_with("printf 'NOT A REQUEST LINE\\r\\n\\r\\n' | nc 127.0.0.1 "),
+        "{:?}",
+        f.request
+    );
+}
+
+/// `sse`: a real event stream that never ends is read until enough events have come
+/// (or the time is up), and the events are what the step judges.
+#[tokio::test]
+async fn server_sent_events_are_read_and_judged() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n";
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for i in 1..=3 {
+                    let ev = format!(": tick\nevent: job\nid: {i}\ndata: {{\"n\": {i}}}\n\n");
+                    if s.write_all(ev.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                // Then silence, the connection open: a stream never ends by itself.
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            });
+        }
+    });
+    let src = format!(
+        "{HEAD}\n{}",
+        one_check(
+            r#"http = "GET /events"
+sse = { events = 2, within = "5s" }
+expect.headers.Content-Type = { media_type = "text/event-stream" }
+expect.jsonpath."$" = { count = 2 }
+expect.jsonpath."$[1].event" = "job"
+expect.jsonpath."$[1].id" = "2"
+capture = { first = "$[0].data" }
+[[checks.steps]]
+http = "GET /events"
+sse = { events = 5, within = "400ms" }
+expect.jsonpath."$" = { count = 5 }"#
+        )
+    );
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
+    let config = RunConfig {
+        seed: 1,
+        public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
+    };
+    let started = std::time::Instant::now();
+    let results = run_checks(&ex, &support::Port(port), &config, |_| {}).await;
+    let f = only(&results).failure.clone().unwrap();
+    assert!(
+        f.message
+            .contains("GET /events: `$` has 3 item(s), expected 5"),
+        "the first step passed, the second saw only the 3 events sent: {}",
+        f.message
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "it stops at `within`, not at the end of the 30 s of silence"
     );
 }

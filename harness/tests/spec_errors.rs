@@ -122,7 +122,7 @@ fn step_kind_must_be_one() {
     assert_has(
         &text,
         &[
-            "a step needs one of `http`, `sql`, `action`, `db`, `sleep`, `load`, `redis`, `upstream` or `upstream_calls`",
+            "a step needs one of `http`, `sql`, `exec`, `action`, `db`, `sleep`, `load`, `redis`, `tcp`, `upstream` or `upstream_calls`",
             "bad.toml:11:1",
         ],
     );
@@ -130,7 +130,7 @@ fn step_kind_must_be_one() {
     assert_has(
         &text,
         &[
-            "a step has exactly one kind (`http`, `sql`, `action`, `db`, `sleep`, `load`, `redis`, `upstream`, `upstream_calls`), not http and sql",
+            "a step has exactly one kind (`http`, `sql`, `exec`, `action`, `db`, `sleep`, `load`, `redis`, `tcp`, `upstream`, `upstream_calls`), not http and sql",
         ],
     );
 }
@@ -245,7 +245,10 @@ fn visibility_weights_and_body_kinds_are_checked() {
     let text = errors("visibility = \"secret\"\n[[checks.steps]]\nhttp = \"GET /\"\n");
     assert_has(&text, &["unknown visibility `secret`"]);
     let text = errors("[[checks.steps]]\nhttp = \"POST /\"\njson = { a = 1 }\nbody = \"x\"\n");
-    assert_has(&text, &["one of `json`, `form` or `body`, not several"]);
+    assert_has(
+        &text,
+        &["one of `json`, `form`, `body`, `body_base64` or `multipart`, not several"],
+    );
     let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nexpect.json_schema = { type = 12 }\n");
     assert_has(&text, &["not a valid JSON Schema"]);
     let src = format!(
@@ -318,4 +321,69 @@ fn submission_may_be_left_out() {
     );
     let ex = parse_exercise(Path::new("ok.toml"), &src).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ex.submission.port, 8080);
+}
+
+/// HEAD with PostgreSQL declared: work figures that count in it are allowed.
+fn errors_with_postgres(step: &str) -> String {
+    let src =
+        format!("{HEAD}[services.postgres]\ndatabase = \"app\"\nuser = \"app\"\n{CHECK}{step}");
+    match parse_exercise(Path::new("bad.toml"), &src) {
+        Ok(_) => panic!("expected an error for:\n{step}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_work_threshold_takes_no_stage() {
+    let text = errors_with_postgres(
+        "[[checks.steps]]\nhttp = \"GET /\"\n[checks.steps.load]\nrate = 10\nduration = \"1s\"\nthresholds = [{ expr = \"statements <= 3\", stage = \"steady\" }]\n",
+    );
+    assert_has(
+        &text,
+        &[
+            "`statements` takes no `stage`: the work counters surround the whole load step",
+            "--> bad.toml:19:",
+            "drop `stage`",
+        ],
+    );
+}
+
+#[test]
+fn an_unknown_work_figure_suggests_the_right_one() {
+    let text = errors_with_postgres(
+        "[[checks.steps]]\nhttp = \"GET /\"\nexpect.work.statments = { le = 3 }\n",
+    );
+    assert_has(
+        &text,
+        &[
+            "unknown work figure `statments`",
+            "--> bad.toml:16:",
+            "did you mean `statements`?",
+        ],
+    );
+    let text = errors_with_postgres(
+        "[[checks.steps]]\nhttp = \"GET /\"\n[checks.steps.load]\nrate = 10\nduration = \"1s\"\nthresholds = [\"rows_reed < 10\"]\n",
+    );
+    assert_has(
+        &text,
+        &["unknown metric `rows_reed`", "did you mean `rows_read`?"],
+    );
+}
+
+#[test]
+fn a_work_figure_needs_its_service_and_its_unit() {
+    let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nexpect.work.statements = { le = 3 }\n");
+    assert_has(
+        &text,
+        &[
+            "`statements` is counted in the exercise's [services.postgres]",
+            "bad.toml:13:",
+        ],
+    );
+    let text = errors("[[checks.steps]]\nhttp = \"GET /\"\nexpect.work.cpu = { lt = \"fast\" }\n");
+    assert_has(&text, &["`cpu` is bounded by a duration such as \"20ms\""]);
+    let text = errors(
+        "[[checks.steps]]\nhttp = \"GET /\"\n[checks.steps.load]\nrate = 10\nduration = \"1s\"\nthresholds = [\"memory_growth < lots\"]\n",
+    );
+    assert_has(&text, &["expected a size such as 64MiB"]);
 }

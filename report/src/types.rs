@@ -47,6 +47,52 @@ pub struct CheckResult {
     /// How the server stopped at each graceful restart of the check (added in 1.x).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shutdowns: Vec<Shutdown>,
+    /// The work the server did in each counted step (load steps, and `http` steps with
+    /// `expect.work`), with the counts each figure came from (added in 1.x).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub work: Vec<WorkReport>,
+}
+
+/// The work the server did during one step, counted on the server's side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkReport {
+    /// The step's number in its check, from 1.
+    pub step: usize,
+    /// The requests the step sent: what per-request figures are divided by.
+    pub requests: u64,
+    pub figures: Vec<WorkFigure>,
+    /// Figures that could not be measured, each with why (e.g. a statement evicted
+    /// from pg_stat_statements): never shown as a wrong figure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// The statements the submission ran most often during the step, as
+    /// pg_stat_statements normalizes them (the submission's own text: untrusted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_statements: Vec<StatementCount>,
+}
+
+/// One work figure: `statements`, `pages_read`, `rows_read`, `transactions`, `connections_opened`,
+/// `redis_commands`, `upstream_calls`, `cpu` or `memory_growth`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkFigure {
+    pub name: String,
+    /// Per request when `per_request`, else for the whole step. `cpu` is in
+    /// milliseconds, `memory_growth` in bytes, the others are counts.
+    pub value: f64,
+    pub per_request: bool,
+    /// The raw delta the value came from (`cpu`: nanoseconds; `memory_growth`: bytes,
+    /// negative when memory shrank).
+    pub count: i64,
+    /// Where the count was read, e.g. "pg_stat_statements calls of role app_1 in
+    /// database app_1".
+    pub source: String,
+}
+
+/// A normalized statement and how often it ran during a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementCount {
+    pub query: String,
+    pub calls: u64,
 }
 
 /// The submission's own log lines over a span of time (a failed check's), as it
@@ -100,6 +146,14 @@ pub struct StageReport {
     pub requests: u64,
     pub errors: u64,
     pub latency_ms: Latency,
+    /// Failed requests by kind, as in the load's `errors` (added in 1.x).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub errors_by_kind: std::collections::BTreeMap<String, u64>,
+    /// From the stage's start until latency was back near the first stage's level and
+    /// stayed there: measured for the stages a `recovery` threshold names; absent
+    /// there when it never came back (added in 1.x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +164,9 @@ pub struct ThresholdResult {
     pub passed: bool,
     pub actual: String,
     pub points: f64,
+    /// What happened, in words, when the figure alone does not say (added in 1.x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What a load step measured.
@@ -137,6 +194,47 @@ pub struct LoadReport {
     pub thresholds: Vec<ThresholdResult>,
     /// Why the run stopped early, if it did.
     pub aborted: Option<String>,
+    /// The run window by window, for the performance profile (added in 1.x).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
+}
+
+/// A load run cut into equal windows (at most a few hundred, whatever the run's
+/// length): what was asked, what came back, and how fast.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// The length of each window.
+    pub window_ms: u64,
+    /// The schedule's parts in time order, warm-up included, for shading.
+    pub stages: Vec<TimelineStage>,
+    pub windows: Vec<Window>,
+}
+
+/// Where a stage lies on the timeline (milliseconds from the first request due).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineStage {
+    pub name: String,
+    pub start_ms: u64,
+    pub end_ms: u64,
+}
+
+/// One window of a load run. Requests are placed by when they were due (latency and
+/// errors too, so a slow window is the one whose requests were slow); `answered` by
+/// when they completed, so it is the achieved rate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// From the first request due.
+    pub start_ms: u64,
+    /// Requests due (open model) or sent (closed) in the window.
+    pub due: u64,
+    /// Requests that completed in the window, answered or failed.
+    pub answered: u64,
+    /// Of the requests due in the window, those that failed.
+    pub errors: u64,
+    /// Of the requests due in the window (none: no request was due).
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub max_ms: Option<f64>,
 }
 
 /// Why a check did not pass, told so that a learner knows what to change.
@@ -200,6 +298,11 @@ pub struct ExerciseInfo {
     pub name: String,
     pub title: String,
     pub version: String,
+    /// `sha256:` and 64 hex digits over the exercise's graded files (its references and
+    /// variants aside): reports with the same digest were graded by the same exercise.
+    /// Empty in reports of graders that did not write it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub digest: String,
 }
 
 /// Milliseconds spent in each phase (absent: the phase did not run).
@@ -249,6 +352,18 @@ pub struct Report {
     /// Known causes of a run that did not build or start, named in plain words.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub causes: Vec<crate::Cause>,
+    /// The reference solution's work figures, by check id and figure name (from the
+    /// exercise's `baseline.json`), shown beside the submission's (added in 1.x).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub reference_work: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    /// Points of checks that could not be run against this target (an attached server:
+    /// restart, crash and database steps, services not given): skipped, earning nothing.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unchecked_points: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// The submission's peak resource use.

@@ -51,11 +51,18 @@ pub(crate) struct Args {
     /// Time limit of each learner's whole run, in seconds
     #[arg(long)]
     timeout: Option<u64>,
+    /// Grade only these checks (and the checks they need); the others are not run
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
     let Some(exercise) = super::exercise::load_or_report(&ctx.exercises, &args.exercise) else {
         return Ok(Fault::Exercise.exit_code());
+    };
+    let (only, reference) = match super::exercise::selection_and_reference(&exercise, &args.only) {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
     };
     let mut learners = match run::learners(&args.submissions) {
         Ok(l) => l,
@@ -86,6 +93,8 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
             before: args.deadline,
         },
         shared_db: !args.no_shared_db,
+        only,
+        reference,
     };
     let cancel = super::cancel_on_signal();
     let reports = run::grade_class(opts, Arc::new(ClassProgress), &cancel).await?;

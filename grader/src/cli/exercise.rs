@@ -52,3 +52,56 @@ pub(crate) fn load_or_report(exercises: &Path, arg: &str) -> Option<harness::Exe
         .map_err(|errors| eprintln!("{errors}"))
         .ok()
 }
+
+/// What `--only` and the exercise's baseline add to a run: the checks to grade (each
+/// must exist) and the reference's work figures. `Err` carries the exit code of a bad
+/// command line or exercise, already said.
+pub(crate) fn selection_and_reference(
+    exercise: &harness::Exercise,
+    only: &[String],
+) -> Result<
+    (
+        Option<Vec<String>>,
+        std::sync::Arc<crate::run::baseline::Figures>,
+    ),
+    u8,
+> {
+    let unknown: Vec<&String> = only
+        .iter()
+        .filter(|id| !exercise.checks.iter().any(|c| c.id == **id))
+        .collect();
+    if let Some(id) = unknown.first() {
+        let ids: Vec<&str> = exercise.checks.iter().map(|c| c.id.as_str()).collect();
+        return Err(super::bad_input(format_args!(
+            "--only: `{id}` is no check of {}\n  its checks: {}",
+            exercise.name,
+            ids.join(", ")
+        )));
+    }
+    let reference = crate::run::baseline::load(&exercise.dir)
+        .map_err(|e| super::bad_input(format_args!("the exercise's baseline: {e}")))?;
+    let only = (!only.is_empty()).then(|| only.to_vec());
+    Ok((only, std::sync::Arc::new(reference)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_names_checks_of_the_exercise() {
+        let src = "[exercise]\nname = \"toy\"\ntitle = \"Toy\"\n[submission]\nport = 8080\n[[checks]]\nid = \"a\"\ntitle = \"a\"\ncategory = \"api\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\n";
+        let ex = harness::exercise::parse_exercise(std::path::Path::new("toy/spec.toml"), src)
+            .expect("a valid spec");
+        let (only, reference) =
+            super::selection_and_reference(&ex, &["a".to_string()]).expect("known");
+        assert_eq!(only, Some(vec!["a".to_string()]));
+        assert!(reference.is_empty(), "no baseline.json: no reference");
+        assert_eq!(
+            super::selection_and_reference(&ex, &[]).expect("all").0,
+            None
+        );
+        assert_eq!(
+            super::selection_and_reference(&ex, &["b".to_string()]).err(),
+            Some(grader_report::Fault::Exercise.exit_code())
+        );
+    }
+}

@@ -13,8 +13,25 @@ use crate::run::{self, GitPick, GradeOptions};
 pub(crate) struct Args {
     /// Exercise name (bundled) or path to its folder or spec file
     exercise: String,
-    /// The submission's folder, or a git repository (clone URL or local path)
-    submission: PathBuf,
+    /// The submission's folder, or a git repository (clone URL or local path); with
+    /// --url, the folder --watch watches
+    #[arg(required_unless_present = "url")]
+    submission: Option<PathBuf>,
+    /// Grade the server already running at this base URL (e.g. http://localhost:8080)
+    /// instead of building and starting one: checks that restart or crash it, or stop
+    /// its database, are skipped
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
+    /// With --url: the running server's database, for the checks that read it
+    #[arg(long, value_name = "URL", requires = "url")]
+    database_url: Option<String>,
+    /// With --url: the running server's Redis, for the checks that read it
+    #[arg(long, value_name = "URL", requires = "url")]
+    redis_url: Option<String>,
+    /// Grade again whenever a file in the submission's folder changes, and say which
+    /// checks pass or fail since the last run (Ctrl-C ends it)
+    #[arg(long)]
+    watch: bool,
     /// Grade this branch, tag or commit of a git submission (cloned first)
     #[arg(long = "ref", value_name = "REF")]
     git_ref: Option<String>,
@@ -33,35 +50,64 @@ pub(crate) struct Args {
     /// Show the details of hidden checks' failures (for instructors)
     #[arg(long)]
     show_hidden: bool,
-    /// Reports to write besides report.json: json, junit, gradescope, md, html
+    /// Reports to write besides report.json: json, junit, gradescope, classroom50, md, html
     #[arg(long, default_value = "json", value_parser = Formats::parse)]
     format: Formats,
     /// Time limit of the whole run, in seconds; the report keeps what finished
     #[arg(long)]
     timeout: Option<u64>,
+    /// Grade only these checks (and the checks they need); the others are not run
+    #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
     let Some(exercise) = super::exercise::load_or_report(&ctx.exercises, &args.exercise) else {
         return Ok(grader_report::Fault::Exercise.exit_code());
     };
+    let (only, reference) = match super::exercise::selection_and_reference(&exercise, &args.only) {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
+    };
     let git = GitPick {
         git_ref: args.git_ref,
         before: args.before,
     };
-    let submission = args.submission;
-    let given = submission.to_string_lossy();
-    if !submission.is_dir() && !run::is_git_url(&given) {
-        return Ok(bad_input(format_args!(
-            "the submission `{}` is not a folder (nor a git URL)",
-            submission.display()
-        )));
-    }
-    if git.is_set() && !run::needs_clone(&given, &git) {
-        return Ok(bad_input(format_args!(
-            "--ref and --before need a git repository; `{}` is not one",
-            submission.display()
-        )));
+    let attach = match &args.url {
+        None => None,
+        Some(url) => Some(run::Attach {
+            url: match run::check_url(url) {
+                Ok(u) => u,
+                Err(e) => return Ok(bad_input(e)),
+            },
+            database_url: args.database_url.clone(),
+            redis_url: args.redis_url.clone(),
+        }),
+    };
+    let submission = match (&args.submission, &attach) {
+        (Some(s), _) => s.clone(),
+        (None, Some(a)) => PathBuf::from(&a.url),
+        (None, None) => return Ok(bad_input("give a submission folder, or --url")),
+    };
+    if attach.is_none() || args.watch {
+        let given = submission.to_string_lossy();
+        if !submission.is_dir() && (attach.is_some() || !run::is_git_url(&given)) {
+            return Ok(bad_input(format_args!(
+                "the submission `{}` is not a folder{}",
+                submission.display(),
+                if attach.is_some() {
+                    " (--watch watches a folder)"
+                } else {
+                    " (nor a git URL)"
+                }
+            )));
+        }
+        if git.is_set() && !run::needs_clone(&given, &git) {
+            return Ok(bad_input(format_args!(
+                "--ref and --before need a git repository; `{}` is not one",
+                submission.display()
+            )));
+        }
     }
     let run_id = run::new_run_id();
     let out_dir = args
@@ -82,9 +128,33 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         load_gate: None,
         git,
         shared_db: None,
+        only,
+        reference,
     };
     let terminal = Terminal::new(ctx.no_color);
     let cancel = super::cancel_on_signal();
-    let report = run::grade_alone(&opts, &args.format.0, &terminal, &cancel).await?;
-    Ok(grader_report::exit::for_report(&report))
+    let once = || async {
+        match &attach {
+            Some(a) => run::attach_alone(&opts, a, &args.format.0, &terminal).await,
+            None => run::grade_alone(&opts, &args.format.0, &terminal, &cancel)
+                .await
+                .map_err(anyhow::Error::from),
+        }
+    };
+    let mut report = once().await?;
+    if !args.watch {
+        return Ok(grader_report::exit::for_report(&report));
+    }
+    let folder = opts.submission.clone();
+    loop {
+        println!("watching {} for changes (Ctrl-C ends it)", folder.display());
+        if !run::watch::changed(&folder, &cancel).await {
+            return Ok(grader_report::exit::for_report(&report));
+        }
+        let next = once().await?;
+        for line in run::watch::since(&report, &next) {
+            println!("{line}");
+        }
+        report = next;
+    }
 }

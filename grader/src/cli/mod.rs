@@ -4,7 +4,9 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub(crate) mod baseline;
 pub(crate) mod batch;
+mod bundle;
 pub(crate) mod check;
 pub(crate) mod clean;
 mod exercise;
@@ -15,27 +17,29 @@ pub(crate) mod list;
 pub(crate) mod load;
 pub(crate) mod merge;
 pub(crate) mod report;
+pub(crate) mod test;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use grader_report::Fault;
 use tokio_util::sync::CancellationToken;
 
+use self::bundle::LONG_VERSION;
 use crate::docker::ImageNames;
 use crate::report::Format;
 
 /// Grades hands-on backend exercises for real: builds a submission, starts it beside a
 /// fresh PostgreSQL, probes it over HTTP and SQL, and writes a scored report.
 #[derive(Debug, Parser)]
-#[command(version, about, after_help = EXIT_CODES)]
+#[command(version, long_version = LONG_VERSION, about, after_help = EXIT_CODES)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
-    /// Folder of the bundled exercises [default: ./exercises, else the source tree's]
+    /// Folder of the exercises [default: ./exercises, else the ones built into the grader]
     #[arg(long, global = true, env = "GRADER_EXERCISES")]
     exercises: Option<PathBuf>,
-    /// Folder of the image recipes [default: ./docker, else the source tree's]
+    /// Folder of the image recipes [default: ./docker, else the ones built into the grader]
     #[arg(long, global = true, env = "GRADER_RECIPES")]
     recipes: Option<PathBuf>,
     /// Never colour the output (NO_COLOR is honoured too)
@@ -103,6 +107,11 @@ pub(crate) enum Command {
     Merge(merge::Args),
     /// Send load to a URL and print the figures (the prober of `load` steps, alone)
     Load(load::Args),
+    /// Grade an exercise's references and variants: the check x variant table, the
+    /// mutation score, and every variant that does not lose exactly what it declares
+    Test(test::Args),
+    /// Write an exercise's baseline.json (the reference's work figures) from a report of grading its reference
+    Baseline(baseline::Args),
 }
 
 const EXIT_CODES: &str = "Exit codes:
@@ -121,10 +130,11 @@ pub(crate) struct Context {
 }
 
 impl Cli {
-    pub(crate) fn context(&self) -> Context {
-        Context {
-            exercises: default_dir(self.exercises.clone(), "exercises"),
-            recipes: default_dir(self.recipes.clone(), "docker"),
+    pub(crate) fn context(&self) -> anyhow::Result<Context> {
+        let mut built_in = None;
+        Ok(Context {
+            exercises: default_dir(self.exercises.clone(), "exercises", &mut built_in)?,
+            recipes: default_dir(self.recipes.clone(), "docker", &mut built_in)?,
             images: ImageNames {
                 base: self.images.base_image.clone(),
                 postgres: self.images.postgres_image.clone(),
@@ -132,21 +142,32 @@ impl Cli {
                 redis: self.images.redis_image.clone(),
             },
             no_color: self.no_color,
-        }
+        })
     }
 }
 
 /// A folder given on the command line, else one in the working directory, else the
-/// one in the source tree this binary was built from.
-fn default_dir(given: Option<PathBuf>, name: &str) -> PathBuf {
-    given.unwrap_or_else(|| {
-        let here = PathBuf::from(name);
-        if here.is_dir() {
-            here
-        } else {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name)
-        }
-    })
+/// one built into this binary (unpacked into the user's cache on first use; `built_in`
+/// keeps where, for the next folder).
+fn default_dir(
+    given: Option<PathBuf>,
+    name: &str,
+    built_in: &mut Option<PathBuf>,
+) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir);
+    }
+    let here = PathBuf::from(name);
+    if here.is_dir() {
+        return Ok(here);
+    }
+    let dir = match built_in.take() {
+        Some(dir) => dir,
+        None => bundle::unpacked()?,
+    };
+    let path = dir.join(name);
+    *built_in = Some(dir);
+    Ok(path)
 }
 
 /// A `--format` list (`json,junit,html`), read with the names `Format` declares.

@@ -11,7 +11,7 @@ use crate::report;
 pub(crate) struct Args {
     /// A report.json written by `grader grade`
     report: PathBuf,
-    /// Formats to write: json, junit, gradescope, md, html
+    /// Formats to write: json, junit, gradescope, classroom50, md, html
     #[arg(long, default_value = "html", value_parser = Formats::parse)]
     format: Formats,
     /// Where to write them [default: beside the report]

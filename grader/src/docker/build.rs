@@ -20,6 +20,11 @@ use super::{DockerError, io};
 /// Memory of each build step's container.
 const BUILD_MEMORY: i32 = 1536 * 1024 * 1024;
 
+/// The CPU weight of each build step's container (a running container has 1024): a
+/// build uses idle cores as fast as ever, but yields them to the servers being probed
+/// beside it, so that a neighbour's compile does not blur a load's latency.
+const BUILD_CPU_SHARES: i32 = 64;
+
 /// How many log lines a failed build's report shows.
 const TAIL_LINES: usize = 30;
 
@@ -164,6 +169,7 @@ async fn run_build(
         .buildargs(build_args)
         // Build steps run learners' commands too: bound their memory (no swap).
         .memory(BUILD_MEMORY)
+        .cpushares(BUILD_CPU_SHARES)
         .memswap(BUILD_MEMORY)
         .build();
     let mut stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));

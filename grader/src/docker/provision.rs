@@ -2,7 +2,8 @@
 //! one alike: the server's superuser is the grader's own admin (a random password the
 //! submission never sees); the learner's role is an ordinary one that owns its database
 //! and nothing else, with a connection limit, timeouts and a storage cap that the grader
-//! watches; the grader's SQL steps read through a role of their own.
+//! watches; the grader's SQL steps read through a role of their own, and its `exec` steps
+//! write through another (never the superuser: a learner's trigger runs as the writer).
 
 use std::time::Duration;
 
@@ -15,6 +16,9 @@ use super::sandbox::services::{Login, random_password};
 pub(in crate::docker) const ADMIN: &str = "grader_admin";
 /// The role the grader's SQL steps use: it reads every table, writes none.
 const CHECKER: &str = "grader_checks";
+/// The role `exec` steps write as: every table of a database it may connect to (the
+/// learner's), nothing outside it, no superuser (a learner's trigger runs as it).
+const WRITER: &str = "grader_writer";
 /// How often the grader looks at a learner's database.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
 /// What a learner may write between two looks, at most (allowed for in the disk's size).
@@ -62,6 +66,7 @@ impl LearnerLimits {
 pub(in crate::docker) struct PgServer {
     pub admin: Login,
     checker_password: String,
+    writer_password: String,
     pub port: u16,
 }
 
@@ -89,6 +94,7 @@ impl PgServer {
         PgServer {
             admin,
             checker_password: random_password(),
+            writer_password: random_password(),
             port,
         }
     }
@@ -109,6 +115,17 @@ impl PgServer {
         self.url(CHECKER, &self.checker_password, database)
     }
 
+    /// The `exec` steps' URL for a learner's database.
+    pub fn writer_url(&self, database: &str) -> String {
+        self.url(WRITER, &self.writer_password, database)
+    }
+
+    /// The admin's URL for a learner's database: the work counters read every
+    /// statistic through it, and `exec` steps `ANALYZE` it.
+    pub fn admin_url_for(&self, database: &str) -> String {
+        self.url(&self.admin.user, &self.admin.password, database)
+    }
+
     async fn exec(&self, what: &str, statements: &[String]) -> Result<(), DockerError> {
         harness::probe::admin_exec(&self.admin_url(), statements, Duration::from_secs(30))
             .await
@@ -126,7 +143,16 @@ impl PgServer {
                     literal(&self.checker_password)
                 ),
                 format!("GRANT pg_read_all_data TO {CHECKER}"),
+                format!(
+                    "CREATE ROLE {WRITER} LOGIN PASSWORD {} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+                    literal(&self.writer_password)
+                ),
+                // Reads too: an UPDATE's WHERE, an INSERT ... SELECT from the learner's rows.
+                format!("GRANT pg_read_all_data, pg_write_all_data TO {WRITER}"),
+                format!("GRANT pg_read_all_stats TO {CHECKER}"),
                 "REVOKE ALL ON DATABASE postgres FROM PUBLIC".into(),
+                // Where a dropped learner's statements are forgotten (`drop_learner`).
+                "CREATE EXTENSION IF NOT EXISTS pg_stat_statements".into(),
                 "REVOKE ALL ON DATABASE template1 FROM PUBLIC".into(),
             ],
         )
@@ -139,7 +165,7 @@ impl PgServer {
         login: &Login,
         limits: &LearnerLimits,
     ) -> Result<(), DockerError> {
-        if [ADMIN, CHECKER].contains(&login.user.as_str()) {
+        if [ADMIN, CHECKER, WRITER].contains(&login.user.as_str()) {
             return Err(DockerError::Other(format!(
                 "the exercise's database user may not be named {}: the grader uses that role",
                 login.user
@@ -155,9 +181,9 @@ impl PgServer {
                     limits.connections
                 ),
                 format!("CREATE DATABASE {db} OWNER {role}"),
-                // Other learners' roles cannot even connect to it; the grader's checker can.
+                // Other learners' roles cannot even connect to it; the grader's roles can.
                 format!("REVOKE ALL ON DATABASE {db} FROM PUBLIC"),
-                format!("GRANT CONNECT ON DATABASE {db} TO {CHECKER}"),
+                format!("GRANT CONNECT ON DATABASE {db} TO {CHECKER}, {WRITER}"),
                 format!(
                     "ALTER ROLE {role} SET statement_timeout = '{}ms'",
                     limits.statement_timeout.as_millis()
@@ -172,15 +198,35 @@ impl PgServer {
                 ),
             ],
         )
+        .await?;
+        // The work counters read pg_stat_statements in the learner's database; the
+        // extension is created there by the admin (the learner cannot drop it: it does
+        // not own it).
+        harness::probe::admin_exec(
+            &self.admin_url_for(&login.database),
+            &["CREATE EXTENSION IF NOT EXISTS pg_stat_statements".to_string()],
+            Duration::from_secs(30),
+        )
         .await
+        .map_err(|e| DockerError::Other(format!("creating pg_stat_statements: {e}")))
     }
 
-    /// Drops the learner's database and role (a shared server outlives its learners).
+    /// Drops the learner's database and role (a shared server outlives its learners),
+    /// and forgets the statements it ran (pg_stat_statements outlives a dropped role:
+    /// its entries would take room from the next learners').
     pub async fn drop_learner(&self, login: &Login) {
+        // No row matched: no call (a reset of 0, 0, 0 would forget every learner's).
+        let reset = format!(
+            "SELECT pg_stat_statements_reset(r.oid, 0, 0) FROM pg_roles r WHERE r.rolname = {}; \
+             SELECT pg_stat_statements_reset(0, d.oid, 0) FROM pg_database d WHERE d.datname = {}",
+            literal(&login.user),
+            literal(&login.database)
+        );
         let _ = self
             .exec(
                 "dropping the learner's database",
                 &[
+                    reset,
                     format!(
                         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                         ident(&login.database)

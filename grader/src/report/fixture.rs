@@ -3,30 +3,39 @@
 use grader_report::{CheckResult, CheckStatus, Failure, Report, Resources, RunStatus};
 use grader_report::{ExerciseInfo, Phases, SCHEMA_VERSION};
 
+/// A check of the fixture; the load check gets its work figures.
+fn check(
+    id: &str,
+    category: &str,
+    status: CheckStatus,
+    points: f64,
+    failure: Option<Failure>,
+    hidden: bool,
+) -> CheckResult {
+    CheckResult {
+        id: id.into(),
+        title: format!("The {id} check"),
+        category: category.into(),
+        status,
+        hidden,
+        points,
+        earned: if status == CheckStatus::Passed {
+            points
+        } else {
+            0.0
+        },
+        duration_ms: 12,
+        location: "exercises/todo-api/spec.toml:40".into(),
+        failure,
+        load: None,
+        output: None,
+        causes: Vec::new(),
+        shutdowns: Vec::new(),
+        work: Vec::new(),
+    }
+}
+
 pub(crate) fn report() -> Report {
-    let check =
-        |id: &str, category: &str, status, points: f64, failure: Option<Failure>, hidden| {
-            CheckResult {
-                id: id.into(),
-                title: format!("The {id} check"),
-                category: category.into(),
-                status,
-                hidden,
-                points,
-                earned: if status == CheckStatus::Passed {
-                    points
-                } else {
-                    0.0
-                },
-                duration_ms: 12,
-                location: "exercises/todo-api/spec.toml:40".into(),
-                failure,
-                load: None,
-                output: None,
-                causes: Vec::new(),
-                shutdowns: Vec::new(),
-            }
-        };
     let mut r = Report {
         schema_version: SCHEMA_VERSION,
         grader_version: "0.1.0".into(),
@@ -35,6 +44,7 @@ pub(crate) fn report() -> Report {
             name: "todo-api".into(),
             title: "Todo API".into(),
             version: "1.0.0".into(),
+            digest: format!("sha256:{}", "5e".repeat(32)),
         },
         submission: "solutions/python".into(),
         commit: Some("3f786850e387550fdab836ed7e6dc881de23001b".into()),
@@ -73,10 +83,11 @@ pub(crate) fn report() -> Report {
             CheckResult {
                 earned: 1.5,
                 failure: Some(Failure {
-                    message: "1 of 2 load thresholds failed: p95 < 50ms (measured 61.20ms)".into(),
+                    message: "1 of 3 load thresholds failed: p95 < 50ms (measured 61.20ms)".into(),
                     ..Failure::message("")
                 }),
                 load: Some(load()),
+                work: vec![work()],
                 ..check(
                     "read-latency",
                     "performance",
@@ -97,12 +108,23 @@ pub(crate) fn report() -> Report {
         }),
         submission_exit: None,
         causes: Vec::new(),
+        unchecked_points: 0.0,
+        reference_work: reference(),
     };
     r.checks[1] = with_output(r.checks[1].clone());
     // As a run writes it: a hidden check is redacted (see `hidden`).
     super::hidden::redact_all(&mut r.checks);
     harness::score::tally(&mut r);
     r
+}
+
+/// The reference's work figures of the load check (its baseline.json).
+fn reference() -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>> {
+    let figures = [
+        ("statements".to_string(), 1.0),
+        ("rows_read".to_string(), 1.0),
+    ];
+    [("read-latency".to_string(), figures.into())].into()
 }
 
 /// A failed check with what the submission printed during it and its cause.
@@ -138,8 +160,72 @@ fn failure() -> Failure {
     }
 }
 
+/// The work of the load step: statements, rows and connections, with evidence.
+fn work() -> grader_report::WorkReport {
+    use grader_report::{StatementCount, WorkFigure, WorkReport};
+    let fig = |name: &str, value, per_request, count, source: &str| WorkFigure {
+        name: name.into(),
+        value,
+        per_request,
+        count,
+        source: source.into(),
+    };
+    WorkReport {
+        step: 2,
+        requests: 992,
+        figures: vec![
+            fig(
+                "statements",
+                21.0,
+                true,
+                20_832,
+                "pg_stat_statements calls of role app in database app",
+            ),
+            fig(
+                "pages_read",
+                64.25,
+                true,
+                63_736,
+                "pg_stat_statements shared_blks_hit + shared_blks_read of role app in database app",
+            ),
+            fig(
+                "rows_read",
+                100.5,
+                true,
+                99_696,
+                "pg_stat_user_tables seq_tup_read + idx_tup_fetch in database app",
+            ),
+            fig(
+                "connections_opened",
+                2.0,
+                false,
+                2,
+                "pg_stat_database sessions of database app",
+            ),
+            fig(
+                "cpu",
+                1.25,
+                true,
+                1_240_000_000,
+                "CPU time of the submission's cgroup",
+            ),
+        ],
+        errors: vec!["redis_commands: cannot read Redis's command statistics: refused".into()],
+        top_statements: vec![
+            StatementCount {
+                query: "SELECT * FROM tags WHERE todo_id = $1".into(),
+                calls: 19_840,
+            },
+            StatementCount {
+                query: "SELECT id, title FROM todos LIMIT $1".into(),
+                calls: 992,
+            },
+        ],
+    }
+}
+
 fn load() -> grader_report::LoadReport {
-    use grader_report::{Bucket, Latency, LoadReport, StageReport, ThresholdResult};
+    use grader_report::{Bucket, Latency, LoadReport};
     let lat = |p50: f64| Latency {
         p50,
         p90: p50 * 3.0,
@@ -179,31 +265,91 @@ fn load() -> grader_report::LoadReport {
             .into_iter()
             .map(|(le_ms, count)| Bucket { le_ms, count })
             .collect(),
-        stages: vec![StageReport {
-            name: "steady".into(),
-            target_rate: Some(200.0),
-            achieved_rate: 198.4,
-            requests: 992,
-            errors: 2,
-            latency_ms: lat(12.24),
-        }],
+        stages: vec![
+            stage("base", 100.0, 300, lat(4.0), &[]),
+            stage("spike", 500.0, 500, lat(20.0), &[("5xx", 2)]),
+            stage("after", 100.0, 192, lat(5.0), &[]),
+        ],
         thresholds: vec![
-            ThresholdResult {
-                expr: "p95 < 50ms".into(),
-                stage: None,
-                passed: false,
-                actual: "61.20ms".into(),
-                points: 1.0,
-            },
-            ThresholdResult {
-                expr: "error_rate < 1%".into(),
-                stage: None,
-                passed: true,
-                actual: "0.20%".into(),
-                points: 1.0,
-            },
+            threshold("p95 < 50ms", None, (false, 1.5), "61.20ms"),
+            threshold("error_rate < 1%", None, (true, 0.75), "0.20%"),
+            threshold("recovery < 3s", Some("after"), (true, 0.75), "750ms"),
         ],
         aborted: None,
+        timeline: Some(timeline()),
+    }
+}
+
+fn stage(
+    name: &str,
+    rate: f64,
+    requests: u64,
+    latency_ms: grader_report::Latency,
+    errors: &[(&str, u64)],
+) -> grader_report::StageReport {
+    grader_report::StageReport {
+        name: name.into(),
+        target_rate: Some(rate),
+        achieved_rate: rate * 0.99,
+        requests,
+        errors: errors.iter().map(|e| e.1).sum(),
+        latency_ms,
+        errors_by_kind: errors.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+        recovery_ms: (name == "after").then_some(750),
+    }
+}
+
+fn threshold(
+    expr: &str,
+    stage: Option<&str>,
+    (passed, points): (bool, f64),
+    actual: &str,
+) -> grader_report::ThresholdResult {
+    grader_report::ThresholdResult {
+        expr: expr.into(),
+        stage: stage.map(Into::into),
+        passed,
+        actual: actual.into(),
+        points,
+        note: None,
+    }
+}
+
+/// 3 s of base, 1 s of spike, 2 s after, in windows of 250 ms: slow in the spike and
+/// for 750 ms after it, with errors in one window.
+fn timeline() -> grader_report::Timeline {
+    use grader_report::{Timeline, TimelineStage, Window};
+    let mark = |name: &str, start_ms, end_ms| TimelineStage {
+        name: name.into(),
+        start_ms,
+        end_ms,
+    };
+    let windows = (0..24u64)
+        .map(|k| {
+            let (due, p50) = match k {
+                12..16 => (125, 20.0),
+                16..19 => (25, 12.0),
+                _ => (25, 4.0),
+            };
+            Window {
+                start_ms: k * 250,
+                due,
+                answered: if k == 12 { 90 } else { due },
+                errors: u64::from(k == 13) * 2,
+                p50_ms: Some(p50),
+                p95_ms: Some(p50 * 5.0),
+                max_ms: Some(p50 * 20.0),
+            }
+        })
+        .collect();
+    Timeline {
+        window_ms: 250,
+        stages: vec![
+            mark("base", 0, 3000),
+            mark("spike", 3000, 4000),
+            mark("after", 4000, 6000),
+        ],
+        windows,
     }
 }
 
@@ -236,6 +382,7 @@ fn every_format_matches_its_snapshot() {
         Format::Json,
         Format::Junit,
         Format::Gradescope,
+        Format::Classroom50,
         Format::Markdown,
         Format::Html,
     ] {
@@ -284,6 +431,25 @@ pub(crate) fn hostile() -> Report {
             cause.message = HOSTILE.into();
             (cause.rule, cause.evidence) = (h(), h());
         }
+        if let Some(l) = &mut c.load {
+            for st in &mut l.stages {
+                st.name = HOSTILE.into();
+            }
+            for t in &mut l.thresholds {
+                t.note = h();
+            }
+            for st in l.timeline.iter_mut().flat_map(|t| &mut t.stages) {
+                st.name = HOSTILE.into();
+            }
+        }
+        for f in c.work.iter_mut().flat_map(|w| &mut w.figures) {
+            (f.name, f.source) = (HOSTILE.into(), HOSTILE.into());
+        }
+        for w in &mut c.work {
+            for s in &mut w.top_statements {
+                s.query = HOSTILE.into();
+            }
+        }
         if let Some(f) = &mut c.failure {
             (f.message, f.location) = (HOSTILE.into(), HOSTILE.into());
             (f.expected, f.actual, f.request) = (h(), h(), h());
@@ -305,9 +471,15 @@ fn every_format_keeps_hostile_text_inert() {
         .filter(|f| **f != Format::Json)
     {
         let mut text = render(&r, f);
-        if f == Format::Gradescope {
+        // The JSON formats: the text as a reader decodes it.
+        let field = match f {
+            Format::Gradescope => Some("output"),
+            Format::Classroom50 => Some("message"),
+            _ => None,
+        };
+        if let Some(field) = field {
             let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-            text = v["tests"][1]["output"].as_str().unwrap_or("").to_string();
+            text = v["tests"][1][field].as_str().unwrap_or("").to_string();
         }
         assert!(
             !text.chars().any(|c| c.is_control() && c != '\n'),

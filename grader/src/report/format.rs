@@ -10,6 +10,7 @@ pub enum Format {
     #[value(alias = "xml")]
     Junit,
     Gradescope,
+    Classroom50,
     #[value(name = "md", alias = "markdown")]
     Markdown,
     Html,
@@ -23,7 +24,8 @@ pub struct UnknownFormat {
 }
 
 impl Format {
-    /// The names a user may type, aliases left out: `json, junit, gradescope, md, html`.
+    /// The names a user may type, aliases left out: `json, junit, gradescope, classroom50,
+    /// md, html`.
     pub fn names() -> String {
         Format::value_variants()
             .iter()
@@ -53,6 +55,7 @@ impl Format {
             Format::Json => "report.json",
             Format::Junit => "junit.xml",
             Format::Gradescope => "results.json",
+            Format::Classroom50 => "result.json",
             Format::Markdown => "summary.md",
             Format::Html => "report.html",
         }
@@ -86,7 +89,7 @@ mod tests {
         let e = Format::parse_list("json,pdf").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "unknown format `pdf` (known: json, junit, gradescope, md, html)"
+            "unknown format `pdf` (known: json, junit, gradescope, classroom50, md, html)"
         );
     }
 }

@@ -9,7 +9,7 @@
 use grader_report::{CheckResult, CheckStatus, Report};
 use serde::Serialize;
 
-use super::text::{cause_lines, failure_with_output, fraction, inert, replay, verdict};
+use super::text::{cause_lines, failure_with_output, fraction, inert, replay, verdict, work_text};
 
 /// How Gradescope is to show every output and test name: as plain text.
 const TEXT: &str = "text";
@@ -60,12 +60,22 @@ impl Test {
                 "visible"
             },
             tags: [inert(&c.category)],
-            output: inert(
-                &(c.failure.as_ref())
-                    .map(|f| failure_with_output(c, f))
-                    .unwrap_or_default(),
-            ),
+            output: inert(&test_output(c)),
         }
+    }
+}
+
+/// A check's failure, with its causes and the submission's output, then the work
+/// counted in its steps.
+fn test_output(c: &CheckResult) -> String {
+    let failure = (c.failure.as_ref())
+        .map(|f| failure_with_output(c, f))
+        .unwrap_or_default();
+    let work = work_text(c);
+    match (failure.is_empty(), work.is_empty()) {
+        (_, true) => failure,
+        (true, false) => work,
+        (false, false) => format!("{failure}\n\n{work}"),
     }
 }
 

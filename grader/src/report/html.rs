@@ -2,10 +2,15 @@
 //! category with expandable details, where the time went (an inline SVG chart), the
 //! submission's resource peaks and its log tail.
 
-use grader_report::{Cause, CheckResult, CheckStatus, Failure, LoadReport, Report, Resources};
+use std::collections::BTreeMap;
+
+use grader_report::{
+    Cause, CheckResult, CheckStatus, Failure, LoadReport, Report, Resources, WorkReport,
+};
 
 use super::text::{
-    Category, categories, fraction, inert, is_failure, output_heading, pts, replay, verdict,
+    Category, categories, fraction, inert, is_failure, one_line, output_heading, pts, replay,
+    stage_rows, verdict, work_heading,
 };
 
 /// The one HTML escaper, for text and attribute values alike (quotes included): what a
@@ -185,8 +190,13 @@ fn thresholds_table(l: &LoadReport) -> String {
             .as_ref()
             .map(|s| format!(" (stage {})", escape(s)))
             .unwrap_or_default();
+        let note = t
+            .note
+            .as_ref()
+            .map(|n| format!(" · {}", escape(n)))
+            .unwrap_or_default();
         h.push_str(&format!(
-            "<tr><th>{}</th><td><code>{}</code>{stage}: measured {} · {} point(s)</td></tr>",
+            "<tr><th>{}</th><td><code>{}</code>{stage}: measured {}{note} · {} point(s)</td></tr>",
             if t.passed { "✓" } else { "✗" },
             escape(&t.expr),
             escape(&t.actual),
@@ -203,17 +213,16 @@ fn stages_table(l: &LoadReport) -> String {
         return String::new();
     }
     let mut h = String::from(
-        r#"<table class="ea"><tr><th>stage</th><th>target</th><th>achieved</th><th>p95</th><th>p99</th><th>errors</th></tr>"#,
+        r#"<table class="ea"><tr><th>stage</th><th>rate (achieved of asked)</th><th>p95</th><th>errors</th><th>recovery</th></tr>"#,
     );
-    for s in &l.stages {
+    for r in stage_rows(l) {
         h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{:.1}/s</td><td>{:.1} ms</td><td>{:.1} ms</td><td>{}</td></tr>",
-            escape(&s.name),
-            s.target_rate.map(|t| format!("{t:.0}/s")).unwrap_or_default(),
-            s.achieved_rate,
-            s.latency_ms.p95,
-            s.latency_ms.p99,
-            s.errors
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&r.name),
+            r.rate,
+            r.p95,
+            escape(&r.errors),
+            r.recovery
         ));
     }
     h.push_str("</table>");
@@ -222,12 +231,45 @@ fn stages_table(l: &LoadReport) -> String {
 
 fn load_html(l: &LoadReport) -> String {
     format!(
-        r#"<div class="label">load</div>{}{}{}{}"#,
+        r#"<div class="label">load</div>{}{}{}{}{}"#,
         load_cards(l),
         thresholds_table(l),
         stages_table(l),
+        super::profile::profile_html(l),
         histogram_svg(l)
     )
+}
+
+/// The work of one counted step: a row per figure with the counts it came from, what
+/// could not be measured, and the statements run most often (the submission's text).
+/// What the figures of a counted step cannot say on their own: what could not be
+/// measured, and the statements run most often (the submission's text, escaped).
+fn work_evidence_html(w: &WorkReport) -> String {
+    let mut h = String::new();
+    if !w.errors.is_empty() || !w.top_statements.is_empty() {
+        h.push_str(&format!(
+            r#"<div class="label">{}</div>"#,
+            escape(&work_heading(w))
+        ));
+    }
+    for e in &w.errors {
+        h.push_str(&format!(
+            r#"<div class="where">not measured: {}</div>"#,
+            escape(e)
+        ));
+    }
+    if !w.top_statements.is_empty() {
+        h.push_str(r#"<table class="ea"><tr><th>calls</th><th>statement (normalized)</th></tr>"#);
+        for st in &w.top_statements {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td><code>{}</code></td></tr>",
+                st.calls,
+                escape(&one_line(&st.query))
+            ));
+        }
+        h.push_str("</table>");
+    }
+    h
 }
 
 /// A labelled block of preformatted text; `inner` is HTML already.
@@ -299,7 +341,8 @@ fn output_html(c: &CheckResult) -> String {
     h
 }
 
-fn check_html(c: &CheckResult) -> String {
+/// A check; `reference` is the reference's work figures for it, if known.
+fn check_html(c: &CheckResult, reference: Option<&BTreeMap<String, f64>>) -> String {
     let (class, icon) = match c.status {
         CheckStatus::Passed => ("passed", "✓"),
         CheckStatus::Failed => ("failed", "✗"),
@@ -318,6 +361,10 @@ fn check_html(c: &CheckResult) -> String {
     if let Some(l) = &c.load {
         body.push_str(&load_html(l));
     }
+    body.push_str(&super::profile::work_html(&c.work, reference));
+    for w in &c.work {
+        body.push_str(&work_evidence_html(w));
+    }
     let hidden = if c.hidden && c.title != super::hidden::TITLE {
         " <small>(hidden)</small>"
     } else {
@@ -331,14 +378,14 @@ fn check_html(c: &CheckResult) -> String {
     )
 }
 
-fn category_html(category: &Category<'_>) -> String {
+fn category_html(category: &Category<'_>, report: &Report) -> String {
     let mut h = format!(
         "<h2>{}<span>{}</span></h2>",
         escape(category.name),
         fraction(category.earned(), category.points())
     );
     for c in &category.checks {
-        h.push_str(&check_html(c));
+        h.push_str(&check_html(c, report.reference_work.get(&c.id)));
     }
     h
 }
@@ -407,13 +454,18 @@ pub(crate) fn render(report: &Report) -> String {
     h.push_str(&header(report));
     h.push_str(&causes_html(&report.causes));
     for category in categories(&report.checks) {
-        h.push_str(&category_html(&category));
+        h.push_str(&category_html(&category, report));
     }
     h.push_str(&run_html(report));
     h.push_str(&format!(
-        "<footer>grader {} · report schema {}</footer>\n</main></body></html>\n",
+        "<footer>grader {} · report schema {}{}</footer>\n</main></body></html>\n",
         escape(&report.grader_version),
-        report.schema_version
+        report.schema_version,
+        if report.exercise.digest.is_empty() {
+            String::new()
+        } else {
+            format!(" · exercise {}", escape(&report.exercise.digest))
+        }
     ));
     h
 }

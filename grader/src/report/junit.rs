@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use grader_report::{CheckResult, CheckStatus, Report, RunStatus};
-use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
-use super::text::{categories, cause_lines, failure_text, fraction, inert, output_text};
+use super::text::{categories, cause_lines, failure_text, fraction, inert, output_text, work_text};
 
 /// A check as a test case; `broken`: the submission never ran, so a skipped check is an
 /// error, not a skip.
@@ -35,9 +35,21 @@ fn case(report: &Report, c: &CheckResult, broken: bool) -> TestCase {
         )),
         status,
     );
-    let output = output_text(c);
+    let output = [output_text(c), work_text(c)]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
     if !output.is_empty() {
         case.set_system_out(inert(&output));
+    }
+    for w in &c.work {
+        for f in &w.figures {
+            case.add_property(Property::new(
+                inert(&format!("work.step{}.{}", w.step, f.name)),
+                f.value.to_string(),
+            ));
+        }
     }
     case.set_classname(inert(&format!("{}.{}", report.exercise.name, c.category)));
     case.set_time(Duration::from_millis(c.duration_ms));
@@ -52,6 +64,16 @@ pub(crate) fn render(report: &Report) -> String {
     );
     for (i, category) in categories(&report.checks).into_iter().enumerate() {
         let mut suite = TestSuite::new(inert(category.name));
+        suite.add_property(Property::new(
+            "grader.version",
+            inert(&report.grader_version),
+        ));
+        if !report.exercise.digest.is_empty() {
+            suite.add_property(Property::new(
+                "exercise.digest",
+                inert(&report.exercise.digest),
+            ));
+        }
         if i == 0 && !report.causes.is_empty() {
             suite.set_system_out(inert(&cause_lines(&report.causes).join("\n")));
         }

@@ -1,10 +1,11 @@
 //! A Markdown summary for a pull-request comment or `$GITHUB_STEP_SUMMARY`.
 
-use grader_report::{CheckResult, CheckStatus, Report};
+use grader_report::{CheckResult, CheckStatus, Report, WorkReport};
 
 use super::html::escape;
 use super::text::{
-    cause_lines, failure_with_output, fraction, inert, is_failure, load_summary, replay, verdict,
+    cause_lines, explain, failure_with_output, fraction, inert, is_failure, load_summary, replay,
+    stage_rows, verdict, work_heading,
 };
 
 /// The one Markdown escaper for inline text (a table cell, a sentence): no column or
@@ -76,6 +77,13 @@ fn heading(report: &Report) -> String {
         report.pass_mark,
         replay(report.seed, |s| format!("`{s}`"))
     ));
+    if report.unchecked_points > 0.0 {
+        out.push_str(&format!(
+            "Graded a running server: {} points could not be checked (restarts, crashes, \
+             its database going away, services not given).\n\n",
+            crate::report::text::pts(report.unchecked_points)
+        ));
+    }
     if let Some(commit) = &report.commit {
         out.push_str(&format!("Graded commit `{}`.\n\n", inline(commit)));
     }
@@ -122,6 +130,34 @@ fn row(c: &CheckResult) -> String {
     )
 }
 
+/// The work of one counted step as a table, then the statements run most often (the
+/// submission's text, escaped as any cell).
+fn work_md(id: &str, w: &WorkReport) -> String {
+    let mut out = format!(
+        "\n**`{}`: {}**\n\n| figure | value | from |\n| --- | --- | --- |\n",
+        inline(id),
+        inline(&work_heading(w))
+    );
+    for f in &w.figures {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            inline(&f.name),
+            inline(&explain(f, w.requests)),
+            inline(&f.source)
+        ));
+    }
+    for e in &w.errors {
+        out.push_str(&format!("| not measured | {} | |\n", inline(e)));
+    }
+    if !w.top_statements.is_empty() {
+        out.push_str("\n| calls | statement (normalized) |\n| --- | --- |\n");
+        for s in &w.top_statements {
+            out.push_str(&format!("| {} | {} |\n", s.calls, inline(&s.query)));
+        }
+    }
+    out
+}
+
 pub(crate) fn render(report: &Report) -> String {
     let mut out = heading(report);
     out.push_str("| | check | category | points | |\n| --- | --- | --- | --- | --- |\n");
@@ -135,6 +171,25 @@ pub(crate) fn render(report: &Report) -> String {
                 inline(&c.id),
                 load_summary(l)
             ));
+            let rows = stage_rows(l);
+            if !rows.is_empty() {
+                out.push_str(
+                    "\n| stage | rate (achieved of asked) | p95 | errors | recovery |\n| --- | --- | --- | --- | --- |\n",
+                );
+            }
+            for r in rows {
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    inline(&r.name),
+                    r.rate,
+                    r.p95,
+                    inline(&r.errors),
+                    r.recovery
+                ));
+            }
+        }
+        for w in &c.work {
+            out.push_str(&work_md(&c.id, w));
         }
     }
     for c in report

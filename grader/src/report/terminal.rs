@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Write};
 
 use grader_report::{CheckResult, CheckStatus, Failure, Report, RunStatus, SubmissionOutput};
 
-use crate::report::text::{cause_lines, labelled, output_heading};
+use crate::report::text::{cause_lines, labelled, output_heading, stage_rows, work_text};
 use crate::report::{inert, pts, verdict};
 use crate::run::{Reporter, RunEvent};
 
@@ -167,6 +167,19 @@ impl Terminal {
                 l.requests - l.ok,
                 l.requests
             ));
+            for row in stage_rows(l) {
+                self.out(format!(
+                    "{pad}  {:<10} {:<22} p95 {:>10}  recovery {:<8}  errors {}",
+                    shown(&row.name),
+                    row.rate,
+                    row.p95,
+                    row.recovery,
+                    shown(&row.errors)
+                ));
+            }
+        }
+        for line in work_text(r).lines() {
+            self.out(format!("                {}", shown(line)));
         }
         if let Some(f) = &r.failure
             && r.status != CheckStatus::Skipped
@@ -298,6 +311,15 @@ impl Terminal {
             report.percent(),
             report.pass_mark
         );
+        if report.unchecked_points > 0.0 {
+            println!(
+                "{} {} points could not be checked against a running server (restarts, \
+                 crashes, its database going away, services not given): grade the \
+                 submission's folder for the whole grade",
+                self.paint("1;33", "Not checked:"),
+                pts(report.unchecked_points)
+            );
+        }
         println!(
             "Seed: {} (replay the same data with --seed {})",
             report.seed, report.seed

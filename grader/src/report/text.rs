@@ -5,8 +5,9 @@
 
 use grader_report::{
     Cause, CheckResult, CheckStatus, Failure, Latency, LoadReport, Report, RunStatus,
-    SubmissionOutput,
+    SubmissionOutput, WorkReport,
 };
+pub(crate) use harness::probe::work::explain;
 
 /// Text made inert for any reader: what a submission wrote (bodies, headers, logs) can
 /// hold terminal escape sequences, NUL and other control characters. Each one (C0 but
@@ -185,6 +186,90 @@ pub(crate) fn load_summary(l: &LoadReport) -> String {
         failed_requests(l),
         l.requests
     )
+}
+
+/// One stage of a load's compact profile, in words: its name, the rate achieved of
+/// the rate asked, its p95, its errors (by kind) and its recovery where measured.
+pub(crate) struct StageRow {
+    pub name: String,
+    pub rate: String,
+    pub p95: String,
+    pub errors: String,
+    pub recovery: String,
+}
+
+/// The compact profile of a load in stages (none for a load of one stage).
+pub(crate) fn stage_rows(l: &LoadReport) -> Vec<StageRow> {
+    if l.stages.len() <= 1 {
+        return Vec::new();
+    }
+    l.stages
+        .iter()
+        .map(|s| {
+            let measured = l.thresholds.iter().any(|t| {
+                t.stage.as_deref() == Some(s.name.as_str())
+                    && t.expr.trim_start().starts_with("recovery")
+            });
+            let recovery = match (measured, s.recovery_ms) {
+                (false, _) => "-".to_string(),
+                (true, Some(ms)) => format!("{ms} ms"),
+                (true, None) => "never".to_string(),
+            };
+            let kinds: Vec<String> = s
+                .errors_by_kind
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            let errors = if kinds.is_empty() {
+                s.errors.to_string()
+            } else {
+                format!("{} ({})", s.errors, kinds.join(", "))
+            };
+            StageRow {
+                name: s.name.clone(),
+                rate: match s.target_rate {
+                    Some(t) => format!("{:.1}/s of {t:.1}/s", s.achieved_rate),
+                    None => format!("{:.1}/s", s.achieved_rate),
+                },
+                p95: format!("{:.1} ms", s.latency_ms.p95),
+                errors,
+                recovery,
+            }
+        })
+        .collect()
+}
+
+/// The work counted in each of a check's counted steps, as plain text: a heading per
+/// step, a line per figure with the counts it came from, what could not be measured,
+/// and the statements run most often (the submission's own text: render it inert).
+pub(crate) fn work_text(c: &CheckResult) -> String {
+    let mut out = Vec::new();
+    for w in &c.work {
+        out.push(work_heading(w));
+        for f in &w.figures {
+            out.push(format!("  {:<19} {}", f.name, explain(f, w.requests)));
+        }
+        for e in &w.errors {
+            out.push(format!("  not measured: {e}"));
+        }
+        if !w.top_statements.is_empty() {
+            out.push("  statements run most often (calls, normalized):".into());
+            for s in &w.top_statements {
+                out.push(format!("    {}× {}", s.calls, one_line(&s.query)));
+            }
+        }
+    }
+    out.join("\n")
+}
+
+/// "work of step 2 (20 requests)".
+pub(crate) fn work_heading(w: &WorkReport) -> String {
+    format!("work of step {} ({} requests)", w.step, w.requests)
+}
+
+/// A statement on one line: its line breaks as spaces.
+pub(crate) fn one_line(q: &str) -> String {
+    q.replace(['\n', '\r'], " ")
 }
 
 /// The checks of one category, in report order.

@@ -37,6 +37,10 @@ pub(crate) struct BatchOptions {
     /// One PostgreSQL server for the class, a fresh database per learner (default), or
     /// a server per learner.
     pub(crate) shared_db: bool,
+    /// Grade only these checks and those they need (`--only`).
+    pub(crate) only: Option<Vec<String>>,
+    /// The reference's work figures (the exercise's baseline.json).
+    pub(crate) reference: Arc<super::baseline::Figures>,
 }
 
 /// What ends a class before every learner is graded.
@@ -149,7 +153,10 @@ impl Class {
     ) -> Result<BTreeMap<String, Report>, BatchError> {
         let total = self.opts.learners.len();
         let slots = Arc::new(tokio::sync::Semaphore::new(self.opts.jobs.max(1)));
-        let load_gate = Arc::new(tokio::sync::Semaphore::new(1));
+        // Light loads run two at once, any other alone (`LoadOptions::slots`).
+        let load_gate = Arc::new(tokio::sync::Semaphore::new(
+            harness::loadgen::LOAD_SLOTS as usize,
+        ));
         let mut tasks = tokio::task::JoinSet::new();
         // Learners take their slots in the class's order (each task waits until the one
         // before it has its slot; the semaphore serves requests in order), so who is
@@ -222,6 +229,8 @@ impl Class {
                 before: opts.git.before.clone(),
             },
             shared_db: self.shared_db.clone(),
+            only: opts.only.clone(),
+            reference: opts.reference.clone(),
         };
         let start = Instant::now();
         let report = if learner.path.is_dir() || source::is_git_url(&learner.path.to_string_lossy())

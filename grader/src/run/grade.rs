@@ -2,6 +2,7 @@
 //! always returns a report, whatever failed, and always removes what it created. It
 //! never prints: what happens goes to a `Reporter` as `RunEvent`s.
 
+use futures_util::FutureExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,6 +39,10 @@ pub(crate) struct GradeOptions {
     pub(crate) git: GitPick,
     /// A class's shared PostgreSQL (batch), instead of a server per run.
     pub(crate) shared_db: Option<Arc<docker::SharedPostgres>>,
+    /// Grade only these checks and those they need (`--only`).
+    pub(crate) only: Option<Vec<String>>,
+    /// The reference's work figures (the exercise's baseline.json), for the report.
+    pub(crate) reference: Arc<super::baseline::Figures>,
 }
 
 /// What ends a single run before it has a report to show.
@@ -86,10 +91,29 @@ pub(crate) async fn grade(
     let mut results: Vec<CheckResult> = Vec::new();
     let cancel = &cancel.child_token();
     let deadline = Deadline::start(opts.time_limit, cancel);
-    let outcome = run(docker, opts, reporter, cancel, &mut report, &mut results).await;
+    // A bug of the grader's (a panic) still ends in the teardown and a report.
+    let outcome = std::panic::AssertUnwindSafe(run(
+        docker,
+        opts,
+        reporter,
+        cancel,
+        &mut report,
+        &mut results,
+    ))
+    .catch_unwind()
+    .await;
     let cancelled = deadline.stop();
     let checking = report.phases.start_ms.is_some();
-    let mut outcome = outcome.map_err(|stop| stop.settle(cancelled, checking));
+    let mut outcome = match outcome {
+        Ok(o) => o.map_err(|stop| stop.settle(cancelled, checking)),
+        Err(panic) => Err((
+            RunStatus::Error,
+            format!(
+                "the grader failed (a bug in the grader, not in the submission): {}",
+                panic_message(panic.as_ref())
+            ),
+        )),
+    };
     // Teardown, whatever happened above.
     reporter.report(&RunEvent::TeardownStarted);
     let teardown = Instant::now();
@@ -112,7 +136,17 @@ pub(crate) async fn grade(
         // The checks that did not run, too.
         hidden::redact_all(&mut report.checks);
     }
+    report.reference_work = super::baseline::for_checks(&opts.reference, &report.checks);
     report
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
 }
 
 /// Removes everything the run created (and its database on a shared server).
@@ -130,7 +164,7 @@ async fn teardown_run(docker: &Docker, opts: &GradeOptions) -> Result<(), Docker
 }
 
 /// The report with every check of the exercise in it, run or not, and its score.
-fn finish(ex: &Exercise, mut report: Report, mut results: Vec<CheckResult>) -> Report {
+pub(super) fn finish(ex: &Exercise, mut report: Report, mut results: Vec<CheckResult>) -> Report {
     let not_run = match report.status {
         RunStatus::Graded => match &report.reason {
             Some(reason) => format!("not run: {reason}"),
@@ -152,7 +186,7 @@ fn finish(ex: &Exercise, mut report: Report, mut results: Vec<CheckResult>) -> R
 }
 
 /// A report of the run before anything ran.
-fn skeleton(opts: &GradeOptions) -> Report {
+pub(super) fn skeleton(opts: &GradeOptions) -> Report {
     let ex = &opts.exercise;
     Report {
         schema_version: SCHEMA_VERSION,
@@ -162,6 +196,7 @@ fn skeleton(opts: &GradeOptions) -> Report {
             name: ex.name.clone(),
             title: ex.title.clone(),
             version: ex.version.clone(),
+            digest: crate::run::exercise_digest(&ex.dir).unwrap_or_default(),
         },
         submission: opts.submission.display().to_string(),
         commit: None,
@@ -180,6 +215,8 @@ fn skeleton(opts: &GradeOptions) -> Report {
         resources: None,
         submission_exit: None,
         causes: Vec::new(),
+        unchecked_points: 0.0,
+        reference_work: Default::default(),
     }
 }
 
@@ -384,6 +421,7 @@ async fn graded(
         seed: opts.seed,
         public_base_url: format!("http://localhost:{}", ex.submission.port),
         load_gate: opts.load_gate.clone(),
+        only: opts.only.clone(),
     };
     let start = Instant::now();
     let run = harness::run_checks(ex, sandbox, &config, |event| match event {

@@ -119,7 +119,7 @@ impl std::error::Error for SpecErrors {}
 /// at most one edit (a transposition counts as one) per three characters of the longer
 /// word, at least one. Jaro-Winkler alone rewards a shared prefix so much that it took
 /// `le` for `length`; it only breaks ties here.
-pub(crate) fn did_you_mean<'a>(
+pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

@@ -7,13 +7,14 @@ mod model;
 mod raw;
 mod validate;
 
-pub(crate) use error::did_you_mean;
+pub use error::did_you_mean;
 pub use error::{SpecError, SpecErrors};
 pub use model::{
     Body, Capture, CaptureSource, Cause, Check, DEFAULT_GRACE, DatabaseAction, ENV_VARIABLES,
-    Exercise, Expect, HeaderAssert, Hint, HttpStep, JsonAssert, JsonType, Limits, LoadStep,
-    MediaType, MockBody, MockRoute, Num, PostgresService, Predicate, Query, RedisService,
-    RedisStep, Schema, Segment, SortOrder, SqlStep, StatusExpect, Step, StepKind,
-    SubmissionContract, TValue, UpstreamCallsStep, UpstreamMode, UpstreamService, show_num,
+    ExecStep, Exercise, Expect, HeaderAssert, Hint, HttpStep, JsonAssert, JsonType, Limits,
+    LoadStep, MediaType, MockBody, MockRoute, Num, PageNext, Pages, Part, PartData,
+    PostgresService, Predicate, Query, RedisService, RedisStep, Retry, Schema, Segment, SortOrder,
+    SqlStep, Sse, StatusExpect, Step, StepKind, SubmissionContract, TValue, TcpStep,
+    UpstreamCallsStep, UpstreamMode, UpstreamService, WorkAssert, WorkBound, WorkOp, show_num,
 };
 pub use validate::{SPEC_FILE, load_exercise, parse_bytes, parse_duration, parse_exercise};

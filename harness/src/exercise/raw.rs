@@ -17,7 +17,20 @@ pub(crate) struct RawSpec {
     #[serde(default)]
     pub scoring: RawScoring,
     #[serde(default)]
+    pub setup: Vec<Spanned<RawSetup>>,
+    #[serde(default)]
     pub checks: Vec<Spanned<RawCheck>>,
+}
+
+/// Steps that checks name in their `setup`, run first in each of them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSetup {
+    pub id: Spanned<String>,
+    #[serde(default)]
+    pub vars: IndexMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    pub steps: Vec<Spanned<RawStep>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,6 +53,8 @@ pub(crate) struct RawExercise {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawInclude {
+    #[serde(default)]
+    pub setup: Vec<Spanned<RawSetup>>,
     #[serde(default)]
     pub checks: Vec<Spanned<RawCheck>>,
 }
@@ -154,6 +169,12 @@ pub(crate) struct RawCheck {
     pub needs: Vec<Spanned<String>>,
     #[serde(default)]
     pub partial: bool,
+    /// Keep the cookies responses set and send them with the check's later requests.
+    #[serde(default)]
+    pub cookies: bool,
+    /// `[[setup]]` ids whose steps run first, in this order.
+    #[serde(default)]
+    pub setup: Vec<Spanned<String>>,
     #[serde(default)]
     pub vars: IndexMap<String, Spanned<toml::Value>>,
     #[serde(default)]
@@ -167,6 +188,9 @@ pub(crate) struct RawStep {
     pub http: Option<Spanned<String>>,
     #[serde(default)]
     pub sql: Option<Spanned<String>>,
+    /// Statements that write the learner's database as a grader role (bulk data).
+    #[serde(default)]
+    pub exec: Option<Spanned<String>>,
     #[serde(default)]
     pub action: Option<Spanned<String>>,
     /// Makes this a pause: `sleep = "2s"` (e.g. to let a token or a cache entry expire).
@@ -175,6 +199,9 @@ pub(crate) struct RawStep {
     /// A Redis command on the exercise's Redis: `redis = "GET key:{{ id }}"`.
     #[serde(default)]
     pub redis: Option<Spanned<String>>,
+    /// Raw bytes to the server over TCP: `tcp = "GET / HTTP/1.1\r\n\r\n"`.
+    #[serde(default)]
+    pub tcp: Option<Spanned<String>>,
     /// Switches the upstream mock: `"ok"`, `"fail"` or `"slow"` (with `delay`).
     #[serde(default)]
     pub upstream: Option<Spanned<String>>,
@@ -202,7 +229,7 @@ pub(crate) struct RawStep {
     pub ready: Option<Spanned<bool>>,
     /// A judged step is tried again until it passes, for at most this long.
     #[serde(default)]
-    pub retry: Option<Spanned<String>>,
+    pub retry: Option<Spanned<toml::Value>>,
     /// Makes this a load step.
     #[serde(default)]
     pub load: Option<Spanned<RawLoad>>,
@@ -222,6 +249,18 @@ pub(crate) struct RawStep {
     pub body: Option<Spanned<String>>,
     #[serde(default)]
     pub form: IndexMap<String, Spanned<String>>,
+    /// Read the body as server-sent events: `{ events = 3, within = "5s" }`.
+    #[serde(default)]
+    pub sse: Option<Spanned<toml::Value>>,
+    /// Follow the next page: `{ next = "$.next" }` or `{ next = "link" }`, `max`.
+    #[serde(default)]
+    pub pages: Option<Spanned<toml::Value>>,
+    /// A binary body, in base64 (RFC 4648, standard alphabet, padding optional).
+    #[serde(default)]
+    pub body_base64: Option<Spanned<String>>,
+    /// A `multipart/form-data` body: a part per key, text or a file.
+    #[serde(default)]
+    pub multipart: IndexMap<String, Spanned<toml::Value>>,
     #[serde(default)]
     pub params: Vec<Spanned<toml::Value>>,
     #[serde(default)]
@@ -309,6 +348,12 @@ pub(crate) struct RawExpect {
     /// The response must arrive within this duration.
     #[serde(default)]
     pub max_time: Option<Spanned<String>>,
+    /// The rows an `exec` step's statements affected (a number or numeric predicates).
+    #[serde(default)]
+    pub affected: Option<Spanned<toml::Value>>,
+    /// Bounds on the work the server did for the step: `{ statements = { le = 3 } }`.
+    #[serde(default)]
+    pub work: IndexMap<String, Spanned<toml::Value>>,
 }
 
 impl RawExpect {
@@ -342,6 +387,8 @@ impl RawExpect {
         keys.extend(one("body_contains", &self.body_contains));
         keys.extend(one("body_matches", &self.body_matches));
         keys.extend(one("max_time", &self.max_time));
+        keys.extend(one("affected", &self.affected));
+        keys.extend(map("work", &self.work));
         keys
     }
 }

@@ -4,10 +4,12 @@
 //! results in fixed-size HDR histograms. HTTP/1.1 pipelining is not used.
 
 mod conn;
+mod recovery;
 mod schedule;
 mod stats;
 mod summary;
 mod threshold;
+mod timeline;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,7 +19,7 @@ use std::time::{Duration, Instant};
 use rand_chacha::ChaCha8Rng;
 
 pub use schedule::{Schedule, Segment};
-pub use threshold::{Metric, Summary, Threshold, ThresholdError};
+pub use threshold::{Bound, Metric, Op, Summary, Threshold, ThresholdError};
 
 use crate::probe::ProbeRequest;
 use crate::template::RenderError;
@@ -58,7 +60,31 @@ pub struct LoadOptions {
     pub dead_after: Duration,
 }
 
+/// How many loads a class runs at once: the class's load gate has this many slots; a
+/// light load takes one, any other all of them (`LoadOptions::slots`).
+pub const LOAD_SLOTS: u32 = 2;
+
+/// A load is light when it asks at most this rate at its peak, over at most
+/// `LIGHT_CONNECTIONS`: two of them on two cores leave both servers most of a core, so
+/// their latency and rate stay what they are alone (the work counters never move).
+pub const LIGHT_RATE: f64 = 100.0;
+pub const LIGHT_CONNECTIONS: usize = 20;
+
 impl LoadOptions {
+    /// Slots of the class's load gate this load takes: one when it is light (an open
+    /// model at most `LIGHT_RATE` at its peak, over at most `LIGHT_CONNECTIONS`), all
+    /// of them otherwise (a closed model goes as fast as it can).
+    pub fn slots(&self) -> u32 {
+        let light = match &self.model {
+            Model::Open(s) => {
+                self.connections <= LIGHT_CONNECTIONS
+                    && s.segments().iter().all(|g| g.r0.max(g.r1) <= LIGHT_RATE)
+            }
+            Model::Closed(_) => false,
+        };
+        if light { 1 } else { LOAD_SLOTS }
+    }
+
     /// One steady stage (named `steady`) after an optional warm-up: at `rate` requests
     /// per second (open model), or as fast as `connections` allow when `rate` is none.
     pub fn steady(
@@ -102,6 +128,17 @@ pub async fn run(
     seed: u64,
     make: Arc<MakeRequest>,
 ) -> LoadReport {
+    run_counted(options, base_url, seed, make).await.0
+}
+
+/// Runs a load, and says how many requests it sent in all, warm-up included (the
+/// report's figures leave the warm-up out).
+pub async fn run_counted(
+    options: &LoadOptions,
+    base_url: &str,
+    seed: u64,
+    make: Arc<MakeRequest>,
+) -> (LoadReport, u64) {
     let stage_count = match &options.model {
         Model::Open(s) => s.segments().len(),
         Model::Closed(_) => 1,
@@ -131,7 +168,9 @@ pub async fn run(
         stages: (0..stage_count)
             .map(|_| Mutex::new(StageStats::new()))
             .collect(),
+        timeline: Mutex::new(timeline::Recorder::new(total.as_millis() as u64)),
         next: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         any_ok: AtomicBool::new(false),
         first_error: Mutex::new(None),
@@ -170,7 +209,8 @@ pub async fn run(
     } else {
         None
     };
-    summary::summarize(options, &shared, elapsed, aborted)
+    let report = summary::summarize(options, &shared, elapsed, aborted);
+    (report, shared.sent.load(Ordering::SeqCst))
 }
 
 /// The reaper: wakes every slot whose request has been out longer than the timeout.

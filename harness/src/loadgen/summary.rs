@@ -1,15 +1,18 @@
 //! From the histograms to the report: figures of the whole run and of each stage, and
 //! the thresholds judged against them.
 
-use grader_report::{LoadReport, StageReport, ThresholdResult};
+use std::collections::BTreeMap;
 
+use grader_report::{LoadReport, StageReport, ThresholdResult, Timeline, TimelineStage};
+
+use super::recovery;
 use super::stats::{self, StageStats};
-use super::threshold::Summary;
+use super::threshold::{Metric, Summary};
 use super::worker::Shared;
 use super::{LoadOptions, Model};
 
 /// The figures a threshold is judged on, for a run or a stage.
-fn summary_of(s: &StageStats, rate: f64, target: Option<f64>) -> Summary {
+fn summary_of(s: &StageStats, rate: f64, target: Option<f64>, recovery_ms: Option<f64>) -> Summary {
     let l = stats::latency(&s.corrected);
     Summary {
         quantiles: vec![
@@ -28,6 +31,7 @@ fn summary_of(s: &StageStats, rate: f64, target: Option<f64>) -> Summary {
         },
         rate,
         target_rate: target,
+        recovery_ms,
     }
 }
 
@@ -53,6 +57,12 @@ fn stage_reports(options: &LoadOptions, stages: &[StageStats], skip: usize) -> V
                 requests: s.requests(),
                 errors: s.requests() - s.ok,
                 latency_ms: stats::latency(&s.corrected),
+                errors_by_kind: s
+                    .errors
+                    .iter()
+                    .map(|(k, v)| (k.name().to_string(), *v))
+                    .collect(),
+                recovery_ms: None,
             }
         })
         .collect()
@@ -66,6 +76,7 @@ fn judge_thresholds(
     reports: &[StageReport],
     (skip, overall): (usize, &Summary),
     aborted: bool,
+    notes: &BTreeMap<usize, String>,
 ) -> Vec<ThresholdResult> {
     options
         .thresholds
@@ -74,20 +85,30 @@ fn judge_thresholds(
             let (summary, stage_name) = match t.stage {
                 Some(k) if k < reports.len() => {
                     let r = &reports[k];
+                    let recovery = r.recovery_ms.map(|ms| ms as f64);
                     (
-                        summary_of(&stages[k + skip], r.achieved_rate, r.target_rate),
+                        summary_of(&stages[k + skip], r.achieved_rate, r.target_rate, recovery),
                         Some(r.name.clone()),
                     )
                 }
                 _ => (overall.clone(), None),
             };
             let (actual, passed) = t.threshold.judge(&summary);
+            let note = match (t.threshold.metric, t.stage) {
+                _ if passed || aborted => None,
+                (Metric::Recovery, Some(k)) => notes.get(&k).cloned(),
+                (Metric::ErrorRate, Some(k)) => {
+                    reports.get(k).and_then(|r| recovery::errors_of(&[r]))
+                }
+                _ => None,
+            };
             ThresholdResult {
                 expr: t.threshold.src.clone(),
                 stage: stage_name,
                 passed: passed && !aborted,
                 actual: t.threshold.show(actual),
                 points: t.points,
+                note,
             }
         })
         .collect()
@@ -124,15 +145,22 @@ pub(crate) fn summarize(
     let requests = all.requests();
     // Stages (open model): skip the warm-up segment in the report.
     let skip = usize::from(open && warmup_s > 0.0);
-    let stage_reports = stage_reports(options, &stages, skip);
+    let mut stage_reports = stage_reports(options, &stages, skip);
+    let timeline = shared
+        .timeline
+        .lock()
+        .expect("not poisoned")
+        .report(marks(options, skip));
+    let notes = recoveries(options, &timeline, &mut stage_reports, skip);
     let achieved = requests as f64 / elapsed;
-    let overall = summary_of(&all, achieved, target);
+    let overall = summary_of(&all, achieved, target, None);
     let thresholds = judge_thresholds(
         options,
         &stages,
         &stage_reports,
         (skip, &overall),
         aborted.is_some(),
+        &notes,
     );
     LoadReport {
         model: if open { "open" } else { "closed" }.into(),
@@ -154,5 +182,73 @@ pub(crate) fn summarize(
         stages: stage_reports,
         thresholds,
         aborted,
+        timeline: Some(timeline),
     }
+}
+
+/// Where each part of the schedule lies on the timeline: the warm-up, then the stages.
+fn marks(options: &LoadOptions, skip: usize) -> Vec<TimelineStage> {
+    let ms = |s: f64| (s * 1000.0).round() as u64;
+    match &options.model {
+        Model::Open(schedule) => {
+            let mut at = 0.0;
+            schedule
+                .segments()
+                .iter()
+                .enumerate()
+                .map(|(k, seg)| {
+                    let name = match k.checked_sub(skip) {
+                        None => "warm-up".to_string(),
+                        Some(n) => options
+                            .stage_names
+                            .get(n)
+                            .cloned()
+                            .unwrap_or_else(|| format!("stage {}", n + 1)),
+                    };
+                    let start = at;
+                    at += seg.duration;
+                    TimelineStage {
+                        name,
+                        start_ms: ms(start),
+                        end_ms: ms(at),
+                    }
+                })
+                .collect()
+        }
+        Model::Closed(_) if !options.warmup.is_zero() => vec![TimelineStage {
+            name: "warm-up".into(),
+            start_ms: 0,
+            end_ms: ms(options.warmup.as_secs_f64()),
+        }],
+        Model::Closed(_) => Vec::new(),
+    }
+}
+
+/// The recovery of each stage a `recovery` threshold names (into its report), and for
+/// each, what happened in words should the threshold fail.
+fn recoveries(
+    options: &LoadOptions,
+    timeline: &Timeline,
+    reports: &mut [StageReport],
+    skip: usize,
+) -> BTreeMap<usize, String> {
+    let mut notes = BTreeMap::new();
+    let Some(first) = reports.first().cloned() else {
+        return notes;
+    };
+    for t in &options.thresholds {
+        let Some(k) = t.stage.filter(|k| *k > 0 && *k < reports.len()) else {
+            continue;
+        };
+        if t.threshold.metric != Metric::Recovery || notes.contains_key(&k) {
+            continue;
+        }
+        let Some(mark) = timeline.stages.get(k + skip) else {
+            continue;
+        };
+        let r = recovery::recovery(timeline, mark, first.latency_ms.p95);
+        reports[k].recovery_ms = r.ms;
+        notes.insert(k, recovery::note(&r, &reports[k - 1], &reports[k], &first));
+    }
+    notes
 }

@@ -1,7 +1,10 @@
-//! k6-style thresholds: `p95 < 150ms`, `error_rate < 1%`, `rate >= 0.95 * target`.
+//! k6-style thresholds: `p95 < 150ms`, `error_rate < 1%`, `rate >= 0.95 * target`, and
+//! the work the server did: `statements <= 3`, `cpu < 20ms`, `memory_growth < 64MiB`.
 //! A failed threshold is a failed check, always; each may carry points.
 
 use std::fmt;
+
+use crate::probe::work::Figure;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -10,6 +13,11 @@ pub enum Metric {
     Mean,
     ErrorRate,
     Rate,
+    /// From a stage's start until latency is back near the first stage's level.
+    Recovery,
+    /// A work figure, counted around the whole step (judged by the runner once the
+    /// counters are read, not by the load generator).
+    Work(Figure),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +26,17 @@ pub enum Op {
     Le,
     Gt,
     Ge,
+}
+
+impl Op {
+    pub fn holds(self, actual: f64, bound: f64) -> bool {
+        match self {
+            Op::Lt => actual < bound,
+            Op::Le => actual <= bound,
+            Op::Gt => actual > bound,
+            Op::Ge => actual >= bound,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -30,6 +49,9 @@ pub enum Bound {
     Rate(f64),
     /// A share of the target rate.
     OfTarget(f64),
+    /// In the work figure's unit: a count, milliseconds (`cpu`) or bytes
+    /// (`memory_growth`).
+    Work(f64),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -47,7 +69,9 @@ pub enum ThresholdError {
     Shape,
     #[error("`{0}`: percentiles are p50, p90, p95, p99, p999...")]
     Percentile(String),
-    #[error("unknown metric `{0}`: use p50, p90, p95, p99, max, mean, error_rate or rate")]
+    #[error(
+        "unknown metric `{0}`: use p50, p90, p95, p99, max, mean, error_rate, rate, recovery, or a work figure (statements, pages_read, rows_read, transactions, connections_opened, redis_commands, upstream_calls, cpu, memory_growth)"
+    )]
     UnknownMetric(String),
     #[error("expected `<`, `<=`, `>` or `>=` after the metric")]
     Op,
@@ -61,6 +85,10 @@ pub enum ThresholdError {
     OfTarget(String),
     #[error("`{0}`: expected requests per second, or e.g. 0.95 * target")]
     Rate(String),
+    #[error("`{0}`: expected a number, e.g. 3")]
+    Count(String),
+    #[error("`{0}`: expected a size such as 64MiB")]
+    Bytes(String),
 }
 
 impl Threshold {
@@ -90,18 +118,26 @@ impl Threshold {
             Metric::Mean => o.mean_ms,
             Metric::ErrorRate => o.error_rate,
             Metric::Rate => o.rate,
+            // Never back: longer than any bound.
+            Metric::Recovery => o.recovery_ms.unwrap_or(f64::INFINITY),
+            Metric::Work(_) => f64::NAN,
         };
         let bound = match self.bound {
-            Bound::Millis(v) | Bound::Fraction(v) | Bound::Rate(v) => v,
+            Bound::Millis(v) | Bound::Fraction(v) | Bound::Rate(v) | Bound::Work(v) => v,
             Bound::OfTarget(f) => f * o.target_rate.unwrap_or(0.0),
         };
-        let ok = match self.op {
-            Op::Lt => actual < bound,
-            Op::Le => actual <= bound,
-            Op::Gt => actual > bound,
-            Op::Ge => actual >= bound,
-        };
-        (actual, ok)
+        if matches!(self.metric, Metric::Work(_)) {
+            return (f64::NAN, false);
+        }
+        (actual, self.op.holds(actual, bound))
+    }
+
+    /// For a work threshold: whether the figure's value holds (the bound in its unit).
+    pub fn holds(&self, actual: f64) -> bool {
+        match self.bound {
+            Bound::Work(b) => self.op.holds(actual, b),
+            _ => false,
+        }
     }
 
     /// The measured value in words, in the threshold's unit.
@@ -109,6 +145,9 @@ impl Threshold {
         match self.metric {
             Metric::ErrorRate => format!("{:.2}%", actual * 100.0),
             Metric::Rate => format!("{actual:.1}/s"),
+            Metric::Recovery if actual.is_infinite() => "never".into(),
+            Metric::Recovery => format!("{actual:.0}ms"),
+            Metric::Work(f) => f.show(actual),
             _ => format!("{actual:.2}ms"),
         }
     }
@@ -120,7 +159,11 @@ fn parse_metric(name: &str) -> Result<Metric, ThresholdError> {
         "mean" | "avg" => Metric::Mean,
         "error_rate" => Metric::ErrorRate,
         "rate" => Metric::Rate,
-        p if p.starts_with('p') => match p[1..].parse::<u32>() {
+        "recovery" => Metric::Recovery,
+        work if Figure::parse(work).is_some() => {
+            Metric::Work(Figure::parse(work).expect("just parsed"))
+        }
+        p if p.starts_with('p') && p.len() > 1 => match p[1..].parse::<u32>() {
             Ok(n) if (1..=999).contains(&n) => Metric::Percentile(n),
             _ => return Err(ThresholdError::Percentile(p.to_string())),
         },
@@ -140,7 +183,7 @@ fn parse_op(rest: &str) -> Result<(Op, &str), ThresholdError> {
 fn parse_bound(metric: Metric, value: &str) -> Result<Bound, ThresholdError> {
     let bad = |e: fn(String) -> ThresholdError| e(value.to_string());
     Ok(match metric {
-        Metric::Percentile(_) | Metric::Max | Metric::Mean => Bound::Millis(
+        Metric::Percentile(_) | Metric::Max | Metric::Mean | Metric::Recovery => Bound::Millis(
             crate::exercise::parse_duration(value)
                 .map(|d| d.as_secs_f64() * 1000.0)
                 .ok_or_else(|| bad(ThresholdError::Duration))?,
@@ -155,6 +198,23 @@ fn parse_bound(metric: Metric, value: &str) -> Result<Bound, ThresholdError> {
                 .map_err(|_| bad(ThresholdError::NotPercentage))?;
             Bound::Fraction(v / 100.0)
         }
+        Metric::Work(Figure::Cpu) => Bound::Work(
+            crate::exercise::parse_duration(value)
+                .map(|d| d.as_secs_f64() * 1000.0)
+                .ok_or_else(|| bad(ThresholdError::Duration))?,
+        ),
+        Metric::Work(Figure::MemoryGrowth) => Bound::Work(
+            crate::exercise::parse_bytes(value)
+                .map(|b| b as f64)
+                .ok_or_else(|| bad(ThresholdError::Bytes))?,
+        ),
+        Metric::Work(_) => Bound::Work(
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| bad(ThresholdError::Count))?,
+        ),
         Metric::Rate => match value.split_once('*') {
             Some((f, t)) if t.trim() == "target" => Bound::OfTarget(
                 f.trim()
@@ -175,6 +235,8 @@ pub struct Summary {
     pub error_rate: f64,
     pub rate: f64,
     pub target_rate: Option<f64>,
+    /// A stage's recovery (none: never came back, or not a stage that is measured).
+    pub recovery_ms: Option<f64>,
 }
 
 impl Summary {
@@ -205,6 +267,7 @@ mod tests {
             error_rate: 0.005,
             rate: 96.0,
             target_rate: Some(100.0),
+            recovery_ms: Some(1200.0),
         }
     }
 
@@ -220,10 +283,43 @@ mod tests {
             ("rate >= 0.95 * target", true),
             ("rate >= 0.99 * target", false),
             ("mean > 5ms", true),
+            ("recovery < 3s", true),
+            ("recovery < 1s", false),
         ];
         for (src, want) in cases {
             let t = Threshold::parse(src).unwrap();
             assert_eq!(t.judge(&summary()).1, want, "{src}");
+        }
+        let t = Threshold::parse("recovery < 3s").unwrap();
+        let never = Summary {
+            recovery_ms: None,
+            ..summary()
+        };
+        let (actual, passed) = t.judge(&never);
+        assert!(!passed);
+        assert_eq!(t.show(actual), "never");
+    }
+
+    #[test]
+    fn reads_work_thresholds_with_units() {
+        let t = Threshold::parse("cpu < 20ms").unwrap();
+        assert_eq!(t.metric, Metric::Work(Figure::Cpu));
+        assert_eq!(t.bound, Bound::Work(20.0));
+        assert!(t.holds(19.9) && !t.holds(20.0));
+        let t = Threshold::parse("memory_growth < 64MiB").unwrap();
+        assert_eq!(t.bound, Bound::Work(64.0 * 1024.0 * 1024.0));
+        let t = Threshold::parse("statements <= 3").unwrap();
+        assert!(t.holds(3.0) && !t.holds(3.01));
+        assert!(!t.judge(&summary()).1, "judged by the runner only");
+        let t = Threshold::parse("upstream_calls < 0.1").unwrap();
+        assert_eq!(t.bound, Bound::Work(0.1));
+        for (src, want) in [
+            ("statements <= many", "expected a number"),
+            ("cpu < 20", "duration"),
+            ("memory_growth < big", "size"),
+        ] {
+            let err = Threshold::parse(src).unwrap_err().to_string();
+            assert!(err.contains(want), "{src}: {err}");
         }
     }
 

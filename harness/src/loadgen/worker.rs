@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::conn::{self, ErrorKind, RequestError, Sender};
 use super::stats::StageStats;
+use super::timeline::Recorder;
 use super::{LoadOptions, MakeRequest, Model};
 use crate::probe::ProbeRequest;
 use crate::run::seed;
@@ -47,7 +48,11 @@ pub(crate) struct Shared {
     pub slots: Vec<Slot>,
     pub epoch: Instant,
     pub stages: Vec<Mutex<StageStats>>,
+    /// Every request, warm-up included, by window.
+    pub timeline: Mutex<Recorder>,
     pub next: AtomicU64,
+    /// Requests sent, warm-up included: what the server's work is divided by.
+    pub sent: AtomicU64,
     pub stop: AtomicBool,
     pub any_ok: AtomicBool,
     pub first_error: Mutex<Option<FirstError>>,
@@ -153,6 +158,7 @@ pub(crate) async fn worker(shared: &Shared, slot: usize) {
                 return;
             }
         };
+        shared.sent.fetch_add(1, Ordering::Relaxed);
         let sent = Instant::now();
         let outcome = shared.send_on(slot, &mut conn, &host, req).await;
         let done = Instant::now();
@@ -160,14 +166,16 @@ pub(crate) async fn worker(shared: &Shared, slot: usize) {
             conn = None;
         }
         let error = shared.judge(outcome);
-        if counted {
-            batch.push(Sample {
-                stage,
-                corrected: done.saturating_duration_since(due),
-                uncorrected: done.saturating_duration_since(sent),
-                error,
-            });
-        }
+        let since_start = |t: Instant| t.saturating_duration_since(shared.start);
+        batch.push(Sample {
+            stage,
+            counted,
+            due: since_start(due),
+            done: since_start(done),
+            corrected: done.saturating_duration_since(due),
+            uncorrected: done.saturating_duration_since(sent),
+            error,
+        });
     }
 }
 
@@ -175,6 +183,12 @@ const BATCH: usize = 256;
 
 struct Sample {
     stage: usize,
+    /// After the warm-up: counted in the stage's figures (the timeline has them all).
+    counted: bool,
+    /// From the run's start: when the request was due (sent, in the closed model) and
+    /// when it completed.
+    due: Duration,
+    done: Duration,
     corrected: Duration,
     uncorrected: Duration,
     error: Option<ErrorKind>,
@@ -195,7 +209,14 @@ impl Batch<'_> {
 
     fn flush(&mut self) {
         let us = |d: Duration| (d.as_micros() as u64).clamp(1, 60_000_000);
-        for s in self.samples.drain(..) {
+        {
+            let mut timeline = self.shared.timeline.lock().expect("not poisoned");
+            for s in &self.samples {
+                let raw = |d: Duration| d.as_micros() as u64;
+                timeline.record(raw(s.due), raw(s.done), us(s.corrected), s.error.is_some());
+            }
+        }
+        for s in self.samples.drain(..).filter(|s| s.counted) {
             let mut st = self.shared.stages[s.stage].lock().expect("not poisoned");
             let _ = st.corrected.record(us(s.corrected));
             let _ = st.uncorrected.record(us(s.uncorrected));

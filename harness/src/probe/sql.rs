@@ -92,17 +92,7 @@ impl SqlProbe {
     ) -> Result<Value, SqlError> {
         let wrapped =
             format!("SELECT COALESCE(jsonb_agg(to_jsonb(q)), '[]'::jsonb) FROM ({query}) AS q");
-        let mut q = sqlx::query_scalar::<_, Value>(AssertSqlSafe(wrapped));
-        for p in params {
-            q = match p {
-                Value::Null => q.bind(None::<String>),
-                Value::Bool(b) => q.bind(*b),
-                Value::Number(n) if n.is_i64() => q.bind(n.as_i64()),
-                Value::Number(n) => q.bind(n.as_f64()),
-                Value::String(s) => q.bind(s.clone()),
-                other => q.bind(sqlx::types::Json(other.clone())),
-            };
-        }
+        let q = sqlx::query_scalar_with::<_, Value, _>(AssertSqlSafe(wrapped), arguments(params));
         match tokio::time::timeout(timeout, q.fetch_one(&self.pool)).await {
             Err(_) => Err(SqlError::QueryTimeout(timeout)),
             Ok(Ok(v)) => Ok(v),
@@ -198,4 +188,24 @@ pub async fn admin_scalar(url: &str, query: &str, timeout: Duration) -> Result<i
     tokio::time::timeout(timeout, work)
         .await
         .map_err(|_| SqlError::NoAnswer(timeout))?
+}
+
+/// `params` as PostgreSQL arguments for $1, $2...: a whole number as `bigint`, another
+/// number as `double precision`, a string as `text`, a boolean, null, and a list or
+/// table as `jsonb` (the mapping docs/spec.md gives for `sql` and `exec` steps).
+pub(crate) fn arguments(params: &[Value]) -> sqlx::postgres::PgArguments {
+    use sqlx::Arguments as _;
+    let mut args = sqlx::postgres::PgArguments::default();
+    for p in params {
+        // Adding a value this simple cannot fail; a failure would show at the query.
+        let _ = match p {
+            Value::Null => args.add(None::<String>),
+            Value::Bool(b) => args.add(*b),
+            Value::Number(n) if n.is_i64() => args.add(n.as_i64()),
+            Value::Number(n) => args.add(n.as_f64()),
+            Value::String(s) => args.add(s.clone()),
+            other => args.add(sqlx::types::Json(other.clone())),
+        };
+    }
+    args
 }

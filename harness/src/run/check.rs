@@ -1,14 +1,16 @@
 //! One check: its variables, its steps in order, and the result they add up to.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use grader_report::{CheckResult, CheckStatus, Failure, Fault, LoadReport, Shutdown};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use grader_report::{CheckResult, CheckStatus, Failure, Fault, LoadReport, Shutdown, WorkReport};
 
 use super::RunConfig;
 use super::assert::Mismatch;
 use super::score::{self, StepsOutcome};
 use super::services::Lifecycle;
-use crate::exercise::{Cause, Check, Hint, Step, StepKind, UpstreamMode};
+use crate::exercise::{Cause, Check, Hint, Retry, Step, StepKind, UpstreamMode};
 use crate::probe::{Prober, RedisProbe, SqlProbe};
 use crate::target::Target;
 use crate::template::{Context, RenderError};
@@ -94,12 +96,12 @@ struct Progress {
     shutdowns: Vec<Shutdown>,
     /// A `db` step left the database down: the check's end brings it back.
     db_down: bool,
-    /// The check has a `db` step: its end makes sure the server runs.
+    /// The check has a `db` or a load step (a spike may kill a server that keeps what
+    /// it should not): its end makes sure the server runs.
     db_touched: bool,
+    /// The work counted in each counted step.
+    work: Vec<WorkReport>,
 }
-
-/// How often a step with `retry` is tried again.
-const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 /// The connections a run keeps between checks.
 pub(super) struct Runner<'a, T> {
@@ -108,6 +110,10 @@ pub(super) struct Runner<'a, T> {
     pub prober: Prober,
     pub sql: Option<SqlProbe>,
     pub redis: Option<RedisProbe>,
+    /// HTTP requests sent by steps so far: a counted step's requests are the difference.
+    pub sent: AtomicU64,
+    /// The check's clock stops while a step waits at the load gate.
+    pub paused: super::gate::Paused,
 }
 
 impl<T: Target> Runner<'_, T> {
@@ -116,17 +122,20 @@ impl<T: Target> Runner<'_, T> {
         let since = SystemTime::now();
         let timeout = check.timeout;
         let mut progress = Progress::default();
-        let outcome = match tokio::time::timeout(timeout, self.steps(check, &mut progress)).await {
-            Ok(outcome) => outcome,
-            Err(_) => {
-                let mut f = StepFail::new(format!(
-                    "the check did not finish within {}s (is the server hanging?)",
-                    timeout.as_secs_f64()
-                ));
-                f.cause = Cause::NoAnswer;
-                Err(f)
-            }
-        };
+        let paused = self.paused.clone();
+        paused.reset();
+        let outcome =
+            match super::gate::within(timeout, &paused, self.steps(check, &mut progress)).await {
+                Some(outcome) => outcome,
+                None => {
+                    let mut f = StepFail::new(format!(
+                        "the check did not finish within {}s (is the server hanging?)",
+                        timeout.as_secs_f64()
+                    ));
+                    f.cause = Cause::NoAnswer;
+                    Err(f)
+                }
+            };
         self.settle(&mut progress).await;
         let total = check.steps.len().max(1);
         let (status, failure, credit) = match outcome {
@@ -173,6 +182,7 @@ impl<T: Target> Runner<'_, T> {
             output: diagnosis.output,
             causes: diagnosis.causes,
             shutdowns: progress.shutdowns,
+            work: progress.work,
         }
     }
 
@@ -199,7 +209,7 @@ impl<T: Target> Runner<'_, T> {
         ctx: &mut Context,
         progress: &mut Progress,
     ) -> Result<(), StepFail> {
-        let Some(limit) = step.retry else {
+        let Some(Retry { limit, every }) = step.retry else {
             return self.step(step, ctx, progress).await;
         };
         let deadline = Instant::now() + limit;
@@ -216,7 +226,7 @@ impl<T: Target> Runner<'_, T> {
                     }
                     return Err(f);
                 }
-                Err(_) => tokio::time::sleep(RETRY_EVERY).await,
+                Err(_) => tokio::time::sleep(every).await,
             }
         }
     }
@@ -226,6 +236,9 @@ impl<T: Target> Runner<'_, T> {
     /// fault).
     async fn steps(&mut self, check: &Check, progress: &mut Progress) -> Result<(), StepFail> {
         let mut ctx = Context::new(self.config.seed, &check.id);
+        if check.cookies {
+            ctx.enable_cookies();
+        }
         if let Some(mock) = self.target.upstream() {
             mock.set_mode(UpstreamMode::Ok);
         }
@@ -237,7 +250,7 @@ impl<T: Target> Runner<'_, T> {
         progress.db_touched = check
             .steps
             .iter()
-            .any(|s| matches!(s.kind, StepKind::Database(_)));
+            .any(|s| matches!(s.kind, StepKind::Database(_) | StepKind::Load(_)));
         for (i, step) in check.steps.iter().enumerate() {
             progress.step = i + 1;
             match self.attempt(step, &mut ctx, progress).await {
@@ -263,8 +276,20 @@ impl<T: Target> Runner<'_, T> {
         progress: &mut Progress,
     ) -> Result<(), StepFail> {
         match &step.kind {
+            StepKind::Http(h) if !h.expect.work.is_empty() => {
+                let lazy = h.expect.work.iter().any(|a| a.figure.flushed_late());
+                let meter = self.meter(lazy).await;
+                let before = self.sent.load(Ordering::SeqCst);
+                let outcome = self.http(h, ctx).await;
+                let requests = self.sent.load(Ordering::SeqCst) - before;
+                let work = self.count(meter, progress.step, requests).await;
+                let judged = super::work::judge_asserts(&h.expect.work, &work);
+                progress.work.push(work);
+                outcome.and(judged)
+            }
             StepKind::Http(h) => self.http(h, ctx).await,
             StepKind::Sql(s) => self.sql(s, ctx).await,
+            StepKind::Exec(e) => self.exec(e, ctx).await,
             StepKind::Restart { grace, ready } => {
                 let what = Lifecycle::Restart { grace: *grace };
                 let at = progress.step;
@@ -291,11 +316,13 @@ impl<T: Target> Runner<'_, T> {
                 Ok(())
             }
             StepKind::Redis(r) => self.redis(r, ctx).await,
+            StepKind::Tcp(t) => self.tcp(t, ctx).await,
             StepKind::Upstream(mode) => self.upstream_mode(*mode),
             StepKind::UpstreamCalls(u) => self.upstream_calls(u, ctx).await,
             StepKind::Load(l) => {
-                let (outcome, report) = self.load(l, ctx).await;
+                let (outcome, report, work) = self.load(l, ctx, progress.step).await;
                 progress.load = Some(report);
+                progress.work.push(work);
                 outcome
             }
             StepKind::Sequence { copies, steps } => self.sequence(*copies, steps, ctx).await,

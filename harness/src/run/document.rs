@@ -44,7 +44,9 @@ pub(super) fn judge_document(
                 "this step captures with JSONPath, not headers",
             ));
         };
-        let v = capture_json(&c.name, q, doc).map_err(fail)?;
+        let v = capture_json(&c.name, q, doc)
+            .and_then(|v| regex_group(c, v))
+            .map_err(fail)?;
         ctx.set(&c.name, v);
     }
     Ok(())
@@ -174,4 +176,33 @@ pub(super) fn capture_json(name: &str, q: &Query, json: &Value) -> Result<Value,
         1 => Ok(nodes.into_iter().next().expect("one node")),
         _ => Ok(Value::Array(nodes)),
     }
+}
+
+/// A capture's `regex` over the value's text (a string as it is, anything else as
+/// JSON): its first group, or the whole match when it has none, as a string.
+pub(super) fn regex_group(c: &Capture, value: Value) -> Result<Value, Mismatch> {
+    let Some(re) = &c.regex else {
+        return Ok(value);
+    };
+    let text = match &value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let found = re
+        .captures(&text)
+        .and_then(|m| m.get(1).or_else(|| m.get(0)))
+        .map(|g| g.as_str().to_string());
+    found.map(Value::String).ok_or_else(|| {
+        Mismatch::new(
+            format!(
+                "cannot capture `{}`: /{}/ does not match {}",
+                c.name,
+                re.as_str(),
+                super::assert::typed(&value)
+            ),
+            format!("a match of /{}/", re.as_str()),
+            super::assert::typed(&value),
+        )
+        .with_cause(Cause::Missing)
+    })
 }

@@ -1,24 +1,24 @@
 //! HTTP steps: rendering a request, sending it (once per `for_each` item, several at
 //! once, or as concurrent client sequences) and judging the response.
 
-use bytes::Bytes;
 use futures_util::future::join_all;
 use serde_json::Value;
 
 use super::assert::{self, Mismatch, typed};
 use super::check::{Runner, StepFail};
 use super::document::{EXCERPT_BYTES, capture_json, check_document, parse_json, query};
+use super::request::render_request;
 use super::seed;
-use crate::exercise::{Body, Capture, CaptureSource, Cause, Expect, HttpStep, Query};
-use crate::probe::http::has_header;
-use crate::probe::{
-    ProbeError, ProbeRequest, ProbeResponse, curl_command, encode_component, excerpt_text,
-};
+use crate::exercise::{Capture, CaptureSource, Cause, Expect, HttpStep, Query, Sse};
+use crate::probe::{ProbeError, ProbeRequest, ProbeResponse, curl_command, excerpt_text};
 use crate::target::Target;
-use crate::template::{Context, RenderError};
+use crate::template::Context;
 
 impl<T: Target> Runner<'_, T> {
     pub(super) async fn http(&self, step: &HttpStep, ctx: &mut Context) -> Result<(), StepFail> {
+        if let Some(pages) = &step.pages {
+            return self.http_pages(step, pages, ctx).await;
+        }
         for item in for_each_items(step, ctx)? {
             if let Some(item) = item {
                 ctx.set("item", item);
@@ -34,7 +34,8 @@ impl<T: Target> Runner<'_, T> {
 
     async fn http_once(&self, step: &HttpStep, ctx: &mut Context) -> Result<(), StepFail> {
         let req = render_request(step, ctx)?;
-        let resp = self.send(&req).await?;
+        let resp = self.send_with(&req, step.sse.as_ref()).await?;
+        keep_cookies(&resp, ctx);
         self.judging(&req, ctx);
         let json = expect_response(&step.expect, &resp, ctx)
             .map_err(|m| self.fail_with(m, &req, Some(&resp)))?;
@@ -48,7 +49,7 @@ impl<T: Target> Runner<'_, T> {
 
     /// Notes the URL of the request whose answer is judged next: the base that URI
     /// references in it resolve against.
-    fn judging(&self, req: &ProbeRequest, ctx: &mut Context) {
+    pub(super) fn judging(&self, req: &ProbeRequest, ctx: &mut Context) {
         let base = self.target.base_url();
         ctx.set_request_url(&format!(
             "{}{}",
@@ -57,12 +58,27 @@ impl<T: Target> Runner<'_, T> {
         ));
     }
 
-    async fn send(&self, req: &ProbeRequest) -> Result<ProbeResponse, StepFail> {
+    pub(super) async fn send(&self, req: &ProbeRequest) -> Result<ProbeResponse, StepFail> {
+        self.send_with(req, None).await
+    }
+
+    /// Sends `req`, counted; with `sse`, its body is read as server-sent events.
+    async fn send_with(
+        &self,
+        req: &ProbeRequest,
+        sse: Option<&Sse>,
+    ) -> Result<ProbeResponse, StepFail> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let base = self.target.base_url();
-        self.prober
-            .send(&base, req)
-            .await
-            .map_err(|e| self.no_answer(req, &e))
+        let answer = match sse {
+            Some(s) => {
+                self.prober
+                    .send_events(&base, req, s.events as usize, s.within)
+                    .await
+            }
+            None => self.prober.send(&base, req).await,
+        };
+        answer.map_err(|e| self.no_answer(req, &e))
     }
 
     /// A request that got no response.
@@ -74,7 +90,12 @@ impl<T: Target> Runner<'_, T> {
         f
     }
 
-    fn fail_with(&self, m: Mismatch, req: &ProbeRequest, resp: Option<&ProbeResponse>) -> StepFail {
+    pub(super) fn fail_with(
+        &self,
+        m: Mismatch,
+        req: &ProbeRequest,
+        resp: Option<&ProbeResponse>,
+    ) -> StepFail {
         let mut f = StepFail::mismatch(m);
         f.failure.message = format!(
             "{} {}: {}",
@@ -94,7 +115,12 @@ impl<T: Target> Runner<'_, T> {
             requests.push(render_request(step, ctx)?);
         }
         let base = self.target.base_url();
+        self.sent
+            .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
         let responses = join_all(requests.iter().map(|r| self.prober.send(&base, r))).await;
+        for resp in responses.iter().flatten() {
+            keep_cookies(resp, ctx);
+        }
         let jsons = self.judge_each(&step.expect, &requests, &responses, ctx)?;
         if !step.expect.statuses.is_empty() {
             let got: Vec<u16> = responses.iter().flatten().map(|r| r.status).collect();
@@ -268,7 +294,7 @@ fn check_distinct(q: &Query, jsons: &[Option<Value>], n: usize) -> Result<(), St
 }
 
 /// Checks a response; returns its body as JSON when it was parsed.
-fn expect_response(
+pub(super) fn expect_response(
     expect: &Expect,
     resp: &ProbeResponse,
     ctx: &mut Context,
@@ -355,105 +381,63 @@ fn expect_body_text(
     Ok(())
 }
 
-fn capture(c: &Capture, resp: &ProbeResponse, json: Option<&Value>) -> Result<Value, Mismatch> {
-    match &c.source {
+pub(super) fn capture(
+    c: &Capture,
+    resp: &ProbeResponse,
+    json: Option<&Value>,
+) -> Result<Value, Mismatch> {
+    let missing = |what: String| {
+        Mismatch::new(
+            format!("cannot capture `{}`: the response has no {what}", c.name),
+            format!("a {what}"),
+            "nothing".into(),
+        )
+        .with_cause(Cause::Missing)
+    };
+    let value = match &c.source {
         CaptureSource::Header(name) => resp
             .headers
             .get(name.as_str())
             .map(|v| Value::String(String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .ok_or_else(|| {
-                Mismatch::new(
-                    format!(
-                        "cannot capture `{}`: the response has no {name} header",
-                        c.name
-                    ),
-                    format!("a {name} header"),
-                    "nothing".into(),
-                )
-                .with_cause(Cause::Missing)
-            }),
+            .ok_or_else(|| missing(format!("{name} header")))?,
+        CaptureSource::Status => Value::from(resp.status),
+        CaptureSource::Cookie(name) => cookie(resp, name)
+            .map(Value::String)
+            .ok_or_else(|| missing(format!("Set-Cookie for `{name}`")))?,
         CaptureSource::JsonPath(q) => match json {
-            Some(json) => capture_json(&c.name, q, json),
-            None => Err(parse_json(&resp.body).err().unwrap_or_else(|| {
-                Mismatch::new(
-                    "the response body is not JSON".into(),
-                    "a JSON body".into(),
-                    excerpt_text(&resp.body, 200),
-                )
-                .with_cause(Cause::Type)
-            })),
+            Some(json) => capture_json(&c.name, q, json)?,
+            None => {
+                return Err(parse_json(&resp.body).err().unwrap_or_else(|| {
+                    Mismatch::new(
+                        "the response body is not JSON".into(),
+                        "a JSON body".into(),
+                        excerpt_text(&resp.body, 200),
+                    )
+                    .with_cause(Cause::Type)
+                }));
+            }
         },
-    }
-}
-
-/// Renders an HTTP step's request with the check's variables.
-pub(super) fn render_request(
-    step: &HttpStep,
-    ctx: &mut Context,
-) -> Result<ProbeRequest, RenderError> {
-    let mut path = path_of(step.path.render_string(ctx)?);
-    let query = encode_pairs(&step.query, ctx)?;
-    if !query.is_empty() {
-        path.push(if path.contains('?') { '&' } else { '?' });
-        path.push_str(&query);
-    }
-    let mut headers = Vec::new();
-    for (k, t) in &step.headers {
-        headers.push((k.clone(), t.render_string(ctx)?));
-    }
-    let mut content_type = |t: &str| {
-        if !has_header(&headers, "content-type") {
-            headers.push(("Content-Type".into(), t.into()));
-        }
     };
-    let body = match &step.body {
-        None => None,
-        Some(Body::Json(tv)) => {
-            content_type("application/json");
-            Some(Bytes::from(tv.render(ctx)?.to_string()))
-        }
-        Some(Body::Form(fields)) => {
-            content_type("application/x-www-form-urlencoded");
-            Some(Bytes::from(encode_pairs(fields, ctx)?))
-        }
-        Some(Body::Raw(t)) => Some(Bytes::from(t.render_string(ctx)?)),
-    };
-    Ok(ProbeRequest {
-        method: step.method.clone(),
-        path_and_query: path,
-        headers,
-        body,
-        timeout: step.timeout,
-    })
+    super::document::regex_group(c, value)
 }
 
-/// The path and query to send for a rendered step path. An absolute URL (a captured
-/// `Location: http://host:port/todos/2`) is sent to the submission by its path and
-/// query: the grader only ever talks to the submission, and a `url` or `url_path`
-/// assertion is what judges where such a URL points.
-fn path_of(rendered: String) -> String {
-    let lower = rendered.get(..8).unwrap_or(&rendered).to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return rendered;
-    }
-    match url::Url::parse(&rendered) {
-        Ok(u) => match u.query() {
-            Some(q) => format!("{}?{q}", u.path()),
-            None => u.path().to_string(),
-        },
-        Err(_) => rendered,
-    }
+/// The value of cookie `name` in the response's `Set-Cookie` headers; the last one
+/// wins, as a browser's jar would keep it.
+fn cookie(resp: &ProbeResponse, name: &str) -> Option<String> {
+    resp.headers
+        .get_all("set-cookie")
+        .iter()
+        .rev()
+        .find_map(|v| {
+            let text = String::from_utf8_lossy(v.as_bytes());
+            let (k, v) = crate::template::cookie_pair(&text)?;
+            (k == name).then(|| v.to_string())
+        })
 }
 
-/// `k=v&k=v`, rendered and percent-encoded (a query string or a form body).
-fn encode_pairs<'a>(
-    pairs: impl IntoIterator<Item = &'a (String, crate::template::Template)>,
-    ctx: &mut Context,
-) -> Result<String, RenderError> {
-    let mut out = Vec::new();
-    for (k, t) in pairs {
-        let v = t.render_string(ctx)?;
-        out.push(format!("{}={}", encode_component(k), encode_component(&v)));
+/// The cookies a response sets, into the check's jar (when it keeps one).
+pub(super) fn keep_cookies(resp: &ProbeResponse, ctx: &mut Context) {
+    for v in resp.headers.get_all("set-cookie") {
+        ctx.set_cookie(&String::from_utf8_lossy(v.as_bytes()));
     }
-    Ok(out.join("&"))
 }

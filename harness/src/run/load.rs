@@ -3,31 +3,64 @@
 
 use std::sync::Arc;
 
-use grader_report::{LoadReport, ThresholdResult};
+use grader_report::{LoadReport, ThresholdResult, WorkReport};
 use rand::Rng;
 
 use super::check::{Runner, StepFail};
-use super::http::render_request;
-use super::{score, seed};
+use super::request::render_request;
+use super::{score, seed, work};
 use crate::exercise::LoadStep;
-use crate::loadgen::{self, MakeRequest};
+use crate::loadgen::{self, MakeRequest, Metric};
 use crate::target::Target;
 use crate::template::Context;
 
 impl<T: Target> Runner<'_, T> {
+    /// The load, with the work the server did for it (step `step`): every figure the
+    /// exercise has is counted, and the work thresholds are judged on them.
     pub(super) async fn load(
         &self,
         step: &LoadStep,
         ctx: &Context,
-    ) -> (Result<(), StepFail>, LoadReport) {
+        number: usize,
+    ) -> (Result<(), StepFail>, LoadReport, WorkReport) {
         let make = request_maker(step, ctx);
         let seed = seed::for_scope(self.config.seed, "load");
-        let _permit = match &self.config.load_gate {
-            Some(gate) => gate.clone().acquire_owned().await.ok(),
-            None => None,
-        };
-        let report = loadgen::run(&step.options, &self.target.base_url(), seed, make).await;
-        (judge(&report), report)
+        // Counted before the gate is taken and after it is given back: the wait for the
+        // database's statistics (when a figure needs it) does not hold up the class.
+        let lazy = step
+            .options
+            .thresholds
+            .iter()
+            .any(|t| match t.threshold.metric {
+                Metric::Work(f) => f.flushed_late(),
+                _ => false,
+            });
+        let meter = self.meter(lazy).await;
+        let permit = super::gate::take(
+            self.config.load_gate.as_ref(),
+            step.options.slots(),
+            &self.paused,
+        )
+        .await;
+        let (mut report, sent) =
+            loadgen::run_counted(&step.options, &self.target.base_url(), seed, make).await;
+        drop(permit);
+        // Warm-up included: the counters surround the whole step.
+        let work = self.count(meter, number, sent).await;
+        let thresholds = &step.options.thresholds;
+        let outcome = work::judge_thresholds(thresholds, &mut report, &work).and_then(|()| {
+            judge(&report).map_err(|mut f| {
+                if let Some((advice, evidence)) = work::threshold_advice(thresholds, &report, &work)
+                {
+                    f.failure.message = format!("{}; {advice}", f.failure.message);
+                    if let Some(actual) = &mut f.failure.actual {
+                        actual.push_str(&evidence);
+                    }
+                }
+                f
+            })
+        });
+        (outcome, report, work)
     }
 }
 
@@ -74,9 +107,15 @@ fn judge(report: &LoadReport) -> Result<(), StepFail> {
         "{} of {} load thresholds failed: {}",
         failed.len(),
         report.thresholds.len(),
-        list(|t| match &t.stage {
-            Some(s) => format!("{} in stage `{s}` (measured {})", t.expr, t.actual),
-            None => format!("{} (measured {})", t.expr, t.actual),
+        list(|t| {
+            let said = match &t.stage {
+                Some(s) => format!("{} in stage `{s}` (measured {})", t.expr, t.actual),
+                None => format!("{} (measured {})", t.expr, t.actual),
+            };
+            match &t.note {
+                Some(note) => format!("{said}: {note}"),
+                None => said,
+            }
         })
     ));
     f.failure.expected = Some(list(|t| t.expr.clone()));

@@ -109,6 +109,7 @@ mod tests {
             passed,
             actual: "1ms".into(),
             points,
+            note: None,
         }
     }
 

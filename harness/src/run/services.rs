@@ -1,4 +1,4 @@
-//! Steps on the submission's services and lifecycle: SQL queries, Redis commands, the
+//! Steps on the submission's services and lifecycle: SQL queries, bulk writes, Redis commands, the
 //! upstream mock's mode and counts, and restarts, crashes and readiness waits.
 
 use std::time::Duration;
@@ -8,8 +8,10 @@ use serde_json::Value;
 
 use super::check::{Runner, StepFail};
 use super::document::judge_document;
-use crate::exercise::{DatabaseAction, RedisStep, SqlStep, UpstreamCallsStep, UpstreamMode};
-use crate::probe::{RedisProbe, SqlProbe};
+use crate::exercise::{
+    DatabaseAction, ExecStep, RedisStep, SqlStep, UpstreamCallsStep, UpstreamMode,
+};
+use crate::probe::{Blame, RedisProbe, SqlProbe, WriteError};
 use crate::target::{Target, TargetError};
 use crate::template::Context;
 
@@ -49,6 +51,24 @@ fn not_submissions(fault: Fault, message: String, request: Option<&str>) -> Step
             ..Failure::message(message)
         },
     )
+}
+
+/// A failed `exec` step, blamed on whoever's doing it is: the exercise's SQL, the
+/// learner's schema (said so), or the grader.
+fn write_failure(e: &WriteError, what: &str, shown: &str) -> StepFail {
+    let message = match e.blame() {
+        Blame::Schema if e.is_unique_violation() => format!(
+            "{what}: {e}; the grader adds rows with the ids your table's default gives them: does your code pick ids itself (MAX(id) + 1, a counter) so that the table's sequence lags behind the rows? let the database pick ids"
+        ),
+        Blame::Schema => format!(
+            "{what}: {e}; the grader writes this data into the tables the exercise's contract describes: your schema differs from it (or your locks held the write up)"
+        ),
+        Blame::Exercise => format!("{what}: {e} (the exercise's SQL is wrong)"),
+        Blame::Grader => format!("{what}: {e}"),
+    };
+    let mut f = not_submissions(e.fault(), message, Some(shown));
+    f.cause = crate::exercise::Cause::Other;
+    f
 }
 
 /// A step that needs a service the exercise does not declare.
@@ -172,6 +192,44 @@ impl<T: Target> Runner<'_, T> {
                 )
             })?;
         judge_document(&step.expect, &step.captures, &rows, &shown, ctx)
+    }
+
+    /// Writes the learner's database as the grader's writer, then `ANALYZE`s it as
+    /// the admin; judged by the rows the statements affected.
+    pub(super) async fn exec(
+        &mut self,
+        step: &ExecStep,
+        ctx: &mut Context,
+    ) -> Result<(), StepFail> {
+        let mut params = Vec::with_capacity(step.params.len());
+        for p in &step.params {
+            params.push(p.render(ctx)?);
+        }
+        let shown = if params.is_empty() {
+            step.sql.clone()
+        } else {
+            format!("{}  -- params: {}", step.sql, Value::Array(params.clone()))
+        };
+        let none = || {
+            no_service(
+                "this exercise has no database service for `exec` steps",
+                None,
+            )
+        };
+        let writer = self.target.database_writer_url().ok_or_else(none)?;
+        let admin = self.target.database_admin_url().ok_or_else(none)?;
+        // A bulk write keeps the cores busy: it waits for, and holds up, every load.
+        let gate = self.config.load_gate.as_ref();
+        let held = super::gate::take(gate, crate::loadgen::LOAD_SLOTS, &self.paused).await;
+        let affected = crate::probe::exec(&writer, &step.sql, &params, step.timeout)
+            .await
+            .map_err(|e| write_failure(&e, "the statements failed", &shown))?;
+        crate::probe::analyze(&admin, step.timeout)
+            .await
+            .map_err(|e| write_failure(&e, "ANALYZE after the statements failed", &shown))?;
+        drop(held);
+        let doc = serde_json::json!({ "affected": affected });
+        judge_document(&step.expect, &[], &doc, &shown, ctx)
     }
 
     pub(super) async fn redis(

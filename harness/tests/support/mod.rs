@@ -88,12 +88,22 @@ async fn handle(
         .get("content-type")
         .map(|v| v.to_str().unwrap_or("").to_string())
         .unwrap_or_default();
+    let cookie = req
+        .headers()
+        .get("cookie")
+        .map(|v| v.to_str().unwrap_or("").to_string());
     let body = req
         .into_body()
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    if let Some(resp) = session_routes(method.as_str(), path.as_str(), cookie) {
+        return Ok(resp);
+    }
+    if let Some(resp) = page_routes(method.as_str(), path.as_str(), &query) {
+        return Ok(resp);
+    }
     let resp = match (method.as_str(), path.as_str()) {
         ("GET", "/health") => json_response(200, json!({"status": "ok"})),
         ("GET", "/text") => Response::builder()
@@ -240,4 +250,82 @@ impl Target for Port {
     async fn wait_ready(&self) -> Result<(), TargetError> {
         Ok(())
     }
+}
+
+/// Cookies, redirects by header and a compressed body.
+fn session_routes(
+    method: &str,
+    path: &str,
+    cookie: Option<String>,
+) -> Option<Response<Full<Bytes>>> {
+    Some(match (method, path) {
+        ("GET", "/gzip") => {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(br#"{"items":[1,2,3]}"#).unwrap();
+            Response::builder()
+                .status(200)
+                .header("Content-Type", "application/json")
+                .header("Content-Encoding", "gzip")
+                .body(Full::new(Bytes::from(e.finish().unwrap())))
+                .unwrap()
+        }
+        ("GET", "/whoami") => json_response(200, json!({ "cookie": cookie })),
+        ("POST", "/logout") => Response::builder()
+            .status(204)
+            .header("Set-Cookie", "session=; Max-Age=0; Path=/")
+            .header(
+                "Set-Cookie",
+                "theme=dark; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            )
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+        ("POST", "/login") => Response::builder()
+            .status(201)
+            .header("Content-Type", "application/json")
+            .header("Set-Cookie", "theme=dark; Path=/")
+            .header("Set-Cookie", "session=s3cr3t-42; HttpOnly; Path=/")
+            .header("Location", "/sessions/42")
+            .body(Full::new(Bytes::from(
+                r#"{"expires":"2026-12-01T10:00:00Z"}"#,
+            )))
+            .unwrap(),
+        _ => return None,
+    })
+}
+
+/// Pages of three items: `/pages?n=N` names the next in its body, `/linked?n=N` in a
+/// `Link` header; `/endless` always has a next page.
+fn page_routes(method: &str, path: &str, query: &str) -> Option<Response<Full<Bytes>>> {
+    let n: u64 = query
+        .strip_prefix("n=")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1);
+    let items: Vec<u64> = (1..=3).map(|i| (n - 1) * 3 + i).collect();
+    Some(match (method, path) {
+        ("GET", "/pages") => {
+            let next = (n < 3).then(|| format!("/pages?n={}", n + 1));
+            json_response(200, json!({ "items": items, "next": next }))
+        }
+        ("GET", "/linked") => {
+            let mut b = Response::builder()
+                .status(200)
+                .header("Content-Type", "application/json");
+            if n < 3 {
+                b = b.header(
+                    "Link",
+                    format!(
+                        "</linked?n=1>; rel=\"first\", <linked?n={}>; rel=\"next\"",
+                        n + 1
+                    ),
+                );
+            }
+            b.body(Full::new(Bytes::from(
+                json!({ "items": items }).to_string(),
+            )))
+            .unwrap()
+        }
+        ("GET", "/endless") => json_response(200, json!({ "items": [], "next": "/endless" })),
+        _ => return None,
+    })
 }

@@ -81,7 +81,8 @@ func main() {
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 		<-stop
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Within the 5 s a supervisor gives before it kills, with room to spare.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 		close(stopped)

@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 use grader_report::CauseKind;
 use harness::probe::{NotReady, wait_ready};
 use harness::template::Context;
-use harness::{Diagnosis, Stopped, Target, TargetError};
+use harness::{Diagnosis, Stopped, Target, TargetError, Usage};
 
 use super::super::DockerError;
 use super::super::container::small_logs;
@@ -182,8 +182,30 @@ impl Target for Sandbox {
         Some(self.db_server.as_ref()?.checker_url(&self.db.database))
     }
 
+    /// The grader's writer: the learner's tables, no superuser.
+    fn database_writer_url(&self) -> Option<String> {
+        self.pg()?;
+        Some(self.db_server.as_ref()?.writer_url(&self.db.database))
+    }
+
     fn redis_url(&self) -> Option<String> {
         Some(format!("redis://127.0.0.1:{}/0", self.redis_port?))
+    }
+
+    fn database_role(&self) -> Option<String> {
+        self.pg()?;
+        self.db_server.as_ref()?;
+        Some(self.db.user.clone())
+    }
+
+    /// The server's admin in the learner's database.
+    fn database_admin_url(&self) -> Option<String> {
+        self.pg()?;
+        Some(self.db_server.as_ref()?.admin_url_for(&self.db.database))
+    }
+
+    fn usage(&self) -> impl Future<Output = Option<Usage>> + Send {
+        self.usage_now()
     }
 
     fn upstream(&self) -> Option<&harness::probe::Mock> {

@@ -119,6 +119,17 @@ pub(in crate::docker) fn postgres_body(
     }
 }
 
+/// What PostgreSQL needs for the work counters: statements counted per role and
+/// database, table and database statistics kept, and no autovacuum (plans and counters
+/// must not depend on when it ran; `exec` steps ANALYZE instead). The grader's tests
+/// start PostgreSQL with the same settings.
+pub const COUNTER_SETTINGS: [&str; 4] = [
+    "shared_preload_libraries=pg_stat_statements",
+    "pg_stat_statements.max=10000",
+    "autovacuum=off",
+    "track_counts=on",
+];
+
 /// PostgreSQL's command for a throwaway database: durability against a host crash buys
 /// nothing here. The write-ahead log is kept small (it shares the data disk), and slots
 /// stay reserved for the grader's admin when learners take every other.
@@ -131,9 +142,11 @@ fn throwaway_postgres(max_connections: u32) -> Vec<String> {
         "min_wal_size=32MB".to_string(),
         format!("max_connections={max_connections}"),
         format!("superuser_reserved_connections={RESERVED_CONNECTIONS}"),
-    ];
+    ]
+    .into_iter()
+    .chain(COUNTER_SETTINGS.map(String::from));
     std::iter::once("postgres".to_string())
-        .chain(settings.into_iter().flat_map(|s| ["-c".to_string(), s]))
+        .chain(settings.flat_map(|s| ["-c".to_string(), s]))
         .collect()
 }
 

@@ -97,6 +97,21 @@ impl Sandbox {
         }
     }
 
+    /// The submission's CPU time and resident memory now, from one stats sample of its
+    /// container (its cgroup): for the work counters' `cpu` and `memory_growth`.
+    pub(super) async fn usage_now(&self) -> Option<harness::Usage> {
+        let options = StatsOptionsBuilder::new()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut stream = self.docker.stats(&self.app, Some(options));
+        let sample = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .ok()??
+            .ok()?;
+        usage_of(&sample)
+    }
+
     /// The end of the submission's output (stdout and stderr), at most `MAX_LOG_BYTES`.
     pub async fn logs(&self) -> String {
         let options = LogsOptionsBuilder::new()
@@ -118,5 +133,52 @@ impl Sandbox {
         let _ = tokio::time::timeout(Duration::from_secs(10), work).await;
         let start = out.len().saturating_sub(MAX_LOG_BYTES);
         String::from_utf8_lossy(&out[start..]).into_owned()
+    }
+}
+
+/// CPU time (ns) and resident memory from a stats sample: `total_rss` (or `rss`) on
+/// cgroup v1, `anon` on v2. The page cache is not the submission's growth.
+fn usage_of(s: &bollard::models::ContainerStatsResponse) -> Option<harness::Usage> {
+    let cpu_ns = s.cpu_stats.as_ref()?.cpu_usage.as_ref()?.total_usage?;
+    let stats = s.memory_stats.as_ref()?.stats.as_ref()?;
+    let memory_bytes = ["total_rss", "rss", "anon"]
+        .iter()
+        .find_map(|k| stats.get(*k).copied())?;
+    Some(harness::Usage {
+        cpu_ns,
+        memory_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use bollard::models::{ContainerCpuStats, ContainerCpuUsage, ContainerMemoryStats};
+
+    use super::*;
+
+    fn sample(stats: &[(&str, u64)]) -> bollard::models::ContainerStatsResponse {
+        bollard::models::ContainerStatsResponse {
+            cpu_stats: Some(ContainerCpuStats {
+                cpu_usage: Some(ContainerCpuUsage {
+                    total_usage: Some(1_500),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            memory_stats: Some(ContainerMemoryStats {
+                stats: Some(stats.iter().map(|(k, v)| ((*k).to_string(), *v)).collect()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn usage_reads_rss_on_v1_and_anon_on_v2() {
+        let v1 = usage_of(&sample(&[("total_rss", 10), ("rss", 9), ("cache", 99)])).unwrap();
+        assert_eq!((v1.cpu_ns, v1.memory_bytes), (1_500, 10));
+        let v2 = usage_of(&sample(&[("anon", 7), ("file", 99)])).unwrap();
+        assert_eq!(v2.memory_bytes, 7);
+        assert_eq!(usage_of(&sample(&[("file", 99)])), None);
     }
 }

@@ -29,6 +29,51 @@ pub struct Expect {
     pub body_contains: Option<Template>,
     pub body_matches: Option<Regex>,
     pub max_time: Option<Duration>,
+    /// Bounds on the work the server did for the step (counted around it).
+    pub work: Vec<WorkAssert>,
+}
+
+/// `expect.work.NAME = { le = 3 }`: a work figure and the bounds it must keep.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkAssert {
+    pub figure: crate::probe::work::Figure,
+    pub bounds: Vec<WorkBound>,
+}
+
+/// One bound, in the figure's unit (a count; `cpu` in milliseconds; `memory_growth` in
+/// bytes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WorkBound {
+    pub op: WorkOp,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+}
+
+impl WorkBound {
+    pub fn holds(&self, actual: f64) -> bool {
+        let b = self.value;
+        match self.op {
+            WorkOp::Lt => actual < b,
+            WorkOp::Le => actual <= b,
+            WorkOp::Gt => actual > b,
+            WorkOp::Ge => actual >= b,
+            // Per-request figures are quotients: equal within rounding.
+            WorkOp::Eq => (actual - b).abs() <= 1e-9 * b.abs().max(1.0),
+        }
+    }
+
+    /// Whether exceeding it means the server did too much (advice applies).
+    pub fn is_upper(&self) -> bool {
+        matches!(self.op, WorkOp::Lt | WorkOp::Le | WorkOp::Eq)
+    }
 }
 
 /// A compiled JSON Schema.
@@ -120,6 +165,8 @@ pub enum Predicate {
     UrlPath(Regex),
     /// `media_type`: a `Content-Type` that is this media type (RFC 9110 §8.3.1).
     MediaType(MediaType),
+    /// `not`: the predicates inside (a plain value: equals) do not all hold.
+    Not(Vec<Predicate>),
 }
 
 /// A number in an assertion: written out, or a template (`"{{ k }}"`) whose value is
@@ -287,10 +334,17 @@ impl TValue {
 pub struct Capture {
     pub name: String,
     pub source: CaptureSource,
+    /// `regex`: the source's text is matched and the first group (the whole match when
+    /// the regex has no group) is captured, as a string.
+    pub regex: Option<regex::Regex>,
 }
 
 #[derive(Debug, Clone)]
 pub enum CaptureSource {
     JsonPath(Query),
     Header(String),
+    /// `status = true`: the response's status code, an integer.
+    Status,
+    /// `cookie = "NAME"`: the value of the cookie the response sets (`Set-Cookie`).
+    Cookie(String),
 }

@@ -10,7 +10,7 @@ mod expect;
 pub use super::media_type::MediaType;
 pub use expect::{
     Capture, CaptureSource, Expect, HeaderAssert, JsonAssert, JsonType, Num, Predicate, Query,
-    Schema, SortOrder, StatusExpect, TValue, show_num,
+    Schema, SortOrder, StatusExpect, TValue, WorkAssert, WorkBound, WorkOp, show_num,
 };
 
 /// An exercise, loaded and validated.
@@ -166,6 +166,8 @@ pub struct Check {
     pub needs: Vec<String>,
     /// Each step earns an equal share of the points, and every step runs.
     pub partial: bool,
+    /// A cookie jar: the cookies responses set go with the check's later requests.
+    pub cookies: bool,
     pub vars: Vec<(String, TValue)>,
     pub steps: Vec<Step>,
     /// `file:line` of the check in the spec.
@@ -178,9 +180,22 @@ pub struct Step {
     pub location: String,
     /// Shown to the learner when the step fails in a way the hint is about.
     pub hint: Option<Hint>,
-    /// Sent again until it passes, for at most this long (a judged step).
-    pub retry: Option<Duration>,
+    /// Sent again until it passes (a judged step).
+    pub retry: Option<Retry>,
     pub kind: StepKind,
+}
+
+/// `retry`: a judged step is tried again until it passes, every `every`, for at most
+/// `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub limit: Duration,
+    pub every: Duration,
+}
+
+impl Retry {
+    /// How often a `retry = "20s"` tries again.
+    pub const EVERY: Duration = Duration::from_millis(500);
 }
 
 /// The kind of a step's failure. A hint is shown only for the kinds it is about, so that
@@ -268,6 +283,8 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 pub enum StepKind {
     Http(Box<HttpStep>),
     Sql(Box<SqlStep>),
+    /// Statements that write the learner's database as a grader role, then `ANALYZE`.
+    Exec(Box<ExecStep>),
     /// Graceful stop (SIGTERM, SIGKILL after `grace`), start, wait until ready (unless
     /// `ready` is false).
     Restart {
@@ -286,6 +303,9 @@ pub enum StepKind {
     Sleep(Duration),
     /// A Redis command whose reply is judged as JSON.
     Redis(Box<RedisStep>),
+    /// Raw bytes over TCP; the answer is judged as JSON (`status`, `headers`, `body`,
+    /// `closed`, `timed_out`).
+    Tcp(Box<TcpStep>),
     /// Switches the upstream mock's behaviour.
     Upstream(UpstreamMode),
     /// The upstream mock's count of requests for a path, judged as `{"path", "count"}`.
@@ -310,12 +330,14 @@ impl StepKind {
         match self {
             StepKind::Http(_) => "http",
             StepKind::Sql(_) => "sql",
+            StepKind::Exec(_) => "exec",
             StepKind::Restart { .. } => "restart",
             StepKind::Crash { .. } => "crash",
             StepKind::Database(_) => "db",
             StepKind::WaitReady => "wait_ready",
             StepKind::Sleep(_) => "sleep",
             StepKind::Redis(_) => "redis",
+            StepKind::Tcp(_) => "tcp",
             StepKind::Upstream(_) => "upstream",
             StepKind::UpstreamCalls(_) => "upstream_calls",
             StepKind::Load(_) => "load",
@@ -338,6 +360,36 @@ pub struct HttpStep {
     pub for_each: Option<String>,
     pub expect: Expect,
     pub captures: Vec<Capture>,
+    /// `pages`: follow the next page until there is none, judging each page.
+    pub pages: Option<Pages>,
+    /// `sse`: read the body as server-sent events; what is judged is their list.
+    pub sse: Option<Sse>,
+}
+
+/// `sse = { events = 3, within = "5s" }`: read events until this many have come, the
+/// stream ends, or `within` has passed.
+#[derive(Debug, Clone, Copy)]
+pub struct Sse {
+    pub events: u32,
+    pub within: Duration,
+}
+
+/// `pages = { next = "$.next", max = 50 }`: the step's request, then each next page
+/// in turn; every page is judged, and each capture collects over the pages.
+#[derive(Debug, Clone)]
+pub struct Pages {
+    pub next: PageNext,
+    /// More pages than this fail the step (a `next` that never ends).
+    pub max: u32,
+}
+
+#[derive(Debug, Clone)]
+pub enum PageNext {
+    /// The next page's URL (absolute, or relative to the page's) at this JSONPath;
+    /// missing, null or empty: the last page.
+    JsonPath(Query),
+    /// The `Link` header's `rel="next"` (RFC 8288).
+    Link,
 }
 
 #[derive(Debug, Clone)]
@@ -345,12 +397,51 @@ pub enum Body {
     Json(TValue),
     Form(Vec<(String, Template)>),
     Raw(Template),
+    /// `body_base64`: these bytes, as they are.
+    Bytes(bytes::Bytes),
+    /// `multipart`: `multipart/form-data` (RFC 7578), the parts in spec order.
+    Multipart(Vec<Part>),
+}
+
+/// One part of a `multipart` body.
+#[derive(Debug, Clone)]
+pub struct Part {
+    pub name: String,
+    /// A file part's file name (`Content-Disposition: form-data; filename=...`).
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: PartData,
+}
+
+#[derive(Debug, Clone)]
+pub enum PartData {
+    Text(Template),
+    Bytes(bytes::Bytes),
 }
 
 #[derive(Debug, Clone)]
 pub struct SqlStep {
     pub query: String,
     pub params: Vec<TValue>,
+    pub timeout: Duration,
+    pub expect: Expect,
+    pub captures: Vec<Capture>,
+}
+
+/// Bulk data written as the grader (`exec`): any statements, or one with `params`.
+#[derive(Debug, Clone)]
+pub struct ExecStep {
+    pub sql: String,
+    pub params: Vec<TValue>,
+    pub timeout: Duration,
+    /// `expect.affected`, as a JSONPath assertion on `{"affected": N}`.
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone)]
+pub struct TcpStep {
+    /// What to send (a template; TOML's escapes give `\r\n`).
+    pub data: Template,
     pub timeout: Duration,
     pub expect: Expect,
     pub captures: Vec<Capture>,

@@ -22,6 +22,16 @@ struct ChecksState<'w> {
     seen: Vec<String>,
     weights: &'w IndexMap<String, f64>,
     checks: Vec<Check>,
+    /// The `[[setup]]`s so far (the spec's, then each included file's), by id.
+    setups: IndexMap<String, Setup>,
+}
+
+/// A validated `[[setup]]`: its variables and steps, and the names they define.
+#[derive(Clone)]
+pub(super) struct Setup {
+    vars: Vec<(String, TValue)>,
+    steps: Vec<Step>,
+    scope: Vec<String>,
 }
 
 impl Validator<'_> {
@@ -40,6 +50,7 @@ impl Validator<'_> {
     /// applied; a weight must name a category some check has.
     pub(super) fn all_checks(
         &mut self,
+        setups: Vec<Spanned<RawSetup>>,
         raw: Vec<Spanned<RawCheck>>,
         include: &[Spanned<String>],
         scoring: &RawScoring,
@@ -57,7 +68,9 @@ impl Validator<'_> {
             seen: Vec::new(),
             weights: &weights,
             checks: Vec::new(),
+            setups: IndexMap::new(),
         };
+        self.setups_of(setups, &mut state);
         self.checks_of(raw, &mut state);
         for file in include {
             self.included(file, dir, &mut state);
@@ -88,6 +101,7 @@ impl Validator<'_> {
         match toml::from_str::<RawInclude>(&src) {
             Ok(inc) => {
                 let mut sub = Validator::new(&path, &src, self.services);
+                sub.setups_of(inc.setup, state);
                 sub.checks_of(inc.checks, state);
                 self.errors.extend(sub.errors);
             }
@@ -145,7 +159,7 @@ impl Validator<'_> {
                 .get(check.category.get_ref())
                 .copied()
                 .unwrap_or(1.0);
-            if let Some(mut c) = self.check(check, span) {
+            if let Some(mut c) = self.check(check, span, &state.setups) {
                 c.points = crate::score::weighted(c.points, weight);
                 state.checks.push(c);
             }
@@ -154,7 +168,12 @@ impl Validator<'_> {
     }
 
     /// One check; `None` when it has any error (its steps are still all validated).
-    fn check(&mut self, raw: RawCheck, span: Range<usize>) -> Option<Check> {
+    fn check(
+        &mut self,
+        raw: RawCheck,
+        span: Range<usize>,
+        setups: &IndexMap<String, Setup>,
+    ) -> Option<Check> {
         let errors_before = self.errors.len();
         let id = raw.id.get_ref().clone();
         if !is_identifier(&id) {
@@ -185,7 +204,9 @@ impl Validator<'_> {
             .unwrap_or(false);
         let mut scope: Vec<String> = Vec::new();
         let mut vars = Vec::new();
+        let mut setup_steps = Vec::new();
         self.scalars.clear();
+        self.named_setups(&raw.setup, setups, &mut vars, &mut setup_steps, &mut scope);
         for (name, value) in &raw.vars {
             if let Some(tv) = self.tvalue_in_scope(value.get_ref(), &scope, value.span()) {
                 vars.push((name.clone(), tv));
@@ -202,7 +223,7 @@ impl Validator<'_> {
                 format!("check `{id}` has no steps: add `[[checks.steps]]`"),
             );
         }
-        let mut steps = Vec::new();
+        let mut steps = setup_steps;
         for step in raw.steps {
             let span = step.span();
             if let Some(s) = self.step(step.into_inner(), span, &mut scope) {
@@ -221,6 +242,7 @@ impl Validator<'_> {
             hidden,
             needs: raw.needs.iter().map(|n| n.get_ref().clone()).collect(),
             partial: raw.partial,
+            cookies: raw.cookies,
             vars,
             steps,
             location: self.location(&span),
@@ -267,5 +289,102 @@ fn not_a_list(v: &toml::Value) -> Option<&'static str> {
         toml::Value::Boolean(_) => Some("a boolean"),
         toml::Value::Datetime(_) => Some("a date"),
         toml::Value::Table(_) => Some("a table"),
+    }
+}
+
+impl Validator<'_> {
+    /// The `[[setup]]`s of one file: each validated once, on its own (its variables,
+    /// then its steps, each seeing what the ones before define), into `state`.
+    fn setups_of(&mut self, raw: Vec<Spanned<RawSetup>>, state: &mut ChecksState<'_>) {
+        for setup in raw {
+            let setup = setup.into_inner();
+            let id = setup.id.get_ref().clone();
+            if !is_identifier(&id) {
+                self.error(
+                    setup.id.span(),
+                    "a setup id must be letters, digits, `-` or `_`",
+                );
+            }
+            if state.setups.contains_key(&id) {
+                self.error(
+                    setup.id.span(),
+                    format!("a setup with id `{id}` already exists"),
+                );
+                continue;
+            }
+            if setup.steps.is_empty() {
+                self.error(
+                    setup.id.span(),
+                    format!("setup `{id}` has no steps: add `[[setup.steps]]`"),
+                );
+            }
+            let mut scope = Vec::new();
+            let mut vars = Vec::new();
+            self.scalars.clear();
+            for (name, value) in &setup.vars {
+                if let Some(tv) = self.tvalue_in_scope(value.get_ref(), &scope, value.span()) {
+                    vars.push((name.clone(), tv));
+                    scope.push(name.clone());
+                }
+            }
+            let mut steps = Vec::new();
+            for step in setup.steps {
+                let span = step.span();
+                if let Some(s) = self.step(step.into_inner(), span, &mut scope) {
+                    steps.push(s);
+                }
+            }
+            // Kept even with errors (they are reported): its checks are judged on theirs.
+            state.setups.insert(id, Setup { vars, steps, scope });
+        }
+    }
+}
+
+impl Validator<'_> {
+    /// The variables, steps and names of the setups a check names, in its order.
+    fn named_setups(
+        &mut self,
+        names: &[Spanned<String>],
+        setups: &IndexMap<String, Setup>,
+        vars: &mut Vec<(String, TValue)>,
+        setup_steps: &mut Vec<Step>,
+        scope: &mut Vec<String>,
+    ) {
+        for name in names {
+            match setups.get(name.get_ref()) {
+                Some(s) => {
+                    vars.extend(s.vars.iter().cloned());
+                    setup_steps.extend(s.steps.iter().cloned());
+                    scope.extend(s.scope.iter().cloned());
+                }
+                None => {
+                    let fallback = if setups.is_empty() {
+                        "declare it first: [[setup]] with an `id` and its `[[setup.steps]]`"
+                            .to_string()
+                    } else {
+                        format!(
+                            "setups: {}",
+                            setups
+                                .keys()
+                                .map(String::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    };
+                    self.error(
+                        name.span(),
+                        format!(
+                            "`setup` names `{}`, which is no earlier [[setup]]",
+                            name.get_ref()
+                        ),
+                    )
+                    .help = help_for(
+                        name.get_ref(),
+                        setups.keys().map(String::as_str),
+                        Some(fallback),
+                    );
+                }
+            }
+        }
     }
 }

@@ -38,6 +38,10 @@ impl Validator<'_> {
             expect.distinct = self.query(d.get_ref(), d.span());
         }
         expect.statuses = self.statuses(&raw.statuses, scope, concurrent);
+        expect.work = self.work_asserts(&raw.work, http);
+        if let Some(a) = &raw.affected {
+            self.error(a.span(), "`expect.affected` is for `exec` steps");
+        }
         expect
     }
 
@@ -244,56 +248,136 @@ impl Validator<'_> {
     ) -> Vec<Capture> {
         let mut out = Vec::new();
         for (name, c) in raw {
-            let Some(source) = self.capture(c, http) else {
+            let Some((source, regex)) = self.capture(c, http) else {
                 continue;
             };
-            // A header is text; what a JSONPath finds is only known at run time.
+            // What a JSONPath finds is only known at run time; the rest is one value.
             self.scalars.retain(|(n, _)| n != name);
-            if matches!(source, CaptureSource::Header(_)) {
-                self.scalars.push((name.clone(), "a header's text"));
+            let scalar = match (&source, &regex) {
+                (_, Some(_)) => Some("a regex group's text"),
+                (CaptureSource::Header(_), _) => Some("a header's text"),
+                (CaptureSource::Cookie(_), _) => Some("a cookie's value"),
+                (CaptureSource::Status, _) => Some("a status code"),
+                (CaptureSource::JsonPath(_), None) => None,
+            };
+            if let Some(what) = scalar {
+                self.scalars.push((name.clone(), what));
             }
             out.push(Capture {
                 name: name.clone(),
                 source,
+                regex,
             });
         }
         scope.extend(out.iter().map(|c| c.name.clone()));
         out
     }
 
-    /// One capture: a JSONPath string, or `{ header = "Name" }` on an `http` step.
-    fn capture(&mut self, c: &Spanned<toml::Value>, http: bool) -> Option<CaptureSource> {
-        const FORMS: &str = "a capture is a JSONPath string (\"$.id\") or, on an `http` step, `{ header = \"Location\" }`";
+    /// One capture: a JSONPath string, or a table of one source (`jsonpath`, and on an
+    /// `http` step `header`, `cookie`, `status`) and an optional `regex`.
+    fn capture(
+        &mut self,
+        c: &Spanned<toml::Value>,
+        http: bool,
+    ) -> Option<(CaptureSource, Option<regex::Regex>)> {
+        const FORMS: &str = "a capture is a JSONPath string (\"$.id\") or a table of one source, `{ jsonpath = \"$.id\" }` or, on an `http` step, `{ header = \"Location\" }`, `{ cookie = \"session\" }`, `{ status = true }`, with an optional `regex = '/(\\d+)$'` (its first group is captured)";
+        const SOURCES: [&str; 4] = ["jsonpath", "header", "cookie", "status"];
+        let span = c.span();
         let table = match c.get_ref() {
-            toml::Value::String(p) => return self.query(p, c.span()).map(CaptureSource::JsonPath),
+            toml::Value::String(p) => {
+                return self
+                    .query(p, span)
+                    .map(|q| (CaptureSource::JsonPath(q), None));
+            }
             toml::Value::Table(t) => t,
             other => {
                 self.error(
-                    c.span(),
+                    span,
                     format!("a capture is a string or a table, not {}", a_type(other)),
                 )
                 .help = Some(FORMS.into());
                 return None;
             }
         };
-        if !self.known_keys(table, c.span(), "a capture", &["header"], FORMS) {
+        let valid = ["jsonpath", "header", "cookie", "status", "regex"];
+        if !self.known_keys(table, span.clone(), "a capture", &valid, FORMS) {
             return None;
         }
-        let Some(toml::Value::String(header)) = table.get("header") else {
-            self.error(c.span(), "`header` names a response header, as a string")
+        let named: Vec<&str> = SOURCES
+            .iter()
+            .copied()
+            .filter(|k| table.contains_key(*k))
+            .collect();
+        let key = match named.as_slice() {
+            [one] => *one,
+            [] => {
+                self.error(
+                    span,
+                    "a capture names its source: `jsonpath`, `header`, `cookie` or `status`",
+                )
                 .help = Some(FORMS.into());
-            return None;
+                return None;
+            }
+            many => {
+                self.error(
+                    span,
+                    format!("a capture takes one source, not {}", many.join(" and ")),
+                )
+                .help = Some(FORMS.into());
+                return None;
+            }
         };
-        if !http {
+        let value = &table[key];
+        let source = match (key, value) {
+            ("jsonpath", toml::Value::String(p)) => {
+                CaptureSource::JsonPath(self.query(p, span.clone())?)
+            }
+            ("header", toml::Value::String(h)) => CaptureSource::Header(h.clone()),
+            ("cookie", toml::Value::String(n)) if !n.is_empty() => CaptureSource::Cookie(n.clone()),
+            ("status", toml::Value::Boolean(true)) => CaptureSource::Status,
+            ("status", _) => {
+                self.error(
+                    span,
+                    "`status = true` captures the status code (nothing else is a form of it)",
+                )
+                .help = Some(FORMS.into());
+                return None;
+            }
+            _ => {
+                let what = match key {
+                    "jsonpath" => "a JSONPath",
+                    "header" => "a response header",
+                    _ => "a cookie",
+                };
+                self.error(span, format!("`{key}` names {what}, as a string"))
+                    .help = Some(FORMS.into());
+                return None;
+            }
+        };
+        if !http && !matches!(source, CaptureSource::JsonPath(_)) {
             self.error(
-                c.span(),
-                format!("only an `http` step has headers: `{header}` cannot be captured here"),
+                span,
+                format!("only an `http` step has a status, headers and cookies: `{key}` cannot be captured here"),
             )
             .help =
                 Some("capture a JSONPath of the step's result instead, e.g. \"$[0].id\"".into());
             return None;
         }
-        Some(CaptureSource::Header(header.clone()))
+        let regex = match table.get("regex") {
+            None => None,
+            Some(toml::Value::String(r)) => match regex::Regex::new(r) {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    self.error(span, format!("bad regex: {e}"));
+                    return None;
+                }
+            },
+            Some(_) => {
+                self.error(span, "`regex` takes a regex string, e.g. '/(\\d+)$'");
+                return None;
+            }
+        };
+        Some((source, regex))
     }
 }
 

@@ -11,7 +11,10 @@ use super::{Validator, a_type};
 use crate::exercise::error::help_for;
 use crate::exercise::model::*;
 use crate::exercise::raw::*;
-use crate::loadgen::{LoadOptions, Metric, Model, PlannedThreshold, Schedule, Segment, Threshold};
+use crate::loadgen::{
+    LoadOptions, Metric, Model, PlannedThreshold, Schedule, Segment, Threshold, ThresholdError,
+};
+use crate::probe::work::Figure;
 
 /// The settings every load has, whatever its model.
 struct Common {
@@ -31,7 +34,8 @@ impl Validator<'_> {
         let l = load.get_ref();
         let span = load.span();
         let mut options = self.load_options(l, span.clone())?;
-        options.thresholds = self.thresholds(&l.thresholds, &options.stage_names);
+        let staged = matches!(options.model, Model::Open(_)) && !l.stages.is_empty();
+        options.thresholds = self.thresholds(&l.thresholds, &options.stage_names, staged);
         let mix = self.mix(raw, l, span, scope)?;
         Some(LoadStep { options, mix })
     }
@@ -177,11 +181,13 @@ impl Validator<'_> {
         })
     }
 
-    /// The thresholds, each judging the whole run or one of the stages `names`.
+    /// The thresholds, each judging the whole run or one of the stages `names` (of a
+    /// load in `stages` when `staged`).
     fn thresholds(
         &mut self,
         raw: &[Spanned<toml::Value>],
         names: &[String],
+        staged: bool,
     ) -> Vec<PlannedThreshold> {
         let mut thresholds = Vec::new();
         for t in raw {
@@ -191,10 +197,33 @@ impl Validator<'_> {
             let threshold = match Threshold::parse(parts.expr) {
                 Ok(th) => th,
                 Err(e) => {
-                    self.error(t.span(), format!("bad threshold `{}`: {e}", parts.expr));
+                    let help = match &e {
+                        ThresholdError::UnknownMetric(name) => {
+                            help_for(name, METRICS.iter().copied().chain(Figure::NAMES), None)
+                        }
+                        _ => None,
+                    };
+                    self.error(t.span(), format!("bad threshold `{}`: {e}", parts.expr))
+                        .help = help;
                     continue;
                 }
             };
+            if let (Metric::Work(f), Some(_)) = (threshold.metric, parts.stage) {
+                self.error(
+                    t.span(),
+                    format!(
+                        "`{}` takes no `stage`: the work counters surround the whole load step, warm-up included",
+                        f.name()
+                    ),
+                )
+                .help = Some(format!("drop `stage`: {{ expr = \"{}\" }}", parts.expr));
+                continue;
+            }
+            if let Metric::Work(f) = threshold.metric
+                && !self.work_measurable(f, t.span())
+            {
+                continue;
+            }
             if let Metric::Percentile(p) = threshold.metric
                 && !MEASURED.contains(&p)
             {
@@ -219,6 +248,10 @@ impl Validator<'_> {
                     }
                 },
             };
+            if threshold.metric == Metric::Recovery && !self.recovery_fits(t, stage, names, staged)
+            {
+                continue;
+            }
             thresholds.push(PlannedThreshold {
                 threshold,
                 stage,
@@ -226,6 +259,39 @@ impl Validator<'_> {
             });
         }
         thresholds
+    }
+
+    /// `recovery` measures a later stage of an open-model load in `stages` against the
+    /// first: it needs a `stage`, and not the first.
+    fn recovery_fits(
+        &mut self,
+        t: &Spanned<toml::Value>,
+        stage: Option<usize>,
+        names: &[String],
+        staged: bool,
+    ) -> bool {
+        const EXAMPLE: &str = "e.g. stages = [{ name = \"base\", ... }, { name = \"spike\", ... }, { name = \"after\", ... }] and { expr = \"recovery < 3s\", stage = \"after\" }";
+        let problem = if !staged {
+            "`recovery` needs an open-model load with `stages`: it measures how a later stage comes back to the first stage's latency"
+        } else {
+            match stage {
+                None => "`recovery` needs a `stage`: the stage whose recovery it measures",
+                Some(0) => {
+                    let e = self.error(
+                        t.span(),
+                        format!(
+                            "`recovery` cannot judge the first stage `{}`: its latency is the level the later stages come back to",
+                            names[0]
+                        ),
+                    );
+                    e.help = Some(EXAMPLE.into());
+                    return false;
+                }
+                Some(_) => return true,
+            }
+        };
+        self.error(t.span(), problem).help = Some(EXAMPLE.into());
+        false
     }
 
     /// A threshold's expression, points and stage: `"p95 < 200ms"`, or a table of
@@ -360,6 +426,19 @@ impl Validator<'_> {
         }
     }
 }
+
+/// The load generator's own metrics, for "did you mean".
+const METRICS: &[&str] = &[
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "p999",
+    "max",
+    "mean",
+    "error_rate",
+    "rate",
+];
 
 /// The percentiles a load measures, as thresholds write them (`p999` is 99.9%).
 const MEASURED: &[u32] = &[50, 90, 95, 99, 999];

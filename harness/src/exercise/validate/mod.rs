@@ -5,14 +5,17 @@
 //! (durations, templates, variables in scope).
 
 mod check;
+mod exec;
 mod expect;
 mod hint;
 mod http;
 mod load;
 mod predicate;
+mod redis;
 mod sql;
 mod step;
 mod submission;
+mod work;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -140,7 +143,13 @@ impl Validator<'_> {
         let submission = self.submission(raw.submission);
         let (postgres, redis, upstream) = self.services(raw.services);
         let pass_mark = self.pass_mark(raw.scoring.pass_mark.as_ref());
-        let checks = self.all_checks(raw.checks, &raw.exercise.include, &raw.scoring, &dir);
+        let checks = self.all_checks(
+            raw.setup,
+            raw.checks,
+            &raw.exercise.include,
+            &raw.scoring,
+            &dir,
+        );
         Exercise {
             name,
             title: raw.exercise.title,

@@ -28,6 +28,7 @@ const NAMES: &[&str] = &[
     "url",
     "url_path",
     "media_type",
+    "not",
 ];
 
 impl Validator<'_> {
@@ -138,6 +139,19 @@ impl Validator<'_> {
                     );
                 }
             },
+            "not" => {
+                if v.as_table().is_some_and(|t| t.contains_key("hint")) {
+                    return self.refuse(
+                        span,
+                        "a `hint` goes beside `not`, not inside it: { not = { equals = 0 }, hint = \"...\" }",
+                    );
+                }
+                let inner = self.predicates(&Spanned::new(span.clone(), v.clone()), scope);
+                if inner.is_empty() {
+                    return None;
+                }
+                Predicate::Not(inner)
+            }
             other => {
                 let fallback = format!("assertions: {}", NAMES.join(", "));
                 self.error(span, format!("unknown assertion `{other}`"))

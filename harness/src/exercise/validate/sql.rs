@@ -68,7 +68,7 @@ impl Validator<'_> {
     }
 
     /// Postgres refuses a query whose `$1`, `$2`... and bound values differ in number.
-    fn params_match(&mut self, sql: &Spanned<String>, given: usize) {
+    pub(super) fn params_match(&mut self, sql: &Spanned<String>, given: usize) {
         let used = highest_placeholder(sql.get_ref());
         if used == given {
             return;
@@ -88,7 +88,7 @@ impl Validator<'_> {
 }
 
 /// The characters of a query outside its '...' strings, with their byte offsets.
-fn outside_strings(query: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+pub(super) fn outside_strings(query: &str) -> impl Iterator<Item = (usize, char)> + '_ {
     let mut in_string = false;
     query.char_indices().filter(move |(_, c)| {
         if *c == '\'' {

@@ -24,10 +24,12 @@ pub(super) enum Kind<'r> {
     Load(&'r Spanned<RawLoad>),
     Sequence,
     Sql(&'r Spanned<String>),
+    Exec(&'r Spanned<String>),
     Action(&'r Spanned<String>),
     Db(&'r Spanned<String>),
     Sleep(&'r Spanned<String>),
     Redis(&'r Spanned<String>),
+    Tcp(&'r Spanned<String>),
     Upstream(&'r Spanned<String>),
     UpstreamCalls(&'r Spanned<String>),
 }
@@ -40,13 +42,26 @@ impl<'r> Kind<'r> {
             Kind::Load(_) => "load",
             Kind::Sequence => "sequence",
             Kind::Sql(_) => "sql",
+            Kind::Exec(_) => "exec",
             Kind::Action(_) => "action",
             Kind::Db(_) => "db",
             Kind::Sleep(_) => "sleep",
             Kind::Redis(_) => "redis",
+            Kind::Tcp(_) => "tcp",
             Kind::Upstream(_) => "upstream",
             Kind::UpstreamCalls(_) => "upstream_calls",
         }
+    }
+
+    /// The name with its article: "a `sql`", "an `exec`".
+    pub(super) fn a_name(&self) -> String {
+        let name = self.name();
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} `{name}`")
     }
 
     /// Every kind `raw` names, in the order errors list them. A load step's `http` is
@@ -60,10 +75,12 @@ impl<'r> Kind<'r> {
             raw.load.as_ref().map(Kind::Load),
             (!raw.sequence.is_empty()).then_some(Kind::Sequence),
             raw.sql.as_ref().map(Kind::Sql),
+            raw.exec.as_ref().map(Kind::Exec),
             raw.action.as_ref().map(Kind::Action),
             raw.db.as_ref().map(Kind::Db),
             raw.sleep.as_ref().map(Kind::Sleep),
             raw.redis.as_ref().map(Kind::Redis),
+            raw.tcp.as_ref().map(Kind::Tcp),
             raw.upstream.as_ref().map(Kind::Upstream),
             raw.upstream_calls.as_ref().map(Kind::UpstreamCalls),
         ]
@@ -85,6 +102,7 @@ enum ActionKind {
 #[derive(Clone, Copy)]
 enum Takes {
     Http,
+    /// `sql` and `exec`: statements with `$N` parameters.
     Sql,
     Upstream,
     /// `restart` and `crash` actions (the action step checks which).
@@ -93,6 +111,9 @@ enum Takes {
     /// Steps whose result is judged: HTTP, and the JSON documents of SQL, Redis and
     /// `upstream_calls`.
     Judged,
+    /// Judged steps, and `exec` (which says itself what of them it takes: its count of
+    /// affected rows, a timeout, no capture).
+    JudgedOrExec,
 }
 
 impl Takes {
@@ -100,13 +121,26 @@ impl Takes {
         matches!(
             (self, kind),
             (Takes::Http, Kind::Http(_))
-                | (Takes::Sql, Kind::Sql(_))
+                | (Takes::Sql, Kind::Sql(_) | Kind::Exec(_))
                 | (Takes::Upstream, Kind::Upstream(_))
                 | (Takes::Action, Kind::Action(_))
                 | (Takes::Db, Kind::Db(_))
                 | (
                     Takes::Judged,
-                    Kind::Http(_) | Kind::Sql(_) | Kind::Redis(_) | Kind::UpstreamCalls(_)
+                    Kind::Http(_)
+                        | Kind::Sql(_)
+                        | Kind::Redis(_)
+                        | Kind::Tcp(_)
+                        | Kind::UpstreamCalls(_)
+                )
+                | (
+                    Takes::JudgedOrExec,
+                    Kind::Http(_)
+                        | Kind::Sql(_)
+                        | Kind::Exec(_)
+                        | Kind::Redis(_)
+                        | Kind::Tcp(_)
+                        | Kind::UpstreamCalls(_)
                 )
         )
     }
@@ -114,20 +148,24 @@ impl Takes {
 
 /// The optional fields of a step: its name, whether `raw` sets it, and which kinds take
 /// it, in the order their errors are reported.
-fn optional_fields(raw: &RawStep) -> [(&'static str, bool, Takes); 16] {
+fn optional_fields(raw: &RawStep) -> [(&'static str, bool, Takes); 20] {
     [
         ("query", !raw.query.is_empty(), Takes::Http),
         ("headers", !raw.headers.is_empty(), Takes::Http),
         ("json", raw.json.is_some(), Takes::Http),
         ("body", raw.body.is_some(), Takes::Http),
         ("form", !raw.form.is_empty(), Takes::Http),
+        ("body_base64", raw.body_base64.is_some(), Takes::Http),
+        ("multipart", !raw.multipart.is_empty(), Takes::Http),
         ("concurrent", raw.concurrent.is_some(), Takes::Http),
         ("for_each", raw.for_each.is_some(), Takes::Http),
+        ("pages", raw.pages.is_some(), Takes::Http),
+        ("sse", raw.sse.is_some(), Takes::Http),
         ("params", !raw.params.is_empty(), Takes::Sql),
         ("delay", raw.delay.is_some(), Takes::Upstream),
-        ("expect", raw.expect.is_some(), Takes::Judged),
-        ("capture", !raw.capture.is_empty(), Takes::Judged),
-        ("timeout", raw.timeout.is_some(), Takes::Judged),
+        ("expect", raw.expect.is_some(), Takes::JudgedOrExec),
+        ("capture", !raw.capture.is_empty(), Takes::JudgedOrExec),
+        ("timeout", raw.timeout.is_some(), Takes::JudgedOrExec),
         ("retry", raw.retry.is_some(), Takes::Judged),
         ("grace", raw.grace.is_some(), Takes::Action),
         ("ready", raw.ready.is_some(), Takes::Action),
@@ -154,7 +192,7 @@ impl Validator<'_> {
         if let (Some(r), Kind::Load(_) | Kind::Sequence) = (&raw.retry, &kind) {
             self.error(
                 r.span(),
-                format!("`retry` does not belong in a `{}` step", kind.name()),
+                format!("`retry` does not belong in {} step", kind.a_name()),
             );
         }
         let kind = match kind {
@@ -162,8 +200,10 @@ impl Validator<'_> {
             Kind::Load(load) => StepKind::Load(Box::new(self.load_step(&raw, load, scope)?)),
             Kind::Http(http) => StepKind::Http(Box::new(self.http_step(&raw, http, scope)?)),
             Kind::Sql(sql) => StepKind::Sql(Box::new(self.sql_step(&raw, sql, span, scope)?)),
+            Kind::Exec(sql) => StepKind::Exec(Box::new(self.exec_step(&raw, sql, span, scope)?)),
             Kind::Sleep(sleep) => self.sleep_step(&raw, sleep, span)?,
             Kind::Redis(cmd) => StepKind::Redis(Box::new(self.redis_step(&raw, cmd, span, scope)?)),
+            Kind::Tcp(data) => StepKind::Tcp(Box::new(self.tcp_step(&raw, data, span, scope)?)),
             Kind::Upstream(mode) => self.upstream_step(&raw, mode, span)?,
             Kind::UpstreamCalls(path) => self.upstream_calls_step(&raw, path, span, scope)?,
             Kind::Action(action) => self.action_step(&raw, action, span)?,
@@ -185,11 +225,11 @@ impl Validator<'_> {
             return kinds.pop();
         }
         let what = if kinds.is_empty() {
-            "a step needs one of `http`, `sql`, `action`, `db`, `sleep`, `load`, `redis`, `upstream` or `upstream_calls`".to_string()
+            "a step needs one of `http`, `sql`, `exec`, `action`, `db`, `sleep`, `load`, `redis`, `tcp`, `upstream` or `upstream_calls`".to_string()
         } else {
             let names: Vec<&str> = kinds.iter().map(Kind::name).collect();
             format!(
-                "a step has exactly one kind (`http`, `sql`, `action`, `db`, `sleep`, `load`, `redis`, `upstream`, `upstream_calls`), not {}",
+                "a step has exactly one kind (`http`, `sql`, `exec`, `action`, `db`, `sleep`, `load`, `redis`, `tcp`, `upstream`, `upstream_calls`), not {}",
                 names.join(" and ")
             )
         };
@@ -203,7 +243,7 @@ impl Validator<'_> {
             if set && !takes.admits(kind) {
                 self.error(
                     span.clone(),
-                    format!("`{field}` does not belong in a `{}` step", kind.name()),
+                    format!("`{field}` does not belong in {} step", kind.a_name()),
                 );
             }
         }
@@ -273,16 +313,56 @@ impl Validator<'_> {
         Some(d)
     }
 
-    /// A judged step's `retry`: at most two minutes. Where it does not belong,
+    /// A judged step's `retry`: `"20s"` (every 0.5 s), or `{ for = "40s", every =
+    /// "2s" }`; at most two minutes, at least every 100 ms. Where it does not belong,
     /// `reject_fields` has said so.
-    fn retry(&mut self, raw: Option<&Spanned<String>>) -> Option<Duration> {
+    fn retry(&mut self, raw: Option<&Spanned<toml::Value>>) -> Option<Retry> {
+        const FORMS: &str =
+            "retry = \"20s\" (tried every 0.5 s) or retry = { for = \"40s\", every = \"2s\" }";
         let raw = raw?;
-        let d = self.duration(Some(raw))?;
-        if d > Duration::from_secs(120) {
-            self.error(raw.span(), "a step is retried for at most \"120s\"");
+        let span = raw.span();
+        let text = |v: Option<&toml::Value>| v.and_then(toml::Value::as_str).map(str::to_string);
+        let (limit, every) = match raw.get_ref() {
+            toml::Value::String(s) => (Some(s.clone()), None),
+            toml::Value::Table(t) => {
+                if !self.known_keys(t, span.clone(), "`retry`", &["for", "every"], FORMS) {
+                    return None;
+                }
+                let limit = text(t.get("for"));
+                if limit.is_none() {
+                    self.error(
+                        span,
+                        "`retry` needs `for`, a duration string such as \"40s\"",
+                    )
+                    .help = Some(FORMS.into());
+                    return None;
+                }
+                if t.contains_key("every") && text(t.get("every")).is_none() {
+                    self.error(span, "`every` is a duration string such as \"2s\"")
+                        .help = Some(FORMS.into());
+                    return None;
+                }
+                (limit, text(t.get("every")))
+            }
+            _ => {
+                self.error(span, "`retry` is a duration or a table").help = Some(FORMS.into());
+                return None;
+            }
+        };
+        let limit = self.duration(Some(&Spanned::new(span.clone(), limit?)))?;
+        if limit > Duration::from_secs(120) {
+            self.error(span, "a step is retried for at most \"120s\"");
             return None;
         }
-        Some(d)
+        let every = match every {
+            None => Retry::EVERY,
+            Some(e) => self.duration(Some(&Spanned::new(span.clone(), e)))?,
+        };
+        if every < Duration::from_millis(100) || every > limit {
+            self.error(span, "`every` lasts from \"100ms\" to the retry's `for`");
+            return None;
+        }
+        Some(Retry { limit, every })
     }
 
     /// `db = "stop"`, `"start"` or `"restart"` (with `down`, default 2s).
@@ -483,126 +563,33 @@ impl Validator<'_> {
         let captures = self.captures_into(&raw.capture, scope, false);
         (timeout, expect, captures)
     }
+}
 
-    fn redis_step(
+impl Validator<'_> {
+    /// `tcp = "..."`: the bytes (a template) sent raw to the server; the answer is
+    /// judged as a JSON document.
+    fn tcp_step(
         &mut self,
         raw: &RawStep,
-        cmd: &Spanned<String>,
+        data: &Spanned<String>,
         span: Range<usize>,
         scope: &mut Vec<String>,
-    ) -> Option<RedisStep> {
-        self.reject_fields(raw, &Kind::Redis(cmd), span);
-        if !self.services.redis {
+    ) -> Option<TcpStep> {
+        self.reject_fields(raw, &Kind::Tcp(data), span);
+        if data.get_ref().is_empty() {
             self.error(
-                cmd.span(),
-                "a `redis` step needs a Redis: declare `[services.redis]`",
+                data.span(),
+                "a `tcp` step sends something: e.g. \"GET / HTTP/1.1\\r\\n\\r\\n\"",
             );
-        }
-        let words = match split_command(cmd.get_ref()) {
-            Ok(w) => w,
-            Err(e) => {
-                self.error(cmd.span(), e.to_string());
-                return None;
-            }
-        };
-        let mut command = Vec::new();
-        for word in &words {
-            let t = self.template_at(word, cmd.span())?;
-            self.check_scope(&TValue::Str(t.clone()), scope, cmd.span());
-            command.push(t);
-        }
-        if command.is_empty() {
-            self.error(cmd.span(), "expected a Redis command, e.g. \"GET key\"");
             return None;
         }
+        let data = self.template_in_scope(data, scope)?;
         let (timeout, expect, captures) = self.judged(raw, scope);
-        Some(RedisStep {
-            command,
+        Some(TcpStep {
+            data,
             timeout,
             expect,
             captures,
         })
-    }
-}
-
-/// Why a Redis command cannot be split into words.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-enum CommandError {
-    #[error("unclosed `{0}` in the Redis command")]
-    Unclosed(char),
-}
-
-/// Splits a Redis command into words, as redis-cli does: on spaces outside `{{ ... }}`
-/// and outside quotes. `"..."` takes `\"` and `\\` escapes; `'...'` is literal, so
-/// `SET k '{"a": 1}'` stores a JSON text.
-fn split_command(s: &str) -> Result<Vec<String>, CommandError> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut started = false;
-    let mut in_template = false;
-    let mut quote: Option<char> = None;
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_template {
-            word.push(c);
-            if c == '}' && chars.peek() == Some(&'}') {
-                word.push(chars.next().expect("peeked"));
-                in_template = false;
-            }
-        } else if c == '{' && chars.peek() == Some(&'{') {
-            word.push(c);
-            word.push(chars.next().expect("peeked"));
-            in_template = true;
-            started = true;
-        } else if quote == Some('"') && c == '\\' {
-            match chars.next() {
-                Some(e @ ('"' | '\\')) => word.push(e),
-                Some(other) => {
-                    word.push(c);
-                    word.push(other);
-                }
-                None => word.push(c),
-            }
-        } else if quote == Some(c) {
-            quote = None;
-        } else if quote.is_none() && (c == '"' || c == '\'') {
-            quote = Some(c);
-            started = true;
-        } else if c.is_whitespace() && quote.is_none() {
-            if started {
-                words.push(std::mem::take(&mut word));
-                started = false;
-            }
-        } else {
-            word.push(c);
-            started = true;
-        }
-    }
-    if let Some(q) = quote {
-        return Err(CommandError::Unclosed(q));
-    }
-    if started {
-        words.push(word);
-    }
-    Ok(words)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{CommandError, split_command};
-
-    #[test]
-    fn redis_commands_split_outside_templates_and_quotes() {
-        assert_eq!(
-            split_command(r#"SET  k:{{ id }} "two words" {{ gen.int(1, 2) }}"#).unwrap(),
-            ["SET", "k:{{ id }}", "two words", "{{ gen.int(1, 2) }}"]
-        );
-        assert_eq!(split_command(r#"SET k """#).unwrap(), ["SET", "k", ""]);
-        assert!(split_command(r#"GET "k"#).is_err());
-        assert_eq!(split_command(r#"GET "k"#), Err(CommandError::Unclosed('"')));
-        assert_eq!(
-            split_command(r#"SET k '{"a": 1}' "say \"hi\" \\ \n""#).unwrap(),
-            ["SET", "k", r#"{"a": 1}"#, r#"say "hi" \ \n"#]
-        );
     }
 }

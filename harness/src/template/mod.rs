@@ -10,6 +10,8 @@ use serde_json::Value;
 
 use crate::run::seed;
 
+mod calc;
+
 /// A parsed template string.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Template {
@@ -27,6 +29,18 @@ enum Part {
 pub enum Expr {
     Var(String),
     Gen(Gen),
+    /// Arithmetic and `len(...)` over numbers, variables and generators.
+    Calc(Box<calc::Calc>),
+}
+
+impl Expr {
+    /// The variables and generators it reads, itself when it is one.
+    fn leaves<'a>(&'a self, out: &mut Vec<&'a Expr>) {
+        match self {
+            Expr::Calc(c) => c.leaves(out),
+            leaf => out.push(leaf),
+        }
+    }
 }
 
 /// A random generator; every draw comes from the run's seed.
@@ -110,20 +124,28 @@ impl Template {
         }
     }
 
+    fn leaves(&self) -> Vec<&Expr> {
+        let mut out = Vec::new();
+        for p in &self.parts {
+            if let Part::Expr(e) = p {
+                e.leaves(&mut out);
+            }
+        }
+        out
+    }
+
     /// The variables this template reads.
     pub fn variables(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Expr(Expr::Var(name)) | Part::Expr(Expr::Gen(Gen::Pick(name))) => {
-                Some(name.as_str())
-            }
+        self.leaves().into_iter().filter_map(|e| match e {
+            Expr::Var(name) | Expr::Gen(Gen::Pick(name)) => Some(name.as_str()),
             _ => None,
         })
     }
 
     /// The list variables this template's `gen.pick(...)` draw from.
     pub fn picked(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Expr(Expr::Gen(Gen::Pick(name))) => Some(name.as_str()),
+        self.leaves().into_iter().filter_map(|e| match e {
+            Expr::Gen(Gen::Pick(name)) => Some(name.as_str()),
             _ => None,
         })
     }
@@ -173,18 +195,13 @@ fn parse_expr(inner: &str) -> Result<Expr, TemplateError> {
             None,
         ));
     }
-    if let Some(call) = inner.strip_prefix("gen.") {
-        return parse_gen(call).map(Expr::Gen);
-    }
     if inner.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !inner.starts_with(|c: char| c.is_ascii_digit())
     {
         return Ok(Expr::Var(inner.to_string()));
     }
-    Err(problem(
-        format!("`{inner}` is not a variable name or a generator"),
-        Some("write `{{ name }}` for a variable or `{{ gen.word }}` for random data".into()),
-    ))
+    // A generator, or a computed value (which may hold generators).
+    calc::parse(inner)
 }
 
 fn parse_gen(call: &str) -> Result<Gen, TemplateError> {
@@ -268,6 +285,13 @@ fn parse_gen(call: &str) -> Result<Gen, TemplateError> {
     Ok(generator)
 }
 
+/// The name and value a `Set-Cookie` header sets (RFC 6265 §4.1: `name=value` before
+/// the first `;`, surrounding blanks trimmed, quotes kept as sent).
+pub(crate) fn cookie_pair(set_cookie: &str) -> Option<(&str, &str)> {
+    let (name, value) = set_cookie.split(';').next()?.split_once('=')?;
+    Some((name.trim(), value.trim()))
+}
+
 /// Why rendering failed at run time (a variable without a value, a list that is not
 /// one).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,6 +306,8 @@ pub struct Context {
     /// The URL of the request whose response is being judged: the base that `url` and
     /// `url_path` resolve references against.
     request_url: Option<url::Url>,
+    /// The check's cookie jar (`cookies = true`): name and value, in the order set.
+    jar: Option<Vec<(String, String)>>,
 }
 
 impl Context {
@@ -292,6 +318,53 @@ impl Context {
             vars: HashMap::new(),
             rng: seed::rng(seed::for_scope(seed, scope)),
             request_url: None,
+            jar: None,
+        }
+    }
+
+    /// Keeps the cookies responses set from now on (`cookies = true`).
+    pub fn enable_cookies(&mut self) {
+        self.jar.get_or_insert_with(Vec::new);
+    }
+
+    /// The `Cookie` header of the next request: every cookie in the jar (none when the
+    /// jar is off or empty).
+    pub fn cookie_header(&self) -> Option<String> {
+        let jar = self.jar.as_ref().filter(|j| !j.is_empty())?;
+        Some(
+            jar.iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
+
+    /// Takes in one `Set-Cookie` value (RFC 6265 §5.2, one origin: Domain and Path are
+    /// not read): a new value replaces the old; `Max-Age` of 0 or less, an `Expires`
+    /// in the past, or an empty value removes the cookie.
+    pub fn set_cookie(&mut self, header: &str) {
+        let Some(jar) = self.jar.as_mut() else {
+            return;
+        };
+        let Some((name, value)) = cookie_pair(header) else {
+            return;
+        };
+        let (name, value) = (name.to_string(), value.to_string());
+        if name.is_empty() {
+            return;
+        }
+        let expired = header.split(';').skip(1).any(|attr| {
+            let (k, v) = attr.split_once('=').unwrap_or((attr, ""));
+            match k.trim().to_ascii_lowercase().as_str() {
+                "max-age" => v.trim().parse::<i64>().is_ok_and(|s| s <= 0),
+                "expires" => chrono::DateTime::parse_from_rfc2822(v.trim())
+                    .is_ok_and(|t| t < chrono::Utc::now()),
+                _ => false,
+            }
+        });
+        jar.retain(|(k, _)| *k != name);
+        if !expired && !value.is_empty() {
+            jar.push((name, value));
         }
     }
 
@@ -336,6 +409,7 @@ impl Context {
                 None => Err(RenderError(format!("variable `{name}` has no value"))),
             },
             Expr::Gen(g) => Ok(self.draw(g)),
+            Expr::Calc(c) => c.eval(&mut |e| self.eval(e)),
         }
     }
 

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Are the performance scores fair? Grades each exercise's reference and every faulty
+# variant that loses a performance check, N times on an idle machine and N times with
+# every core kept busy by a CPU-burning process this script starts and stops, grading
+# only the performance checks (`--only`). Prints, per subject and check, the points
+# earned in each run (any difference between runs is listed), and per work figure its
+# spread (min/median/max) over all runs. Asserts nothing.
+#   bench/work.sh [N] [EXERCISE...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-10}
+shift || true
+exercises=("$@")
+[ ${#exercises[@]} -gt 0 ] || exercises=(todo-api url-shortener auth-service bank-ledger cache-proxy)
+cargo build --release -q -p grader
+grader=$PWD/target/release/grader
+out=$(mktemp -d)
+burners=()
+stop_burners() { for p in "${burners[@]}"; do kill "$p" 2>/dev/null || true; done; burners=(); }
+trap 'stop_burners; rm -rf "$out"' EXIT
+
+# The performance checks of an exercise (spec.toml and its includes), comma-separated.
+perf_checks() {
+  python3 - "exercises/$1" <<'PY'
+import pathlib, sys, tomllib
+d = pathlib.Path(sys.argv[1])
+spec = tomllib.loads((d / "spec.toml").read_text())
+checks = list(spec.get("checks", []))
+for inc in spec.get("exercise", {}).get("include", []):
+    checks += tomllib.loads((d / inc).read_text()).get("checks", [])
+print(",".join(c["id"] for c in checks if c.get("category") == "performance"))
+PY
+}
+
+# The subjects of an exercise: its reference(s), then every variant losing a perf check.
+subjects() {
+  python3 - "exercises/$1" "$2" <<'PY'
+import pathlib, sys, tomllib
+d, perf = pathlib.Path(sys.argv[1]), set(sys.argv[2].split(","))
+for s in sorted((d / "solutions").iterdir()):
+    print(s)
+for v in sorted((d / "variants").iterdir()):
+    if (v / "variant.toml").exists():
+        fails = set(tomllib.loads((v / "variant.toml").read_text()).get("fails", []))
+        if fails & perf:
+            print(v)
+PY
+}
+
+grade_all() { # phase
+  for ex in "${exercises[@]}"; do
+    only=$(perf_checks "$ex")
+    while read -r subject; do
+      name="$ex/$(basename "$(dirname "$subject")")-$(basename "$subject")"
+      for i in $(seq 1 "$n"); do
+        dir="$out/$1/$name/$i"
+        mkdir -p "$dir"
+        "$grader" grade "$ex" "$subject" --only "$only" --out "$dir" >/dev/null 2>&1 || true
+      done
+      echo "  $1: $name ($n runs)"
+    done < <(subjects "$ex" "$only")
+  done
+}
+
+echo "idle machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+grade_all idle
+for _ in $(seq 1 "$(nproc)"); do
+  python3 -c 'while True: pass' &
+  burners+=($!)
+done
+sleep 2
+echo "busy machine: ${#burners[@]} CPU burners, load $(cut -d' ' -f1-3 /proc/loadavg)"
+grade_all busy
+stop_burners
+
+python3 - "$out" <<'PY'
+import json, pathlib, statistics, sys
+from collections import defaultdict
+out = pathlib.Path(sys.argv[1])
+subjects = sorted({p.relative_to(out / "idle").parent.parent for p in (out / "idle").glob("*/*/*/report.json")})
+differ = 0
+for subject in subjects:
+    earned = defaultdict(lambda: defaultdict(list))  # check -> phase -> points
+    figures = defaultdict(list)                      # (check, figure) -> values
+    missing = 0
+    for phase in ("idle", "busy"):
+        for rep in sorted((out / phase / subject).glob("*/report.json")):
+            r = json.loads(rep.read_text())
+            for c in r["checks"]:
+                if c["category"] != "performance":
+                    continue
+                earned[c["id"]][phase].append(c["earned"])
+                for w in c.get("work") or []:
+                    for f in w.get("figures", []):
+                        figures[(c["id"], f["name"])].append(f["value"])
+        missing += len(list((out / phase / subject).glob("*"))) - len(list((out / phase / subject).glob("*/report.json")))
+    print(f"\n{subject}" + (f"  ({missing} runs wrote no report)" if missing else ""))
+    for check, phases in sorted(earned.items()):
+        runs = phases["idle"] + phases["busy"]
+        same = len(set(runs)) == 1
+        differ += not same
+        line = f"  {check:28} earned {sorted(set(runs))} in {len(runs)} runs"
+        if not same:
+            line += f"  DIFFERS: idle {phases['idle']} busy {phases['busy']}"
+        print(line)
+    for (check, name), vals in sorted(figures.items()):
+        print(f"    {check:26} {name:20} min {min(vals):12.3f}  median {statistics.median(vals):12.3f}  max {max(vals):12.3f}")
+print(f"\nchecks whose points differ between runs: {differ}")
+PY
