@@ -327,7 +327,8 @@ fn exercise_suite(exercise: &str) {
     let log = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         log.contains("mutation score: 100%")
-            && log.contains("every subject loses exactly what it declares"),
+            && log.contains("every subject loses exactly what it declares")
+            && log.contains("the reference's work figures match baseline.json"),
         "{exercise}: grader test found problems:\n{log}\n{}",
         String::from_utf8_lossy(&o.stderr)
     );

@@ -79,23 +79,25 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         git: GitPick::default(),
         shared_db: !args.no_shared_db,
         only: only.clone(),
-        reference,
+        reference: reference.clone(),
     };
     let cancel = super::cancel_on_signal();
     let reports = run::grade_class(opts, Arc::new(ClassProgress), &cancel).await?;
     if cancel.is_cancelled() {
         return Ok(Fault::Grader.exit_code());
     }
-    let findings = author::findings(&exercise, &subjects, &reports, only.as_deref());
+    let findings = author::findings(&exercise, &subjects, &reports, only.as_deref(), &reference);
     std::fs::write(
         out_dir.join("test.json"),
         serde_json::to_string_pretty(&findings)?,
     )?;
     let partial = args.subject.is_some() || only.is_some();
-    print_findings(&findings, partial);
+    print_findings(&findings, partial, !reference.is_empty());
     println!("test.json: {}", out_dir.join("test.json").display());
     Ok(
-        if findings.all_good() || (partial && findings.off().next().is_none()) {
+        if findings.all_good()
+            || (partial && findings.off().next().is_none() && findings.drift.is_empty())
+        {
             exit::PASSED
         } else {
             exit::BELOW_PASS_MARK
@@ -103,7 +105,7 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
     )
 }
 
-fn print_findings(f: &author::Findings, partial: bool) {
+fn print_findings(f: &author::Findings, partial: bool, has_baseline: bool) {
     println!();
     print!("{}", author::table(f));
     println!("\n  x lost as declared   . passed   ! lost, not declared   ? declared, not lost\n");
@@ -120,6 +122,23 @@ fn print_findings(f: &author::Findings, partial: bool) {
         if !f.survivors.is_empty() {
             println!("  no faulty variant fails: {}", f.survivors.join(", "));
         }
+    }
+    if !has_baseline {
+        println!(
+            "baseline.json: none (reports show \"reference: n/a\"; `grader baseline` writes one)"
+        );
+    } else if f.drift.is_empty() {
+        println!("the reference's work figures match baseline.json");
+    } else {
+        println!(
+            "the reference's work figures are off baseline.json (learners would see a stale reference):"
+        );
+        for d in &f.drift {
+            println!("  {d}");
+        }
+        println!(
+            "  if the reference is right, write them: grader baseline EXERCISE OUT/solutions-NAME/report.json"
+        );
     }
     let off: Vec<&author::Outcome> = f.off().collect();
     if off.is_empty() {

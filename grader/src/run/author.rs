@@ -230,6 +230,8 @@ pub(crate) struct Findings {
     pub(crate) killed: Vec<String>,
     /// Checks that no faulty variant loses.
     pub(crate) survivors: Vec<String>,
+    /// Where a reference's work figures are off the exercise's `baseline.json`.
+    pub(crate) drift: Vec<super::baseline::Drift>,
 }
 
 impl Findings {
@@ -246,7 +248,7 @@ impl Findings {
     }
 
     pub(crate) fn all_good(&self) -> bool {
-        self.survivors.is_empty() && self.off().next().is_none()
+        self.survivors.is_empty() && self.off().next().is_none() && self.drift.is_empty()
     }
 }
 
@@ -265,12 +267,14 @@ fn status_word(status: RunStatus) -> String {
         .unwrap_or_else(|| format!("{status:?}"))
 }
 
-/// Judges every subject by its report (`None`: the run wrote none).
+/// Judges every subject by its report (`None`: the run wrote none), and the
+/// references' work figures by the exercise's `baseline`.
 pub(crate) fn findings(
     exercise: &Exercise,
     subjects: &[Subject],
     reports: &BTreeMap<String, Report>,
     only: Option<&[String]>,
+    baseline: &super::baseline::Figures,
 ) -> Findings {
     let hidden: Vec<&str> = exercise
         .checks
@@ -326,12 +330,20 @@ pub(crate) fn findings(
             .iter()
             .any(|o| o.kind == "faulty" && o.status == "graded" && o.lost.contains(id))
     });
+    let drift = subjects
+        .iter()
+        .filter(|s| s.kind == Kind::Reference)
+        .filter_map(|s| reports.get(&s.name))
+        .filter(|r| r.status == RunStatus::Graded)
+        .flat_map(|r| super::baseline::drift(baseline, r))
+        .collect();
     Findings {
         exercise: exercise.name.clone(),
         checks,
         subjects: outcomes,
         killed,
         survivors,
+        drift,
     }
 }
 
@@ -404,6 +416,7 @@ mod tests {
             ],
             killed: vec!["a".into(), "b".into()],
             survivors: vec!["c".into()],
+            drift: Vec::new(),
         };
         let off: Vec<&str> = f.off().map(|o| o.name.as_str()).collect();
         assert_eq!(off, ["variants-one", "variants-two"]);
@@ -476,14 +489,32 @@ mod tests {
             .collect();
         let reports: BTreeMap<String, Report> = [("variants-two".to_string(), report)].into();
         let only = ["a".to_string()];
-        let f = findings(&ex, std::slice::from_ref(&subject), &reports, Some(&only));
+        let f = findings(
+            &ex,
+            std::slice::from_ref(&subject),
+            &reports,
+            Some(&only),
+            &Default::default(),
+        );
         assert!(f.subjects[0].on_declaration(), "{:?}", f.subjects[0]);
         assert_eq!(f.subjects[0].declared.len(), 1);
         // Judged on every check, a check that did not run is not passed.
-        let f = findings(&ex, std::slice::from_ref(&subject), &reports, None);
+        let f = findings(
+            &ex,
+            std::slice::from_ref(&subject),
+            &reports,
+            None,
+            &Default::default(),
+        );
         assert_eq!(f.subjects[0].lost.len(), 2);
         let only_b = ["b".to_string()];
-        let f = findings(&ex, std::slice::from_ref(&subject), &reports, Some(&only_b));
+        let f = findings(
+            &ex,
+            std::slice::from_ref(&subject),
+            &reports,
+            Some(&only_b),
+            &Default::default(),
+        );
         assert_eq!(
             f.subjects[0].extra().into_iter().collect::<Vec<_>>(),
             Vec::<String>::new()

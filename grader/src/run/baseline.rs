@@ -86,6 +86,83 @@ pub(crate) fn for_checks(baseline: &Figures, checks: &[CheckResult]) -> Figures 
         .collect()
 }
 
+/// Counts that follow from the reference's code alone: each must stay within 25% (or a
+/// quarter of one) of its baseline.
+const COUNTS: [&str; 5] = [
+    "statements",
+    "transactions",
+    "connections_opened",
+    "redis_commands",
+    "upstream_calls",
+];
+
+/// Counts that also follow from where PostgreSQL keeps rows and from its statistics,
+/// which the class's other databases move: each must stay within a factor of 4 (or 10)
+/// of its baseline. A scan that a variant adds moves them fiftyfold and more.
+const PAGES: [&str; 2] = ["pages_read", "rows_read"];
+
+/// A reference's figure that is no longer what the exercise's `baseline.json` says, so
+/// that the figure a learner sees beside their own is stale. `cpu` and `memory_growth`
+/// follow the machine and the language's runtime: never compared.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub(crate) struct Drift {
+    pub(crate) check: String,
+    pub(crate) figure: String,
+    pub(crate) baseline: f64,
+    pub(crate) measured: f64,
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: measured {}, baseline.json says {}",
+            self.check,
+            self.figure,
+            round(self.measured),
+            round(self.baseline)
+        )
+    }
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+/// Where the figures of a report of grading the reference are off `baseline`. Only the
+/// figures both hold are compared: a check that did not run (`--only`) or a figure that
+/// could not be measured is not drift.
+pub(crate) fn drift(baseline: &Figures, reference: &Report) -> Vec<Drift> {
+    let measured = from_report(reference);
+    let mut out = Vec::new();
+    for (check, figures) in baseline {
+        let Some(now) = measured.get(check) else {
+            continue;
+        };
+        for (figure, &was) in figures {
+            let Some(&is) = now.get(figure) else {
+                continue;
+            };
+            let off = if COUNTS.contains(&figure.as_str()) {
+                (is - was).abs() > (0.25 * was.abs()).max(0.25)
+            } else if PAGES.contains(&figure.as_str()) {
+                is > (4.0 * was).max(was + 10.0) || was > (4.0 * is).max(is + 10.0)
+            } else {
+                false
+            };
+            if off {
+                out.push(Drift {
+                    check: check.clone(),
+                    figure: figure.clone(),
+                    baseline: was,
+                    measured: is,
+                });
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +213,61 @@ mod tests {
         assert_eq!(back, figures);
         assert_eq!(back[&r.checks[3].id]["statements"], 2.0);
         assert_eq!(for_checks(&back, &r.checks).len(), 1);
+    }
+
+    #[test]
+    fn counts_that_moved_are_drift_and_machine_figures_never_are() {
+        let mut r = crate::report::fixture::report();
+        let figure = |name: &str, value: f64| grader_report::WorkFigure {
+            name: name.into(),
+            value,
+            per_request: true,
+            count: 0,
+            source: "test".into(),
+        };
+        r.checks[3].work = vec![grader_report::WorkReport {
+            step: 2,
+            requests: 100,
+            errors: Vec::new(),
+            top_statements: Vec::new(),
+            figures: vec![
+                figure("statements", 2.0),
+                figure("transactions", 1.2),
+                figure("pages_read", 40.0),
+                figure("cpu", 90.0),
+            ],
+        }];
+        let id = r.checks[3].id.clone();
+        let base = |pairs: &[(&str, f64)]| -> Figures {
+            [(
+                id.clone(),
+                pairs.iter().map(|(k, v)| ((*k).to_string(), *v)).collect(),
+            )]
+            .into()
+        };
+        // As measured, or within the tolerances: no drift.
+        let same = base(&[
+            ("statements", 2.0),
+            ("transactions", 1.0),
+            ("pages_read", 20.0),
+            ("cpu", 1.0),
+            ("rows_read", 5.0),
+        ]);
+        assert_eq!(drift(&same, &r), Vec::new());
+        // One statement more per request, or a scan's hundredfold pages: drift.
+        let off = drift(&base(&[("statements", 1.0), ("pages_read", 0.4)]), &r);
+        let names: Vec<&str> = off.iter().map(|d| d.figure.as_str()).collect();
+        assert_eq!(names, ["pages_read", "statements"]);
+        assert_eq!(
+            off[1].to_string(),
+            format!("{id} statements: measured 2, baseline.json says 1")
+        );
+        // A check the reference did not run is not compared.
+        let other: Figures = [(
+            "not-run".to_string(),
+            [("statements".to_string(), 9.0)].into(),
+        )]
+        .into();
+        assert_eq!(drift(&other, &r), Vec::new());
     }
 }
