@@ -166,3 +166,22 @@ expect.jsonpath."$.status" = 408"#
         "{request}"
     );
 }
+
+/// docs/spec.md's slow-client example is a valid step.
+#[test]
+fn the_documented_slow_client_parses() {
+    let docs =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/spec.md"))
+            .unwrap();
+    let example = docs
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .find(|block| block.contains("send = {"))
+        .expect("docs/spec.md has a `send` example");
+    let src = format!(
+        "{HEAD}[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n{example}"
+    );
+    let ex = parse_exercise(Path::new("spec.md"), &src).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ex.checks[0].steps.len(), 1);
+}
