@@ -12,7 +12,7 @@ pub use error::{SpecError, SpecErrors};
 pub use model::{
     Body, Capture, CaptureSource, Cause, Check, DEFAULT_GRACE, DatabaseAction, ENV_VARIABLES,
     ExecStep, Exercise, Expect, HeaderAssert, Hint, HttpStep, JsonAssert, JsonType, Limits,
-    LoadStep, MediaType, MockBody, MockRoute, Num, PageNext, Pages, Part, PartData,
+    LoadStep, MediaType, MockBody, MockRoute, Num, Pace, PageNext, Pages, Part, PartData,
     PostgresService, Predicate, Query, RedisService, RedisStep, Retry, Schema, Segment, SortOrder,
     SqlStep, Sse, StatusExpect, Step, StepKind, SubmissionContract, TValue, TcpStep,
     UpstreamCallsStep, UpstreamMode, UpstreamService, WorkAssert, WorkBound, WorkOp, show_num,

@@ -202,6 +202,10 @@ pub(crate) struct RawStep {
     /// Raw bytes to the server over TCP: `tcp = "GET / HTTP/1.1\r\n\r\n"`.
     #[serde(default)]
     pub tcp: Option<Spanned<String>>,
+    /// How a `tcp` step sends, as a slow client: `{ bytes = 1, every = "100ms" }`; read
+    /// by `Validator::pace` so that every other shape is an error that lists the form.
+    #[serde(default)]
+    pub send: Option<Spanned<toml::Value>>,
     /// Switches the upstream mock: `"ok"`, `"fail"` or `"slow"` (with `delay`).
     #[serde(default)]
     pub upstream: Option<Spanned<String>>,

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::http::MAX_BODY_BYTES;
+use crate::exercise::Pace;
 
 /// Why the grader could not even try.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,12 +21,17 @@ pub enum TcpError {
     Connect(String),
 }
 
-/// Sends `data` on a new connection to the server at `base_url` and reads until the
-/// server closes it, a whole HTTP response has come (by its `Content-Length`, or the
-/// end of a chunked body), or `timeout` passes. The answer as a JSON document:
-/// `{"status", "reason", "headers", "body", "closed", "timed_out", "bytes"}`; `status`
-/// is null when no HTTP status line came.
-pub async fn exchange(base_url: &str, data: &[u8], timeout: Duration) -> Result<Value, TcpError> {
+/// Sends `data` on a new connection to the server at `base_url` (all at once, or paced
+/// as a slow client) and reads until the server closes it, a whole HTTP response has
+/// come (by its `Content-Length`, or the end of a chunked body), or `timeout` passes.
+/// The answer as a JSON document: `{"status", "reason", "headers", "body", "closed",
+/// "timed_out", "bytes", "sent"}`; `status` is null when no HTTP status line came.
+pub async fn exchange(
+    base_url: &str,
+    data: &[u8],
+    pace: Option<Pace>,
+    timeout: Duration,
+) -> Result<Value, TcpError> {
     let addr = url::Url::parse(base_url)
         .ok()
         .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
@@ -44,21 +50,116 @@ pub async fn exchange(base_url: &str, data: &[u8], timeout: Duration) -> Result<
             }
         };
     let deadline = tokio::time::Instant::now() + timeout;
-    // A server may answer (and close) before it has read everything: that is an answer.
-    let _ = tokio::time::timeout_at(deadline, stream.write_all(data)).await;
     let mut got = Vec::new();
+    let sending = send(&mut stream, data, pace, deadline, &mut got).await;
+    let (closed, timed_out) = match sending.end {
+        SendEnd::Closed => (true, false),
+        SendEnd::TimedOut => (false, true),
+        SendEnd::Done => read_rest(&mut stream, deadline, &mut got).await,
+    };
+    Ok(document(&got, closed, timed_out, sending.sent))
+}
+
+/// How the sending ended: every byte written (or the server answered first, or it
+/// refused more), the server closed, or the time ran out.
+enum SendEnd {
+    Done,
+    Closed,
+    TimedOut,
+}
+
+struct Sending {
+    sent: usize,
+    end: SendEnd,
+}
+
+/// Writes `data` in chunks of the pace (one chunk without it), reading what the server
+/// sends meanwhile into `got`. The server may answer or close before it has read
+/// everything: that is an answer, and sending stops there.
+async fn send(
+    stream: &mut tokio::net::TcpStream,
+    data: &[u8],
+    pace: Option<Pace>,
+    deadline: tokio::time::Instant,
+    got: &mut Vec<u8>,
+) -> Sending {
+    let size = pace.map_or(data.len(), |p| p.bytes.max(1)).max(1);
+    let mut sent = 0;
     let mut buf = [0u8; 8192];
-    let (closed, timed_out) = loop {
-        if complete(&got) || got.len() > MAX_BODY_BYTES {
-            break (false, false);
+    for (i, chunk) in data.chunks(size).enumerate() {
+        if i > 0
+            && let Some(p) = pace
+        {
+            let next = tokio::time::Instant::now() + p.every;
+            // Listen while pausing: a close or a whole answer ends the sending.
+            loop {
+                tokio::select! {
+                    read = stream.read(&mut buf) => match read {
+                        Ok(0) | Err(_) => return Sending { sent, end: SendEnd::Closed },
+                        Ok(n) => {
+                            got.extend_from_slice(&buf[..n]);
+                            if complete(got) || got.len() > MAX_BODY_BYTES {
+                                return Sending { sent, end: SendEnd::Done };
+                            }
+                        }
+                    },
+                    () = tokio::time::sleep_until(next.min(deadline)) => break,
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Sending {
+                    sent,
+                    end: SendEnd::TimedOut,
+                };
+            }
+        }
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            match tokio::time::timeout_at(deadline, stream.write(rest)).await {
+                Ok(Ok(n)) if n > 0 => {
+                    sent += n;
+                    rest = &rest[n..];
+                }
+                // Refused (a reset, a closed socket): what came back may still be read.
+                Ok(_) => {
+                    return Sending {
+                        sent,
+                        end: SendEnd::Done,
+                    };
+                }
+                Err(_) => {
+                    return Sending {
+                        sent,
+                        end: SendEnd::TimedOut,
+                    };
+                }
+            }
+        }
+    }
+    Sending {
+        sent,
+        end: SendEnd::Done,
+    }
+}
+
+/// Reads until the close, a whole answer or the deadline: whether the server closed
+/// and whether the time ran out.
+async fn read_rest(
+    stream: &mut tokio::net::TcpStream,
+    deadline: tokio::time::Instant,
+    got: &mut Vec<u8>,
+) -> (bool, bool) {
+    let mut buf = [0u8; 8192];
+    loop {
+        if complete(got) || got.len() > MAX_BODY_BYTES {
+            return (false, false);
         }
         match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break (true, false),
+            Ok(Ok(0)) | Ok(Err(_)) => return (true, false),
             Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Err(_) => break (false, true),
+            Err(_) => return (false, true),
         }
-    };
-    Ok(document(&got, closed, timed_out))
+    }
 }
 
 /// Whether `got` holds a whole HTTP response.
@@ -85,7 +186,7 @@ fn complete(got: &[u8]) -> bool {
     matches!(resp.code, Some(100..=199 | 204 | 304))
 }
 
-fn document(got: &[u8], closed: bool, timed_out: bool) -> Value {
+fn document(got: &[u8], closed: bool, timed_out: bool, sent: usize) -> Value {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     let parsed = resp.parse(got);
@@ -116,6 +217,7 @@ fn document(got: &[u8], closed: bool, timed_out: bool) -> Value {
         "closed": closed,
         "timed_out": timed_out,
         "bytes": got.len(),
+        "sent": sent,
     })
 }
 
@@ -132,17 +234,17 @@ mod tests {
         assert!(complete(chunked));
         assert!(complete(b"HTTP/1.1 204 No Content\r\n\r\n"));
         assert!(!complete(b"HTTP/1.0 200 OK\r\n\r\nuntil the close"));
-        let d = document(whole, false, false);
+        let d = document(whole, false, false, 10);
         assert_eq!(d["status"], 400);
         assert_eq!(d["reason"], "Bad Request");
         assert_eq!(d["headers"]["content-length"], "3");
         assert_eq!(d["body"], "bad");
-        let d = document(b"", true, false);
+        let d = document(b"", true, false, 0);
         assert_eq!(
             (d["status"].clone(), d["closed"].clone()),
             (Value::Null, json!(true))
         );
-        let d = document(b"garbage", false, true);
+        let d = document(b"garbage", false, true, 3);
         assert_eq!(
             (d["status"].clone(), d["timed_out"].clone()),
             (Value::Null, json!(true))

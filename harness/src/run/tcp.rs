@@ -4,7 +4,7 @@ use grader_report::Fault;
 
 use super::check::{Runner, StepFail};
 use super::document::judge_document;
-use crate::exercise::TcpStep;
+use crate::exercise::{Pace, TcpStep};
 use crate::probe::{TcpError, exchange};
 use crate::target::Target;
 use crate::template::Context;
@@ -13,13 +13,13 @@ impl<T: Target> Runner<'_, T> {
     pub(super) async fn tcp(&self, step: &TcpStep, ctx: &mut Context) -> Result<(), StepFail> {
         let data = step.data.render_string(ctx)?;
         let base = self.target.base_url();
-        let shown = format!(
-            "printf '{}' | nc {}",
-            shell_escaped(&data),
-            base.trim_start_matches("http://").replace(':', " ")
+        let shown = shown(
+            &data,
+            step.pace,
+            &base.trim_start_matches("http://").replace(':', " "),
         );
         self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let doc = exchange(&base, data.as_bytes(), step.timeout)
+        let doc = exchange(&base, data.as_bytes(), step.pace, step.timeout)
             .await
             .map_err(|e| {
                 let mut f = StepFail::new(format!("tcp: {e}"));
@@ -30,6 +30,22 @@ impl<T: Target> Runner<'_, T> {
                 f
             })?;
         judge_document(&step.expect, &step.captures, &doc, &shown, ctx)
+    }
+}
+
+/// The request as a command a learner can paste: `printf '...' | nc HOST PORT`, with a
+/// slow client's pace spelled as a `perl` loop between them (`read` takes `bytes` at a
+/// time, `select` pauses), under a comment that says it in words.
+fn shown(data: &str, pace: Option<Pace>, host_port: &str) -> String {
+    let printf = format!("printf '{}'", shell_escaped(data));
+    match pace {
+        None => format!("{printf} | nc {host_port}"),
+        Some(p) => format!(
+            "# a slow client: {}\n{printf} | perl -e '$| = 1; while (read STDIN, $c, {}) {{ print $c; select undef, undef, undef, {} }}' | nc {host_port}",
+            p.describe(),
+            p.bytes,
+            p.every.as_secs_f64()
+        ),
     }
 }
 
@@ -54,6 +70,26 @@ fn shell_escaped(data: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use crate::exercise::Pace;
+
+    #[test]
+    fn a_slow_client_is_shown_as_a_loop_a_learner_can_run() {
+        let pace = Pace {
+            bytes: 2,
+            every: Duration::from_millis(100),
+        };
+        assert_eq!(
+            super::shown("GET /\r\n", Some(pace), "localhost 8080"),
+            "# a slow client: 2 bytes every 100ms\nprintf 'GET /\\r\\n' | perl -e '$| = 1; while (read STDIN, $c, 2) { print $c; select undef, undef, undef, 0.1 }' | nc localhost 8080"
+        );
+        assert_eq!(
+            super::shown("x", None, "localhost 8080"),
+            "printf 'x' | nc localhost 8080"
+        );
+    }
+
     #[test]
     fn printf_gets_what_was_sent() {
         assert_eq!(

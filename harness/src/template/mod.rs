@@ -124,6 +124,22 @@ impl Template {
         }
     }
 
+    /// Whether it is plain text, without `{{ ... }}`.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Lit(_)))
+    }
+
+    /// The bytes of its literal text: the least it can render to.
+    pub fn literal_len(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Lit(text) => text.len(),
+                Part::Expr(_) => 0,
+            })
+            .sum()
+    }
+
     fn leaves(&self) -> Vec<&Expr> {
         let mut out = Vec::new();
         for p in &self.parts {

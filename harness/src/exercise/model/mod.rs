@@ -198,6 +198,38 @@ impl Retry {
     pub const EVERY: Duration = Duration::from_millis(500);
 }
 
+/// `send = { bytes = 1, every = "100ms" }` on a `tcp` step: a slow client writes
+/// `bytes` at a time with a pause of `every` between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    pub bytes: usize,
+    pub every: Duration,
+}
+
+impl Pace {
+    /// How long sending `len` bytes takes: a pause between each two chunks.
+    pub fn duration(&self, len: usize) -> Duration {
+        let chunks = len.div_ceil(self.bytes.max(1));
+        let pauses = u32::try_from(chunks.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.every.saturating_mul(pauses)
+    }
+
+    /// "1 byte every 100ms", "4 bytes every 1.5s".
+    pub fn describe(&self) -> String {
+        let unit = if self.bytes == 1 { "byte" } else { "bytes" };
+        format!("{} {unit} every {}", self.bytes, spell(self.every))
+    }
+}
+
+/// A duration as a spec writes it: "100ms" under a second, else "3s", "3.9s".
+pub(crate) fn spell(d: Duration) -> String {
+    if d < Duration::from_secs(1) && d.subsec_nanos().is_multiple_of(1_000_000) {
+        return format!("{}ms", d.as_millis());
+    }
+    let s = (d.as_secs_f64() * 1000.0).round() / 1000.0;
+    format!("{s}s")
+}
+
 /// The kind of a step's failure. A hint is shown only for the kinds it is about, so that
 /// advice about one cause is not printed under the evidence of another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -442,6 +474,8 @@ pub struct ExecStep {
 pub struct TcpStep {
     /// What to send (a template; TOML's escapes give `\r\n`).
     pub data: Template,
+    /// `send = { bytes, every }`: a slow client (default: all at once).
+    pub pace: Option<Pace>,
     pub timeout: Duration,
     pub expect: Expect,
     pub captures: Vec<Capture>,

@@ -221,3 +221,29 @@ impl Validator<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::exercise::{Limits, parse_exercise};
+
+    /// docs/spec.md: the table may be left out, and these are its defaults.
+    #[test]
+    fn a_spec_without_submission_gets_the_documented_defaults() {
+        let src = "[exercise]\nname = \"toy\"\ntitle = \"Toy\"\n[[checks]]\nid = \"c\"\ntitle = \"c\"\ncategory = \"api\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /health\"\n";
+        let ex = parse_exercise(Path::new("toy.toml"), src).unwrap_or_else(|e| panic!("{e}"));
+        let s = &ex.submission;
+        assert_eq!(
+            (s.port, s.health.as_str(), s.startup_timeout, s.env.len()),
+            (8080, "/health", Duration::from_secs(60), 0)
+        );
+        assert_eq!(s.limits, Limits::default());
+        assert_eq!(
+            (s.limits.memory_bytes, s.limits.pids, s.limits.nofile),
+            (512 * 1024 * 1024, 256, 4096)
+        );
+        assert!(s.limits.read_only);
+    }
+}
