@@ -236,11 +236,11 @@ impl Validator<'_> {
             return kinds.pop();
         }
         let what = if kinds.is_empty() {
-            "a step needs one of `http`, `sql`, `exec`, `action`, `db`, `sleep`, `load`, `redis`, `tcp`, `upstream` or `upstream_calls`".to_string()
+            "a step needs one of `http` (a load is an `http` step with a `load` table), `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls` or `sequence`".to_string()
         } else {
             let names: Vec<&str> = kinds.iter().map(Kind::name).collect();
             format!(
-                "a step has exactly one kind (`http`, `sql`, `exec`, `action`, `db`, `sleep`, `load`, `redis`, `tcp`, `upstream`, `upstream_calls`), not {}",
+                "a step has exactly one kind (`http`, `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls`, `sequence`), not {}",
                 names.join(" and ")
             )
         };
