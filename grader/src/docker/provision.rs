@@ -378,6 +378,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn urls_name_the_probe_host() {
+        let admin = Login {
+            user: ADMIN.into(),
+            password: "pw".into(),
+            database: "postgres".into(),
+        };
+        let local = PgServer::new(admin.clone(), &Reach::default(), 49153);
+        assert_eq!(
+            local.admin_url(),
+            "postgres://grader_admin:pw@127.0.0.1:49153/postgres"
+        );
+        let remote = crate::docker::ReachOptions {
+            probe_host: Some("172.18.0.1".into()),
+            ..Default::default()
+        }
+        .reach()
+        .expect("an address");
+        let server = PgServer::new(admin, &remote, 49153);
+        assert!(server.checker_url("app").contains("@172.18.0.1:49153/app"));
+        assert!(server.writer_url("app").contains("@172.18.0.1:49153/app"));
+    }
+
+    #[test]
     fn names_and_texts_are_quoted() {
         assert_eq!(ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(literal("it's"), "'it''s'");
