@@ -253,4 +253,17 @@ mod tests {
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
     }
+
+    #[test]
+    fn grade_batch_and_test_take_the_probe_host() {
+        for line in [
+            "grader grade todo-api sub --probe-host 172.17.0.1 --publish-on 0.0.0.0",
+            "grader batch todo-api class --probe-host docker",
+            "grader test todo-api --probe-host 10.0.0.2",
+        ] {
+            let cli = Cli::try_parse_from(line.split(' '));
+            assert!(cli.is_ok(), "{line}: {cli:?}");
+        }
+        assert!(Cli::try_parse_from(["grader", "list", "--probe-host", "x"]).is_err());
+    }
 }
