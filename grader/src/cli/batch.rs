@@ -54,9 +54,15 @@ pub(crate) struct Args {
     /// Grade only these checks (and the checks they need); the others are not run
     #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
     only: Vec<String>,
+    #[command(flatten)]
+    reach: super::ReachArgs,
 }
 
 pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
+    let reach = match args.reach.reach() {
+        Ok(r) => r,
+        Err(e) => return Ok(bad_input(e)),
+    };
     let Some(exercise) = super::exercise::load_or_report(&ctx.exercises, &args.exercise) else {
         return Ok(Fault::Exercise.exit_code());
     };
@@ -95,6 +101,7 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         shared_db: !args.no_shared_db,
         only,
         reference,
+        reach,
     };
     let cancel = super::cancel_on_signal();
     let reports = run::grade_class(opts, Arc::new(ClassProgress), &cancel).await?;

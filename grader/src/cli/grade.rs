@@ -59,9 +59,15 @@ pub(crate) struct Args {
     /// Grade only these checks (and the checks they need); the others are not run
     #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
     only: Vec<String>,
+    #[command(flatten)]
+    reach: super::ReachArgs,
 }
 
 pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
+    let reach = match reach_of(&args) {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
     let Some(exercise) = super::exercise::load_or_report(&ctx.exercises, &args.exercise) else {
         return Ok(grader_report::Fault::Exercise.exit_code());
     };
@@ -69,20 +75,13 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         Ok(v) => v,
         Err(code) => return Ok(code),
     };
+    let attach = match attach_of(&args) {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
     let git = GitPick {
         git_ref: args.git_ref,
         before: args.before,
-    };
-    let attach = match &args.url {
-        None => None,
-        Some(url) => Some(run::Attach {
-            url: match run::check_url(url) {
-                Ok(u) => u,
-                Err(e) => return Ok(bad_input(e)),
-            },
-            database_url: args.database_url.clone(),
-            redis_url: args.redis_url.clone(),
-        }),
     };
     let submission = match (&args.submission, &attach) {
         (Some(s), _) => s.clone(),
@@ -130,6 +129,7 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         shared_db: None,
         only,
         reference,
+        reach,
     };
     let terminal = Terminal::new(ctx.no_color);
     let cancel = super::cancel_on_signal();
@@ -157,4 +157,24 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         }
         report = next;
     }
+}
+
+/// Where the engine's ports are reached; a running server (--url) needs no engine.
+fn reach_of(args: &Args) -> Result<crate::docker::Reach, u8> {
+    match &args.url {
+        Some(_) => Ok(crate::docker::Reach::default()),
+        None => args.reach.reach().map_err(bad_input),
+    }
+}
+
+/// The running server to grade (--url), if any.
+fn attach_of(args: &Args) -> Result<Option<run::Attach>, u8> {
+    let Some(url) = &args.url else {
+        return Ok(None);
+    };
+    Ok(Some(run::Attach {
+        url: run::check_url(url).map_err(bad_input)?,
+        database_url: args.database_url.clone(),
+        redis_url: args.redis_url.clone(),
+    }))
 }

@@ -26,7 +26,7 @@ use grader_report::Fault;
 use tokio_util::sync::CancellationToken;
 
 use self::bundle::LONG_VERSION;
-use crate::docker::ImageNames;
+use crate::docker::{ImageNames, Reach, ReachOptions};
 use crate::report::Format;
 
 /// Grades hands-on backend exercises for real: builds a submission, starts it beside a
@@ -120,6 +120,27 @@ const EXIT_CODES: &str = "Exit codes:
   2  the submission could not be built or started
   3  bad exercise spec or command line
   4  the grader or Docker failed, or the run was interrupted";
+
+/// Where the grader reaches the ports the Docker engine publishes (`grade`, `batch`,
+/// `test`): see README, "Remote Docker engines".
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ReachArgs {
+    /// The address (or host name) where the grader reaches the ports the Docker engine
+    /// publishes [default: 127.0.0.1; with DOCKER_HOST=tcp://HOST:PORT, HOST's address]
+    #[arg(long, value_name = "ADDR", env = "GRADER_PROBE_HOST")]
+    probe_host: Option<String>,
+    /// The address of the engine's host that published ports are bound to [default: the
+    /// probe host's address]; 0.0.0.0 opens them on every interface: only behind NAT
+    #[arg(long, value_name = "ADDR", env = "GRADER_PUBLISH_ON")]
+    publish_on: Option<String>,
+}
+
+impl ReachArgs {
+    /// The reach these options and DOCKER_HOST say, or what is wrong with them.
+    pub(crate) fn reach(&self) -> Result<Reach, crate::docker::ReachError> {
+        ReachOptions::from_env(self.probe_host.clone(), self.publish_on.clone()).reach()
+    }
+}
 
 /// What every subcommand may use: the global options, resolved.
 pub(crate) struct Context {
@@ -231,5 +252,18 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn grade_batch_and_test_take_the_probe_host() {
+        for line in [
+            "grader grade todo-api sub --probe-host 172.17.0.1 --publish-on 0.0.0.0",
+            "grader batch todo-api class --probe-host docker",
+            "grader test todo-api --probe-host 10.0.0.2",
+        ] {
+            let cli = Cli::try_parse_from(line.split(' '));
+            assert!(cli.is_ok(), "{line}: {cli:?}");
+        }
+        assert!(Cli::try_parse_from(["grader", "list", "--probe-host", "x"]).is_err());
     }
 }

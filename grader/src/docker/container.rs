@@ -1,5 +1,5 @@
 //! The container plumbing every part of the runtime shares: create and start, labels,
-//! ports published on 127.0.0.1, bounded logs.
+//! ports published on one address (127.0.0.1 for a local engine), bounded logs.
 
 use std::collections::HashMap;
 
@@ -7,7 +7,8 @@ use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfigLogConfig, PortBinding};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, StartContainerOptions};
 
-use super::{DockerError, api, run_labels};
+use super::reach::is_bind_failure;
+use super::{DockerError, Reach, api, run_labels};
 
 /// The run's labels plus the container's role (`database`, `forwarder`, ...).
 pub(super) fn role_labels(run_id: &str, role: &str) -> HashMap<String, String> {
@@ -37,6 +38,24 @@ pub(super) async fn start(docker: &Docker, name: &str) -> Result<(), DockerError
         .map_err(api(format!("starting container {name}")))
 }
 
+/// Starts a container that publishes ports: an engine that cannot bind them where the
+/// reach says is told apart, with what to do.
+pub(super) async fn start_published(
+    docker: &Docker,
+    name: &str,
+    reach: &Reach,
+) -> Result<(), DockerError> {
+    match docker
+        .start_container(name, None::<StartContainerOptions>)
+        .await
+    {
+        Err(e) if is_bind_failure(&e.to_string()) => Err(DockerError::Other(
+            reach.cannot_bind(&format!("starting container {name}"), &e.to_string()),
+        )),
+        other => other.map_err(api(format!("starting container {name}"))),
+    }
+}
+
 pub(super) async fn create_and_start(
     docker: &Docker,
     name: &str,
@@ -46,12 +65,13 @@ pub(super) async fn create_and_start(
     start(docker, name).await
 }
 
-/// Port bindings that publish `key` (e.g. `5432/tcp`) on a free port of 127.0.0.1 only.
-pub(super) fn on_localhost(key: &str) -> HashMap<String, Option<Vec<PortBinding>>> {
+/// Port bindings that publish `key` (e.g. `5432/tcp`) on a free port of the reach's
+/// bind address only (127.0.0.1 for a local engine).
+pub(super) fn published_on(key: &str, reach: &Reach) -> HashMap<String, Option<Vec<PortBinding>>> {
     HashMap::from([(
         key.to_string(),
         Some(vec![PortBinding {
-            host_ip: Some("127.0.0.1".into()),
+            host_ip: Some(reach.bind().to_string()),
             host_port: Some(String::new()),
         }]),
     )])

@@ -3,10 +3,12 @@
 mod build;
 mod causes;
 mod clean;
+mod connect;
 mod container;
 mod context;
 mod images;
 mod provision;
+mod reach;
 pub(crate) mod rules;
 mod sandbox;
 mod shared_pg;
@@ -20,6 +22,7 @@ use bollard::Docker;
 pub use build::{BuildOutcome, build_submission};
 pub use clean::{clean_all, clean_run};
 pub use images::{ImageNames, ImageNeeds, ensure_images};
+pub use reach::{Reach, ReachError, ReachOptions};
 pub use sandbox::{Sandbox, SandboxOptions, private_network};
 pub use shared_pg::SharedPostgres;
 
@@ -61,11 +64,12 @@ pub(crate) fn api(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error
     move |source| DockerError::Api { what, source }
 }
 
-/// Connects with the usual environment (DOCKER_HOST or the local socket) and agrees on an
-/// API version the engine speaks (old engines speak 1.41).
+/// Connects with the usual environment (DOCKER_HOST or the local socket, DOCKER_TLS_VERIFY
+/// and DOCKER_CERT_PATH) and agrees on an API version the engine speaks (old engines
+/// speak 1.41).
 pub async fn connect() -> Result<Docker, DockerError> {
-    let docker = Docker::connect_with_defaults()
-        .map_err(|e| DockerError::Connect(e.to_string()))?
+    let docker = connect::from_env()?
+        .client()?
         .with_timeout(Duration::from_secs(300));
     let docker = docker
         .negotiate_version()

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::DockerError;
 use super::sandbox::services::{Login, random_password};
+use super::{DockerError, Reach};
 
 /// The server's superuser: the grader's, never the submission's.
 pub(in crate::docker) const ADMIN: &str = "grader_admin";
@@ -61,12 +61,15 @@ impl LearnerLimits {
     }
 }
 
-/// A PostgreSQL server the grader administers, published on 127.0.0.1.
+/// A PostgreSQL server the grader administers, published on the reach's bind address
+/// (127.0.0.1 for a local engine) and reached at its probe host.
 #[derive(Debug, Clone)]
 pub(in crate::docker) struct PgServer {
     pub admin: Login,
     checker_password: String,
     writer_password: String,
+    /// The probe host, as it goes in a URL.
+    host: String,
     pub port: u16,
 }
 
@@ -90,19 +93,20 @@ impl PgServer {
         }
     }
 
-    pub fn new(admin: Login, port: u16) -> PgServer {
+    pub fn new(admin: Login, reach: &Reach, port: u16) -> PgServer {
         PgServer {
             admin,
             checker_password: random_password(),
             writer_password: random_password(),
+            host: reach.url_host(),
             port,
         }
     }
 
     fn url(&self, user: &str, password: &str, database: &str) -> String {
         format!(
-            "postgres://{user}:{password}@127.0.0.1:{}/{database}",
-            self.port
+            "postgres://{user}:{password}@{}:{}/{database}",
+            self.host, self.port
         )
     }
 
@@ -372,6 +376,29 @@ impl StorageWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_name_the_probe_host() {
+        let admin = Login {
+            user: ADMIN.into(),
+            password: "pw".into(),
+            database: "postgres".into(),
+        };
+        let local = PgServer::new(admin.clone(), &Reach::default(), 49153);
+        assert_eq!(
+            local.admin_url(),
+            "postgres://grader_admin:pw@127.0.0.1:49153/postgres"
+        );
+        let remote = crate::docker::ReachOptions {
+            probe_host: Some("172.18.0.1".into()),
+            ..Default::default()
+        }
+        .reach()
+        .expect("an address");
+        let server = PgServer::new(admin, &remote, 49153);
+        assert!(server.checker_url("app").contains("@172.18.0.1:49153/app"));
+        assert!(server.writer_url("app").contains("@172.18.0.1:49153/app"));
+    }
 
     #[test]
     fn names_and_texts_are_quoted() {

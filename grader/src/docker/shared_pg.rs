@@ -12,11 +12,11 @@ use bollard::models::{
     NetworkDisconnectRequest,
 };
 
-use super::container::{self, on_localhost, role_labels};
+use super::container::{self, published_on, role_labels};
 use super::provision::{LEARNER, PgServer};
 use super::sandbox::create_network;
 use super::sandbox::services::{Login, PostgresSize, postgres_body, random_password};
-use super::{DockerError, api, images::ImageNames};
+use super::{DockerError, Reach, api, images::ImageNames};
 
 /// A running shared server. `stop` removes it.
 #[derive(Debug)]
@@ -29,12 +29,13 @@ pub struct SharedPostgres {
 
 impl SharedPostgres {
     /// Starts the server (labelled with the batch's id), sized for `learners` graded at
-    /// once, and waits until it answers.
+    /// once, publishes it where `reach` says, and waits until it answers.
     pub async fn start(
         docker: &Docker,
         images: &ImageNames,
         batch_id: &str,
         learners: usize,
+        reach: &Reach,
     ) -> Result<SharedPostgres, DockerError> {
         let net = format!("{batch_id}-db");
         create_network(docker, &net, batch_id, false).await?;
@@ -43,7 +44,7 @@ impl SharedPostgres {
         let key = "5432/tcp".to_string();
         let host = HostConfig {
             network_mode: Some(net.clone()),
-            port_bindings: Some(on_localhost(&key)),
+            port_bindings: Some(published_on(&key, reach)),
             ..Default::default()
         };
         let body = ContainerCreateBody {
@@ -56,13 +57,14 @@ impl SharedPostgres {
                 role_labels(batch_id, "shared-database"),
             )
         };
-        container::create_and_start(docker, &container, body).await?;
+        container::create(docker, &container, body).await?;
+        container::start_published(docker, &container, reach).await?;
         let host_port = container::published_port(docker, &container, &key).await?;
         let pg = SharedPostgres {
             docker: docker.clone(),
             batch_id: batch_id.to_string(),
             container,
-            server: PgServer::new(admin, host_port),
+            server: PgServer::new(admin, reach, host_port),
         };
         harness::probe::wait_database(&pg.server.admin_url(), Duration::from_secs(90))
             .await

@@ -41,6 +41,8 @@ pub(crate) struct BatchOptions {
     pub(crate) only: Option<Vec<String>>,
     /// The reference's work figures (the exercise's baseline.json).
     pub(crate) reference: Arc<super::baseline::Figures>,
+    /// Where the engine publishes ports and the grader reaches them.
+    pub(crate) reach: docker::Reach,
 }
 
 /// What ends a class before every learner is graded.
@@ -88,7 +90,7 @@ pub(crate) async fn grade_class(
     let shared_db = if opts.shared_db && opts.exercise.postgres.is_some() && !todo.is_empty() {
         let id = grade::new_run_id();
         reporter.report(&RunEvent::ClassDatabaseStarting { run_id: &id });
-        match SharedPostgres::start(&docker, &opts.images, &id, opts.jobs).await {
+        match SharedPostgres::start(&docker, &opts.images, &id, opts.jobs, &opts.reach).await {
             Ok(pg) => Some(Arc::new(pg)),
             Err(e) => {
                 let _ = docker::clean_run(&docker, &id).await;
@@ -231,6 +233,7 @@ impl Class {
             shared_db: self.shared_db.clone(),
             only: opts.only.clone(),
             reference: opts.reference.clone(),
+            reach: opts.reach,
         };
         let start = Instant::now();
         let report = if learner.path.is_dir() || source::is_git_url(&learner.path.to_string_lossy())

@@ -43,6 +43,8 @@ pub(crate) struct GradeOptions {
     pub(crate) only: Option<Vec<String>>,
     /// The reference's work figures (the exercise's baseline.json), for the report.
     pub(crate) reference: Arc<super::baseline::Figures>,
+    /// Where the engine publishes ports and the grader reaches them.
+    pub(crate) reach: docker::Reach,
 }
 
 /// What ends a single run before it has a report to show.
@@ -282,6 +284,7 @@ async fn run(
         upstream: ex.upstream.clone(),
         seed: opts.seed,
         shared_db: opts.shared_db.clone(),
+        reach: opts.reach,
     };
     let mut progress = |line: &str| reporter.report(&RunEvent::SandboxStarting { line });
     let sandbox = cancellable(cancel, Sandbox::start(docker, sandbox_opts, &mut progress))

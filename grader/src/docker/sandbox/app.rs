@@ -171,7 +171,8 @@ fn no_database() -> TargetError {
 impl Target for Sandbox {
     fn base_url(&self) -> String {
         format!(
-            "http://127.0.0.1:{}",
+            "http://{}:{}",
+            self.opts.reach.url_host(),
             *self.http_port.lock().expect("not poisoned")
         )
     }
@@ -189,7 +190,11 @@ impl Target for Sandbox {
     }
 
     fn redis_url(&self) -> Option<String> {
-        Some(format!("redis://127.0.0.1:{}/0", self.redis_port?))
+        Some(format!(
+            "redis://{}:{}/0",
+            self.opts.reach.url_host(),
+            self.redis_port?
+        ))
     }
 
     fn database_role(&self) -> Option<String> {

@@ -1,11 +1,11 @@
-//! socat relays between the networks: forwarders publish a container's port on
-//! 127.0.0.1 (so probes work even where the host cannot reach container IPs, as on
-//! Docker Desktop), and the upstream relay lets the submission reach the grader's mock
-//! and nothing else.
+//! socat relays between the networks: forwarders publish a container's port on one
+//! address, 127.0.0.1 for a local engine (so probes work even where the host cannot
+//! reach container IPs, as on Docker Desktop), the probe host for a remote one; the
+//! upstream relay lets the submission reach the grader's mock and nothing else.
 
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkConnectRequest};
 
-use super::super::container::{self, on_localhost, small_logs};
+use super::super::container::{self, published_on, small_logs};
 use super::super::{DockerError, api};
 use super::{Sandbox, UPSTREAM_HOST, UPSTREAM_PORT};
 
@@ -13,7 +13,8 @@ use super::{Sandbox, UPSTREAM_HOST, UPSTREAM_PORT};
 const FORWARDER_MEMORY: i64 = 256 * 1024 * 1024;
 
 /// A socat relay: listens on `listen` in `home` (as `alias`), also joins `also`, and
-/// forwards every connection `to` a host:port; `publish` puts it on 127.0.0.1.
+/// forwards every connection `to` a host:port; `publish` puts it on the reach's bind
+/// address.
 struct Socat<'a> {
     role: &'a str,
     listen: u16,
@@ -42,7 +43,7 @@ impl Sandbox {
         .map(|_| ())
     }
 
-    /// A socat container on the edge network, publishing `port` on 127.0.0.1 and
+    /// A socat container on the edge network, publishing `port` on the bind address and
     /// forwarding to `target:port` on the private network. Returns the host port.
     pub(super) async fn start_forwarder(
         &self,
@@ -77,7 +78,7 @@ impl Sandbox {
             labels: Some(self.labels("forwarder")),
             host_config: Some(HostConfig {
                 network_mode: Some(s.home.to_string()),
-                port_bindings: s.publish.then(|| on_localhost(key)),
+                port_bindings: s.publish.then(|| published_on(key, &self.opts.reach)),
                 memory: Some(FORWARDER_MEMORY),
                 memory_swap: Some(FORWARDER_MEMORY),
                 // It carries the load steps' traffic: a core, so it is never what a
@@ -110,7 +111,11 @@ impl Sandbox {
             )
             .await
             .map_err(api(format!("connecting {name} to {}", s.also)))?;
-        container::start(&self.docker, &name).await?;
+        if s.publish {
+            container::start_published(&self.docker, &name, &self.opts.reach).await?;
+        } else {
+            container::start(&self.docker, &name).await?;
+        }
         if s.publish {
             container::published_port(&self.docker, &name, &key)
                 .await

@@ -1,6 +1,7 @@
 //! One grading run's Docker world: a private network with no route out, the services
 //! (a fresh PostgreSQL, Redis, the upstream mock), the submission, and forwarders that
-//! publish the submission's port and the services on 127.0.0.1. Everything carries the
+//! publish the submission's port and the services on one address (127.0.0.1 for a local
+//! engine, see `Reach`). Everything carries the
 //! `grader.run` label, so `clean_run` removes it all.
 
 mod app;
@@ -25,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::container::{self, role_labels};
 use super::provision::{PgServer, StorageWatch};
 use super::rules::SandboxRules;
-use super::{DockerError, SharedPostgres, images::ImageNames};
+use super::{DockerError, Reach, SharedPostgres, images::ImageNames};
 
 pub(super) use network::create_network;
 pub use network::private_network;
@@ -52,6 +53,8 @@ pub struct SandboxOptions {
     /// A class's shared PostgreSQL server: the run gets a database on it instead of a
     /// server of its own.
     pub shared_db: Option<Arc<SharedPostgres>>,
+    /// Where the engine publishes ports and the grader reaches them.
+    pub reach: Reach,
 }
 
 /// Alias of the database on the private network.

@@ -175,7 +175,7 @@ impl Sandbox {
             let admin = PgServer::admin_login();
             self.start_postgres(&admin).await?;
             let port = self.start_forwarder("db", 5432, DB_HOST).await?;
-            let server = PgServer::new(admin, port);
+            let server = PgServer::new(admin, &self.opts.reach, port);
             harness::probe::wait_database(&server.admin_url(), Duration::from_secs(90))
                 .await
                 .map_err(|e| DockerError::Other(format!("PostgreSQL did not become ready: {e}")))?;
