@@ -44,6 +44,8 @@ impl Cluster {
             ))
             .with_env_var("POSTGRES_USER", "grader_admin")
             .with_env_var("POSTGRES_HOST_AUTH_METHOD", "trust")
+            // initdb wants a password even where every connection is trusted.
+            .with_env_var("POSTGRES_PASSWORD", "unused-with-trust")
             .with_env_var("POSTGRES_DB", "postgres")
             .with_label("grader.run", "harness-tests-exec")
             .with_cmd(cmd)
