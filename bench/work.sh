@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Are the performance scores fair? Grades each exercise's reference and every faulty
-# variant that loses a performance check, N times on an idle machine and N times with
-# every core kept busy by a CPU-burning process this script starts and stops, grading
-# only the performance checks (`--only`). Prints, per subject and check, the points
-# earned in each run (any difference between runs is listed), and per work figure its
-# spread (min/median/max) over all runs. Asserts nothing.
+# Are the performance scores fair? Grades each exercise's reference on every performance
+# check, and every efficiency variant (a faulty variant declared to lose an efficiency
+# check: a performance check that asserts work figures) on the efficiency checks, N times
+# on an idle machine and N times with every core kept busy by a CPU-burning process this
+# script starts and stops (`--only`: the other checks are not run). Prints, per subject
+# and check, the points earned in each run (any difference between runs is listed), and
+# per work figure its spread (min/median/max) over all runs. Asserts nothing.
 #   bench/work.sh [N] [EXERCISE...]
+# WORK_SUBJECTS=all grades every variant that loses any performance check, on all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10}
@@ -19,8 +21,9 @@ burners=()
 stop_burners() { for p in "${burners[@]}"; do kill "$p" 2>/dev/null || true; done; burners=(); }
 trap 'stop_burners; rm -rf "$out"' EXIT
 
-# The performance checks of an exercise (spec.toml and its includes), comma-separated.
-perf_checks() {
+# The checks of an exercise (spec.toml and its includes): its performance checks, then
+# its efficiency checks (those that assert work figures), each comma-separated on a line.
+checks_of() {
   python3 - "exercises/$1" <<'PY'
 import pathlib, sys, tomllib
 d = pathlib.Path(sys.argv[1])
@@ -28,37 +31,53 @@ spec = tomllib.loads((d / "spec.toml").read_text())
 checks = list(spec.get("checks", []))
 for inc in spec.get("exercise", {}).get("include", []):
     checks += tomllib.loads((d / inc).read_text()).get("checks", [])
-print(",".join(c["id"] for c in checks if c.get("category") == "performance"))
+perf = [c for c in checks if c.get("category") == "performance"]
+print(",".join(c["id"] for c in perf))
+FIGURES = ("statements", "transactions", "rows_read", "pages_read", "connections_opened",
+           "redis_commands", "upstream_calls", "memory_growth", "cpu")
+def efficient(check):
+    for step in check.get("steps", []):
+        if "work" in step.get("expect", {}):
+            return True
+        for t in (step.get("load") or {}).get("thresholds", []):
+            expr = t["expr"] if isinstance(t, dict) else t
+            if expr.split()[0] in FIGURES:
+                return True
+    return False
+print(",".join(c["id"] for c in perf if efficient(c)))
 PY
 }
 
-# The subjects of an exercise: its reference(s), then every variant losing a perf check.
+# The subjects of an exercise, each with the checks it is graded on: its reference(s) on
+# every performance check, then each efficiency variant on the efficiency checks.
 subjects() {
-  python3 - "exercises/$1" "$2" <<'PY'
+  python3 - "exercises/$1" "$2" "$3" "${WORK_SUBJECTS:-efficiency}" <<'PY'
 import pathlib, sys, tomllib
-d, perf = pathlib.Path(sys.argv[1]), set(sys.argv[2].split(","))
+d, perf, eff, which = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 for s in sorted((d / "solutions").iterdir()):
-    print(s)
+    print(f"{s}\t{perf}")
+losing, only = (set(perf.split(",")), perf) if which == "all" else (set(eff.split(",")), eff)
 for v in sorted((d / "variants").iterdir()):
     if (v / "variant.toml").exists():
         fails = set(tomllib.loads((v / "variant.toml").read_text()).get("fails", []))
-        if fails & perf:
-            print(v)
+        if fails & losing:
+            print(f"{v}\t{only}")
 PY
 }
 
 grade_all() { # phase
   for ex in "${exercises[@]}"; do
-    only=$(perf_checks "$ex")
-    while read -r subject; do
+    { read -r perf; read -r eff; } < <(checks_of "$ex")
+    while IFS=$'\t' read -r subject only; do
       name="$ex/$(basename "$(dirname "$subject")")-$(basename "$subject")"
+      start=$SECONDS
       for i in $(seq 1 "$n"); do
         dir="$out/$1/$name/$i"
         mkdir -p "$dir"
         "$grader" grade "$ex" "$subject" --only "$only" --out "$dir" >/dev/null 2>&1 || true
       done
-      echo "  $1: $name ($n runs)"
-    done < <(subjects "$ex" "$only")
+      echo "  $1: $name on $only ($n runs, $((SECONDS - start)) s)"
+    done < <(subjects "$ex" "$perf" "$eff")
   done
 }
 

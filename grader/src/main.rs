@@ -35,6 +35,7 @@ macro_rules! eprint {
 
 mod cli;
 mod docker;
+mod process;
 mod report;
 mod run;
 

@@ -360,6 +360,11 @@ pub struct Report {
     /// restart, crash and database steps, services not given): skipped, earning nothing.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unchecked_points: f64,
+    /// Where the submission ran when it was not Docker: `process` (the process runtime,
+    /// no sandbox, Dockerfile instructions other than CMD not run). Absent: Docker, or an
+    /// attached server (`unchecked_points` says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
 }
 
 fn is_zero(x: &f64) -> bool {

@@ -60,6 +60,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
     only: Vec<String>,
     #[command(flatten)]
+    runtime: super::RuntimeArgs,
+    #[command(flatten)]
     reach: super::ReachArgs,
 }
 
@@ -79,6 +81,15 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };
+    let process = match args.runtime.process() {
+        Ok(p) => p,
+        Err(e) => return Ok(bad_input(e)),
+    };
+    if process.is_some() && attach.is_some() {
+        return Ok(bad_input(
+            "--url grades a server that is already running: it takes no --runtime",
+        ));
+    }
     let git = GitPick {
         git_ref: args.git_ref,
         before: args.before,
@@ -88,25 +99,10 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         (None, Some(a)) => PathBuf::from(&a.url),
         (None, None) => return Ok(bad_input("give a submission folder, or --url")),
     };
-    if attach.is_none() || args.watch {
-        let given = submission.to_string_lossy();
-        if !submission.is_dir() && (attach.is_some() || !run::is_git_url(&given)) {
-            return Ok(bad_input(format_args!(
-                "the submission `{}` is not a folder{}",
-                submission.display(),
-                if attach.is_some() {
-                    " (--watch watches a folder)"
-                } else {
-                    " (nor a git URL)"
-                }
-            )));
-        }
-        if git.is_set() && !run::needs_clone(&given, &git) {
-            return Ok(bad_input(format_args!(
-                "--ref and --before need a git repository; `{}` is not one",
-                submission.display()
-            )));
-        }
+    if (attach.is_none() || args.watch)
+        && let Err(code) = check_submission(&submission, &git, attach.is_some())
+    {
+        return Ok(code);
     }
     let run_id = run::new_run_id();
     let out_dir = args
@@ -134,9 +130,12 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
     let terminal = Terminal::new(ctx.no_color);
     let cancel = super::cancel_on_signal();
     let once = || async {
-        match &attach {
-            Some(a) => run::attach_alone(&opts, a, &args.format.0, &terminal).await,
-            None => run::grade_alone(&opts, &args.format.0, &terminal, &cancel)
+        match (&attach, &process) {
+            (Some(a), _) => run::attach_alone(&opts, a, &args.format.0, &terminal).await,
+            (None, Some(p)) => {
+                run::grade_process_alone(&opts, p, &args.format.0, &terminal, &cancel).await
+            }
+            (None, None) => run::grade_alone(&opts, &args.format.0, &terminal, &cancel)
                 .await
                 .map_err(anyhow::Error::from),
         }
@@ -157,6 +156,29 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         }
         report = next;
     }
+}
+
+/// Why the submission given is not one to grade (or to watch, with --url).
+fn check_submission(submission: &std::path::Path, git: &GitPick, attached: bool) -> Result<(), u8> {
+    let given = submission.to_string_lossy();
+    if !submission.is_dir() && (attached || !run::is_git_url(&given)) {
+        return Err(bad_input(format_args!(
+            "the submission `{}` is not a folder{}",
+            submission.display(),
+            if attached {
+                " (--watch watches a folder)"
+            } else {
+                " (nor a git URL)"
+            }
+        )));
+    }
+    if git.is_set() && !run::needs_clone(&given, git) {
+        return Err(bad_input(format_args!(
+            "--ref and --before need a git repository; `{}` is not one",
+            submission.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Where the engine's ports are reached; a running server (--url) needs no engine.

@@ -142,6 +142,43 @@ impl ReachArgs {
     }
 }
 
+/// Where submissions run (`grade`, `batch`, `test`): see README, "Without Docker".
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct RuntimeArgs {
+    /// Where the submission runs: `docker` (built from its Dockerfile, in a sandbox) or
+    /// `process` (a process of this machine, for machines that are already a sandbox:
+    /// PostgreSQL and Redis from this machine, the server started with the command from
+    /// --cmd, grader.toml, a Procfile or the Dockerfile's CMD; nothing is sandboxed)
+    #[arg(long, value_enum, default_value = "docker", env = "GRADER_RUNTIME")]
+    runtime: Runtime,
+    /// With --runtime process: the shell command that starts the server, instead of what
+    /// the submission declares
+    #[arg(long, value_name = "COMMAND")]
+    cmd: Option<String>,
+}
+
+/// Where a submission runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Runtime {
+    Docker,
+    Process,
+}
+
+impl RuntimeArgs {
+    /// The process runtime's options (None: Docker), or why these options do not go
+    /// together.
+    pub(crate) fn process(&self) -> Result<Option<crate::run::ProcessOptions>, String> {
+        match (self.runtime, &self.cmd) {
+            (Runtime::Docker, Some(_)) => Err(
+                "--cmd is for --runtime process (in Docker the image's CMD starts the server)"
+                    .into(),
+            ),
+            (Runtime::Docker, None) => Ok(None),
+            (Runtime::Process, cmd) => Ok(Some(crate::run::ProcessOptions { cmd: cmd.clone() })),
+        }
+    }
+}
+
 /// What every subcommand may use: the global options, resolved.
 pub(crate) struct Context {
     pub(crate) exercises: PathBuf,

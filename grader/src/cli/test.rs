@@ -39,12 +39,18 @@ pub(crate) struct Args {
     #[arg(long, value_name = "ID[,ID...]", value_delimiter = ',')]
     only: Vec<String>,
     #[command(flatten)]
+    runtime: super::RuntimeArgs,
+    #[command(flatten)]
     reach: super::ReachArgs,
 }
 
 pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
     let reach = match args.reach.reach() {
         Ok(r) => r,
+        Err(e) => return Ok(bad_input(e)),
+    };
+    let process = match args.runtime.process() {
+        Ok(p) => p,
         Err(e) => return Ok(bad_input(e)),
     };
     let Some(exercise) = super::exercise::load_or_report(&ctx.exercises, &args.exercise) else {
@@ -87,6 +93,7 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         only: only.clone(),
         reference: reference.clone(),
         reach,
+        process,
     };
     let cancel = super::cancel_on_signal();
     let reports = run::grade_class(opts, Arc::new(ClassProgress), &cancel).await?;

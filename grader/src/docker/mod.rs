@@ -24,6 +24,15 @@ pub use clean::{clean_all, clean_run};
 pub use images::{ImageNames, ImageNeeds, ensure_images};
 pub use reach::{Reach, ReachError, ReachOptions};
 pub use sandbox::{Sandbox, SandboxOptions, private_network};
+// What the process runtime shares with the Docker one: the database the grader
+// administers, the submission's environment, and the causes read from its output.
+pub(crate) use causes::{Ended, from_exit, from_log};
+pub(crate) use provision::{LEARNER, PgServer, StorageWatch};
+pub(crate) use rules::SandboxRules;
+pub(crate) use sandbox::{
+    Login, PostgresSize, ServiceAddrs, contract_env, merge_causes, output_of, random_password,
+    throwaway_postgres,
+};
 pub use shared_pg::SharedPostgres;
 
 /// The label key on everything the grader creates; its value is the run's id.

@@ -13,7 +13,7 @@ use super::sandbox::services::{Login, random_password};
 use super::{DockerError, Reach};
 
 /// The server's superuser: the grader's, never the submission's.
-pub(in crate::docker) const ADMIN: &str = "grader_admin";
+pub(crate) const ADMIN: &str = "grader_admin";
 /// The role the grader's SQL steps use: it reads every table, writes none.
 const CHECKER: &str = "grader_checks";
 /// The role `exec` steps write as: every table of a database it may connect to (the
@@ -27,7 +27,7 @@ const MIB: i64 = 1024 * 1024;
 
 /// What a learner's role may use (the contract in every exercise's README says the same).
 #[derive(Debug, Clone, Copy)]
-pub(in crate::docker) struct LearnerLimits {
+pub(crate) struct LearnerLimits {
     pub connections: u32,
     pub statement_timeout: Duration,
     pub idle_in_transaction: Duration,
@@ -37,7 +37,7 @@ pub(in crate::docker) struct LearnerLimits {
 }
 
 /// Every learner's limits.
-pub(in crate::docker) const LEARNER: LearnerLimits = LearnerLimits {
+pub(crate) const LEARNER: LearnerLimits = LearnerLimits {
     connections: 32,
     statement_timeout: Duration::from_secs(5),
     idle_in_transaction: Duration::from_secs(10),
@@ -64,7 +64,7 @@ impl LearnerLimits {
 /// A PostgreSQL server the grader administers, published on the reach's bind address
 /// (127.0.0.1 for a local engine) and reached at its probe host.
 #[derive(Debug, Clone)]
-pub(in crate::docker) struct PgServer {
+pub(crate) struct PgServer {
     pub admin: Login,
     checker_password: String,
     writer_password: String,
@@ -99,6 +99,17 @@ impl PgServer {
             checker_password: random_password(),
             writer_password: random_password(),
             host: reach.url_host(),
+            port,
+        }
+    }
+
+    /// A server on this machine's loopback (the process runtime's).
+    pub fn on_loopback(admin: Login, port: u16) -> PgServer {
+        PgServer {
+            admin,
+            checker_password: random_password(),
+            writer_password: random_password(),
+            host: "127.0.0.1".into(),
             port,
         }
     }
@@ -346,7 +357,7 @@ fn look_query(login: &Login, limits: &LearnerLimits) -> String {
 
 /// A learner's database under watch; dropping it stops the watching.
 #[derive(Debug)]
-pub(in crate::docker) struct StorageWatch {
+pub(crate) struct StorageWatch {
     exceeded: CancellationToken,
     stop: CancellationToken,
     limits: LearnerLimits,

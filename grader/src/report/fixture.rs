@@ -109,6 +109,7 @@ pub(crate) fn report() -> Report {
         submission_exit: None,
         causes: Vec::new(),
         unchecked_points: 0.0,
+        runtime: None,
         reference_work: reference(),
     };
     r.checks[1] = with_output(r.checks[1].clone());

@@ -458,9 +458,14 @@ pub(crate) fn render(report: &Report) -> String {
     }
     h.push_str(&run_html(report));
     h.push_str(&format!(
-        "<footer>grader {} · report schema {}{}</footer>\n</main></body></html>\n",
+        "<footer>grader {} · report schema {}{}{}</footer>\n</main></body></html>\n",
         escape(&report.grader_version),
         report.schema_version,
+        report
+            .runtime
+            .as_ref()
+            .map(|r| format!(" · {} runtime (not sandboxed)", escape(r)))
+            .unwrap_or_default(),
         if report.exercise.digest.is_empty() {
             String::new()
         } else {

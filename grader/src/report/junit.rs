@@ -74,6 +74,9 @@ pub(crate) fn render(report: &Report) -> String {
                 inert(&report.exercise.digest),
             ));
         }
+        if let Some(runtime) = &report.runtime {
+            suite.add_property(Property::new("grader.runtime", inert(runtime)));
+        }
         if i == 0 && !report.causes.is_empty() {
             suite.set_system_out(inert(&cause_lines(&report.causes).join("\n")));
         }

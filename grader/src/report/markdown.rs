@@ -84,6 +84,12 @@ fn heading(report: &Report) -> String {
             crate::report::text::pts(report.unchecked_points)
         ));
     }
+    if let Some(runtime) = &report.runtime {
+        out.push_str(&format!(
+            "Ran with the {} runtime: the server was a process of the grading machine, not a container (a Dockerfile's RUN and COPY were not run).\n\n",
+            inline(runtime)
+        ));
+    }
     if let Some(commit) = &report.commit {
         out.push_str(&format!("Graded commit `{}`.\n\n", inline(commit)));
     }

@@ -320,6 +320,14 @@ impl Terminal {
                 pts(report.unchecked_points)
             );
         }
+        if let Some(runtime) = &report.runtime {
+            println!(
+                "{} {} runtime: the server ran as a process of this machine, not in a \
+                 container (a Dockerfile's RUN and COPY were not run)",
+                self.paint("1;33", "Runtime:"),
+                crate::report::text::inert(runtime)
+            );
+        }
         println!(
             "Seed: {} (replay the same data with --seed {})",
             report.seed, report.seed

@@ -43,6 +43,9 @@ pub(crate) struct BatchOptions {
     pub(crate) reference: Arc<super::baseline::Figures>,
     /// Where the engine publishes ports and the grader reaches them.
     pub(crate) reach: docker::Reach,
+    /// Grade without Docker (`--runtime process`): each learner's services and server
+    /// are processes of this machine.
+    pub(crate) process: Option<super::local::ProcessOptions>,
 }
 
 /// What ends a class before every learner is graded.
@@ -68,17 +71,22 @@ pub(crate) async fn grade_class(
         jobs: opts.jobs,
         out: &opts.out_dir,
     });
-    let docker = docker::connect().await?;
     std::fs::create_dir_all(&opts.out_dir)?;
-    // Images once, before the class: not once per learner.
-    docker::ensure_images(
-        &docker,
-        &opts.images,
-        &opts.recipes,
-        docker::ImageNeeds::of(&opts.exercise),
-        &mut |line| reporter.report(&RunEvent::Images { line }),
-    )
-    .await?;
+    let docker = if let Some(p) = &opts.process {
+        Runner::Process(p.clone())
+    } else {
+        let docker = docker::connect().await?;
+        // Images once, before the class: not once per learner.
+        docker::ensure_images(
+            &docker,
+            &opts.images,
+            &opts.recipes,
+            docker::ImageNeeds::of(&opts.exercise),
+            &mut |line| reporter.report(&RunEvent::Images { line }),
+        )
+        .await?;
+        Runner::Docker(docker)
+    };
     let (done, todo) = already_graded(&opts);
     if !done.is_empty() {
         reporter.report(&RunEvent::BatchResumed {
@@ -87,13 +95,17 @@ pub(crate) async fn grade_class(
         });
     }
     // One database server for the class: a fresh database per learner on it.
-    let shared_db = if opts.shared_db && opts.exercise.postgres.is_some() && !todo.is_empty() {
+    let shared_db = if let Runner::Docker(docker) = &docker
+        && opts.shared_db
+        && opts.exercise.postgres.is_some()
+        && !todo.is_empty()
+    {
         let id = grade::new_run_id();
         reporter.report(&RunEvent::ClassDatabaseStarting { run_id: &id });
-        match SharedPostgres::start(&docker, &opts.images, &id, opts.jobs, &opts.reach).await {
+        match SharedPostgres::start(docker, &opts.images, &id, opts.jobs, &opts.reach).await {
             Ok(pg) => Some(Arc::new(pg)),
             Err(e) => {
-                let _ = docker::clean_run(&docker, &id).await;
+                let _ = docker::clean_run(docker, &id).await;
                 return Err(e.into());
             }
         }
@@ -137,10 +149,17 @@ fn already_graded(opts: &BatchOptions) -> (BTreeMap<String, Report>, Vec<Learner
     (done, todo)
 }
 
+/// Where the class's submissions run.
+#[derive(Clone)]
+enum Runner {
+    Docker(Docker),
+    Process(super::local::ProcessOptions),
+}
+
 /// What every learner's run of a class shares.
 #[derive(Clone)]
 struct Class {
-    docker: Docker,
+    docker: Runner,
     opts: Arc<BatchOptions>,
     reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
@@ -239,7 +258,12 @@ impl Class {
         let report = if learner.path.is_dir() || source::is_git_url(&learner.path.to_string_lossy())
         {
             // Runs side by side say nothing: the class's progress is the line per learner.
-            grade::grade(&self.docker, &go, &Quiet, &self.cancel).await
+            match &self.docker {
+                Runner::Docker(docker) => grade::grade(docker, &go, &Quiet, &self.cancel).await,
+                Runner::Process(p) => {
+                    super::local::grade_process(&go, p, &Quiet, &self.cancel).await
+                }
+            }
         } else {
             grade::not_a_folder(&go)
         };

@@ -218,6 +218,7 @@ pub(super) fn skeleton(opts: &GradeOptions) -> Report {
         submission_exit: None,
         causes: Vec::new(),
         unchecked_points: 0.0,
+        runtime: None,
         reference_work: Default::default(),
     }
 }
@@ -301,7 +302,7 @@ async fn run(
 
 /// The folder to build: a variant applied to its reference, a git submission cloned at
 /// the picked commit, or the folder as given (a work tree's commit is noted).
-async fn prepare_source(
+pub(super) async fn prepare_source(
     opts: &GradeOptions,
     reporter: &dyn Reporter,
     cancel: &CancellationToken,
@@ -427,7 +428,29 @@ async fn graded(
         only: opts.only.clone(),
     };
     let start = Instant::now();
-    let run = harness::run_checks(ex, sandbox, &config, |event| match event {
+    let run = harness::run_checks(ex, sandbox, &config, on_check(opts, reporter, results));
+    // The grader shutting the learner out of its database (over its storage cap) ends
+    // the checks: what finished is graded, the rest did not run, the reason says why.
+    let outcome = tokio::select! {
+        outcome = cancellable(cancel, run) => outcome.map(|_| ()),
+        reason = sandbox.limit_exceeded() => Err(Stop::Ended {
+            status: RunStatus::Graded,
+            reason,
+        }),
+    };
+    report.phases.checks_ms = Some(ms(start));
+    outcome
+}
+
+/// What the checks say as they run: to the reporter (a hidden check's failure redacted
+/// unless hidden checks are shown), and each finished result into `results`.
+pub(super) fn on_check<'a>(
+    opts: &'a GradeOptions,
+    reporter: &'a dyn Reporter,
+    results: &'a mut Vec<CheckResult>,
+) -> impl FnMut(Event<'_>) + 'a {
+    let ex = &opts.exercise;
+    move |event| match event {
         Event::CheckFinished {
             index,
             total,
@@ -446,18 +469,7 @@ async fn graded(
             results.push(result);
         }
         started => reporter.report(&RunEvent::Check(started)),
-    });
-    // The grader shutting the learner out of its database (over its storage cap) ends
-    // the checks: what finished is graded, the rest did not run, the reason says why.
-    let outcome = tokio::select! {
-        outcome = cancellable(cancel, run) => outcome.map(|_| ()),
-        reason = sandbox.limit_exceeded() => Err(Stop::Ended {
-            status: RunStatus::Graded,
-            reason,
-        }),
-    };
-    report.phases.checks_ms = Some(ms(start));
-    outcome
+    }
 }
 
 /// The submission's image name: one per exercise and folder, so a re-grade reuses the

@@ -13,7 +13,7 @@ use bollard::query_parameters::{
 };
 use grader_report::CauseKind;
 use harness::probe::{NotReady, wait_ready};
-use harness::template::Context;
+use harness::template::{Context, Template};
 use harness::{Diagnosis, Stopped, Target, TargetError, Usage};
 
 use super::super::DockerError;
@@ -21,56 +21,83 @@ use super::super::container::small_logs;
 use super::super::provision::LEARNER;
 use super::{APP_HOST, DB_HOST, REDIS_HOST, Sandbox, UPSTREAM_HOST, UPSTREAM_PORT};
 
+/// Where the submission finds its services: the ports and hosts its environment names.
+pub(crate) struct ServiceAddrs<'a> {
+    /// The port it listens on (`PORT`).
+    pub port: u16,
+    /// Its database role and database, at this host and port.
+    pub db: Option<(&'a super::services::Login, &'a str, u16)>,
+    /// Redis, at this host and port.
+    pub redis: Option<(&'a str, u16)>,
+    /// The upstream's base URL.
+    pub upstream: Option<String>,
+}
+
+/// The submission's environment as every exercise's contract states it: `PORT`, the
+/// services' URLs, then the exercise's own variables (templates that may use those URLs).
+/// The Docker sandbox and the process runtime differ only in the addresses.
+pub(crate) fn contract_env(addrs: &ServiceAddrs<'_>, extra: &[(String, Template)]) -> Vec<String> {
+    let port = addrs.port;
+    let mut ctx = Context::new(0, "env");
+    ctx.set("port", port.into());
+    let mut env = vec![format!("PORT={port}")];
+    if let Some((db, host, db_port)) = addrs.db {
+        let url = format!(
+            "postgres://{}:{}@{host}:{db_port}/{}",
+            db.user, db.password, db.database
+        );
+        env.extend([
+            format!("DATABASE_URL={url}"),
+            format!("PGHOST={host}"),
+            format!("PGPORT={db_port}"),
+            format!("PGUSER={}", db.user),
+            format!("PGPASSWORD={}", db.password),
+            format!("PGDATABASE={}", db.database),
+        ]);
+        ctx.set("database_url", url.into());
+        ctx.set("db_host", host.into());
+        ctx.set("db_port", db_port.into());
+        ctx.set("db_user", db.user.clone().into());
+        ctx.set("db_password", db.password.clone().into());
+        ctx.set("db_name", db.database.clone().into());
+    }
+    if let Some((host, redis_port)) = addrs.redis {
+        let url = format!("redis://{host}:{redis_port}/0");
+        env.extend([
+            format!("REDIS_URL={url}"),
+            format!("REDIS_HOST={host}"),
+            format!("REDIS_PORT={redis_port}"),
+        ]);
+        ctx.set("redis_url", url.into());
+    }
+    if let Some(url) = &addrs.upstream {
+        env.push(format!("UPSTREAM_URL={url}"));
+        ctx.set("upstream_url", url.clone().into());
+    }
+    for (name, t) in extra {
+        match t.render_string(&mut ctx) {
+            Ok(v) => env.push(format!("{name}={v}")),
+            Err(_) => env.push(format!("{name}=")),
+        }
+    }
+    env
+}
+
 impl Sandbox {
-    /// The submission's environment: `PORT`, the services' URLs, then the exercise's
-    /// own variables (templates that may use those URLs).
+    /// The submission's environment, with the private network's names.
     fn app_env(&self) -> Vec<String> {
-        let port = self.opts.port;
-        let mut ctx = Context::new(0, "env");
-        ctx.set("port", port.into());
-        let mut env = vec![format!("PORT={port}")];
-        if self.pg().is_some() {
-            let db = &self.db;
-            let url = format!(
-                "postgres://{}:{}@{DB_HOST}:5432/{}",
-                db.user, db.password, db.database
-            );
-            env.extend([
-                format!("DATABASE_URL={url}"),
-                format!("PGHOST={DB_HOST}"),
-                "PGPORT=5432".to_string(),
-                format!("PGUSER={}", db.user),
-                format!("PGPASSWORD={}", db.password),
-                format!("PGDATABASE={}", db.database),
-            ]);
-            ctx.set("database_url", url.into());
-            ctx.set("db_host", DB_HOST.into());
-            ctx.set("db_port", 5432.into());
-            ctx.set("db_user", db.user.clone().into());
-            ctx.set("db_password", db.password.clone().into());
-            ctx.set("db_name", db.database.clone().into());
-        }
-        if self.opts.redis {
-            let url = format!("redis://{REDIS_HOST}:6379/0");
-            env.extend([
-                format!("REDIS_URL={url}"),
-                format!("REDIS_HOST={REDIS_HOST}"),
-                "REDIS_PORT=6379".to_string(),
-            ]);
-            ctx.set("redis_url", url.into());
-        }
-        if self.opts.upstream.is_some() {
-            let url = format!("http://{UPSTREAM_HOST}:{UPSTREAM_PORT}");
-            env.push(format!("UPSTREAM_URL={url}"));
-            ctx.set("upstream_url", url.into());
-        }
-        for (name, t) in &self.opts.env {
-            match t.render_string(&mut ctx) {
-                Ok(v) => env.push(format!("{name}={v}")),
-                Err(_) => env.push(format!("{name}=")),
-            }
-        }
-        env
+        let upstream = self
+            .opts
+            .upstream
+            .is_some()
+            .then(|| format!("http://{UPSTREAM_HOST}:{UPSTREAM_PORT}"));
+        let addrs = ServiceAddrs {
+            port: self.opts.port,
+            db: self.pg().is_some().then_some((&self.db, DB_HOST, 5432)),
+            redis: self.opts.redis.then_some((REDIS_HOST, 6379)),
+            upstream,
+        };
+        contract_env(&addrs, &self.opts.env)
     }
 
     fn app_body(&self) -> ContainerCreateBody {

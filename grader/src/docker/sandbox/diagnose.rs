@@ -33,7 +33,7 @@ const LOG_SETTLE: Duration = Duration::from_millis(150);
 const DIAGNOSIS_TIME: Duration = Duration::from_secs(15);
 
 /// The last lines that fit the caps, and how many earlier ones did not.
-fn output_of(lines: &[String]) -> Option<SubmissionOutput> {
+pub(crate) fn output_of(lines: &[String]) -> Option<SubmissionOutput> {
     if lines.is_empty() {
         return None;
     }
@@ -58,7 +58,7 @@ fn output_of(lines: &[String]) -> Option<SubmissionOutput> {
 }
 
 /// Adds the causes of `more` whose kind is not there yet.
-fn merge(causes: &mut Vec<Cause>, more: Vec<Cause>) {
+pub(crate) fn merge(causes: &mut Vec<Cause>, more: Vec<Cause>) {
     for c in more {
         if !causes.iter().any(|k| k.kind == c.kind) {
             causes.push(c);

@@ -28,9 +28,11 @@ use super::provision::{PgServer, StorageWatch};
 use super::rules::SandboxRules;
 use super::{DockerError, Reach, SharedPostgres, images::ImageNames};
 
+pub(crate) use app::{ServiceAddrs, contract_env};
+pub(crate) use diagnose::{merge as merge_causes, output_of};
 pub(super) use network::create_network;
 pub use network::private_network;
-use services::{Login, random_password};
+pub(crate) use services::{Login, PostgresSize, random_password, throwaway_postgres};
 
 /// What the sandbox runs, and how.
 #[derive(Debug, Clone)]

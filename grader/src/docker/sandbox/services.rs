@@ -16,7 +16,7 @@ use super::{DB_HOST, REDIS_HOST, Sandbox, network};
 
 /// A PostgreSQL role, its password and its database.
 #[derive(Debug, Clone, Default)]
-pub(in crate::docker) struct Login {
+pub(crate) struct Login {
     pub user: String,
     pub password: String,
     pub database: String,
@@ -24,7 +24,7 @@ pub(in crate::docker) struct Login {
 
 /// How big a throwaway PostgreSQL server is: sized for the learners it serves at once,
 /// each at its limits.
-pub(in crate::docker) struct PostgresSize {
+pub(crate) struct PostgresSize {
     max_connections: u32,
     memory_mib: i64,
     /// The tmpfs that holds the data folder.
@@ -45,6 +45,11 @@ const RESERVED_CONNECTIONS: u32 = 5;
 const CHECKER_CONNECTIONS: u32 = 4;
 
 impl PostgresSize {
+    /// Connections the server accepts, the reserved ones included.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections
+    }
+
     /// A server for `learners` at once (1: a run's own server; a class's `--jobs`).
     pub fn for_learners(learners: usize) -> PostgresSize {
         let n = learners.max(1) as u32;
@@ -133,7 +138,7 @@ pub const COUNTER_SETTINGS: [&str; 4] = [
 /// PostgreSQL's command for a throwaway database: durability against a host crash buys
 /// nothing here. The write-ahead log is kept small (it shares the data disk), and slots
 /// stay reserved for the grader's admin when learners take every other.
-fn throwaway_postgres(max_connections: u32) -> Vec<String> {
+pub(crate) fn throwaway_postgres(max_connections: u32) -> Vec<String> {
     let settings = [
         "fsync=off".to_string(),
         "full_page_writes=off".to_string(),
@@ -150,7 +155,7 @@ fn throwaway_postgres(max_connections: u32) -> Vec<String> {
         .collect()
 }
 
-pub(in crate::docker) fn random_password() -> String {
+pub(crate) fn random_password() -> String {
     let bytes: [u8; 12] = rand::rng().random();
     hex::encode(bytes)
 }
