@@ -21,10 +21,8 @@ fn root() -> PathBuf {
 }
 
 fn out_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "grader-process-test-{}-{name}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("grader-process-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -52,11 +50,7 @@ fn grade(exercise: &str, submission: &Path, name: &str, args: &[&str]) -> Report
     let report: Report = serde_json::from_str(&text).unwrap();
     // Nothing of the run is left: no process of its folder, no folder.
     let run_dir = std::env::temp_dir().join(&report.run_id);
-    assert!(
-        !run_dir.exists(),
-        "{} was not removed",
-        run_dir.display()
-    );
+    assert!(!run_dir.exists(), "{} was not removed", run_dir.display());
     let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
     let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
         .lines()
@@ -97,7 +91,12 @@ fn the_reference_scores_full_marks_and_a_variant_loses_exactly_its_checks() {
         "reference",
         &[],
     );
-    assert_eq!(reference.status, RunStatus::Graded, "{:?}", reference.reason);
+    assert_eq!(
+        reference.status,
+        RunStatus::Graded,
+        "{:?}",
+        reference.reason
+    );
     assert_eq!(reference.runtime.as_deref(), Some("process"));
     assert!(
         lost(&reference).is_empty(),
