@@ -125,7 +125,10 @@ fn a_server_that_exits_is_not_started_and_the_report_says_how_it_ended() {
         "todo-api",
         &exercise,
         "exits",
-        &["--cmd", "echo 'no DATABASE_URL here' >&2; exit 3"],
+        &[
+            "--cmd",
+            "setsid sleep 6543 & echo 'no DATABASE_URL here' >&2; exit 3",
+        ],
     );
     assert_eq!(report.status, RunStatus::StartFailed);
     let reason = report.reason.unwrap_or_default();
@@ -138,6 +141,25 @@ fn a_server_that_exits_is_not_started_and_the_report_says_how_it_ended() {
         "the server's own line is in the report"
     );
     assert!(report.checks.iter().all(|c| c.earned == 0.0));
+    // As root the submission has an account of its own: a daemon that left its process
+    // group is ended with it.
+    if is_root() {
+        let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+        let text = String::from_utf8_lossy(&ps.stdout);
+        assert!(
+            !text.lines().any(|l| l.trim() == "sleep 6543"),
+            "the submission's daemon was left running"
+        );
+    }
+}
+
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        == Some("0")
 }
 
 #[test]

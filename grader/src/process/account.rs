@@ -1,17 +1,19 @@
 //! Whose the processes of a run without Docker are. Run as root (a Gradescope
-//! autograder, a CI container), the grader gives the services to `nobody` and the
-//! submission to an account of its own with no other files on the machine, so that
-//! the submission can neither read the database's files nor signal the services or
-//! the grader. Run as anyone else, every process is that user's: nothing is separated
-//! (the README says so).
+//! autograder, a CI container), the grader gives the services to `nobody` and each
+//! run's submission to an account of its own (a uid no one else has, picked per run),
+//! so that a submission can neither read the database's files nor signal the services,
+//! the grader or a classmate's submission graded beside it, and every process it leaves
+//! (a daemon that left its process group) can be found and ended by its uid. Run as
+//! anyone else, every process is that user's: nothing is separated (the README says so).
 
 use std::path::Path;
 
 use nix::unistd::{Uid, User};
 
-/// The submission's account when the grader is root: no entry in /etc/passwd, no files
-/// but the run's copy of the submission.
-pub(crate) const SUBMISSION_ID: u32 = 65533;
+/// Where the submissions' uids are picked from: above the 16-bit range of ordinary
+/// accounts, no entry in /etc/passwd, no files but the run's copy of the submission.
+const FIRST_ID: u32 = 0x0010_0000;
+const IDS: u32 = 0x0010_0000;
 
 /// A numeric user and group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,22 +41,60 @@ pub(crate) fn services() -> Result<Option<Account>, String> {
     }))
 }
 
-/// The submission's account when root, else none.
+/// The submission's account when root (a uid of its own, no one's user and running no
+/// process now), else none.
 pub(crate) fn submission() -> Result<Option<Account>, String> {
     if !is_root() {
         return Ok(None);
     }
-    if let Ok(Some(user)) = User::from_uid(Uid::from_raw(SUBMISSION_ID)) {
-        return Err(format!(
-            "the process runtime runs submissions as uid {SUBMISSION_ID}, which is the user \
-             `{}` on this machine: it must be an account of no one's",
-            user.name
-        ));
+    for _ in 0..32 {
+        let id = FIRST_ID + rand::random::<u32>() % IDS;
+        let taken = matches!(User::from_uid(Uid::from_raw(id)), Ok(Some(_)))
+            || !processes_of(id).is_empty();
+        if !taken {
+            return Ok(Some(Account { uid: id, gid: id }));
+        }
     }
-    Ok(Some(Account {
-        uid: SUBMISSION_ID,
-        gid: SUBMISSION_ID,
-    }))
+    Err("no free uid for the submission's account (32 picks were all in use)".into())
+}
+
+/// The processes whose real uid is `uid`, as /proc shows them.
+pub(crate) fn processes_of(uid: u32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            let real = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))?
+                .split_whitespace()
+                .next()?
+                .parse::<u32>()
+                .ok()?;
+            (real == uid).then_some(pid)
+        })
+        .collect()
+}
+
+/// Ends every process of the account (SIGKILL): what a submission left behind, in its
+/// process group or not. A process forking as it is killed is found by the next round.
+pub(crate) fn end_all(account: &Account) {
+    for _ in 0..10 {
+        let pids = processes_of(account.uid);
+        if pids.is_empty() {
+            return;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 /// Gives `path` (not what is in it) to `account`, if there is one.

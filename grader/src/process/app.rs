@@ -287,6 +287,10 @@ impl App {
     fn ended_with(&self, run: &Running, status: Option<std::process::ExitStatus>) {
         run.watch.abort();
         let _ = killpg(run.pgid, Signal::SIGKILL);
+        // As a container's stop ends all its processes: those that left the group too.
+        if let Some(account) = &self.spec.account {
+            super::account::end_all(account);
+        }
         self.cpu_before
             .fetch_add(self.cpu_now.swap(0, Ordering::SeqCst), Ordering::SeqCst);
         let over_memory = self.over_memory.swap(false, Ordering::SeqCst);
