@@ -113,17 +113,82 @@ impl World {
         assert_eq!(running, "true", "the relay is not running");
     }
 
+    /// The engine's API on the test's network behind TLS, as `relay:2376`: stunnel
+    /// presents a certificate for `relay` signed by the test's CA and admits only a
+    /// client with a certificate of that CA, as `dockerd --tlsverify` does. (socat's
+    /// TLS server cannot resume a session with client verification on, which every
+    /// client's second connection asks for; dockerd's can, and so can stunnel.)
+    #[cfg(feature = "tls")]
+    fn start_tls_relay(&self, certs: &Path) {
+        let name = format!("{}-relay", self.id);
+        let image = format!("grader-test/tls-relay:{}", self.id);
+        let context = self.out.join("tls-relay");
+        std::fs::create_dir_all(&context).unwrap();
+        std::fs::write(
+            context.join("Dockerfile"),
+            "FROM debian:bookworm-slim\n\
+             RUN apt-get update && apt-get install -y --no-install-recommends stunnel4 \\\n \
+             && rm -rf /var/lib/apt/lists/*\n",
+        )
+        .unwrap();
+        docker(&[
+            "build",
+            "-q",
+            "--label",
+            &self.label(),
+            "-t",
+            &image,
+            context.to_str().unwrap(),
+        ]);
+        std::fs::write(
+            certs.join("stunnel.conf"),
+            "foreground = yes\npid =\n[docker]\naccept = 2376\nconnect = /var/run/docker.sock\n\
+             cert = /certs/server-cert.pem\nkey = /certs/server-key.pem\nCAfile = /certs/ca.pem\n\
+             verifyChain = yes\nrequireCert = yes\n",
+        )
+        .unwrap();
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            &self.label(),
+            "--label",
+            "grader.role=remote-relay",
+            "--network",
+            &self.net,
+            "--network-alias",
+            "relay",
+            "-v",
+            "/var/run/docker.sock:/var/run/docker.sock",
+            "-v",
+            &format!("{}:/certs:ro", certs.display()),
+            &image,
+            "stunnel",
+            "/certs/stunnel.conf",
+        ]);
+        let running = docker(&["inspect", "-f", "{{.State.Running}}", &name]);
+        assert_eq!(running, "true", "the TLS relay is not running");
+    }
+
     /// `grader ARGS` in a container on the test's network: the binary, the exercises and
     /// the recipes mounted read-only, DOCKER_HOST on the relay, no socket.
     fn grader(&self, name: &str, args: &[&str]) -> Output {
+        self.grader_with(name, &["DOCKER_HOST=tcp://relay:2375"], &[], args)
+    }
+
+    /// `grader ARGS` as `grader`, with these variables and mounts besides.
+    fn grader_with(&self, name: &str, env: &[&str], extra: &[String], args: &[&str]) -> Output {
         let bin = env!("CARGO_BIN_EXE_grader");
         let root = root().canonicalize().unwrap();
-        let mounts = [
+        let mut mounts = vec![
             format!("{bin}:/usr/local/bin/grader:ro"),
             format!("{}:/grader/exercises:ro", root.join("exercises").display()),
             format!("{}:/grader/docker:ro", root.join("docker").display()),
             format!("{}:/out", self.out.display()),
         ];
+        mounts.extend(extra.iter().cloned());
         let container = format!("{}-grader-{name}", self.id);
         let probe = format!("GRADER_PROBE_HOST={}", self.gateway);
         let mut cmd = Command::new("docker");
@@ -131,8 +196,11 @@ impl World {
             .args(["--label", &self.label()])
             .args(["--label", "grader.role=remote-grader"])
             .args(["--network", &self.net])
-            .args(["-e", "DOCKER_HOST=tcp://relay:2375", "-e", &probe])
+            .args(["-e", &probe])
             .args(["-e", "NO_COLOR=1", "-w", "/grader"]);
+        for e in env {
+            cmd.args(["-e", e]);
+        }
         for m in &mounts {
             cmd.args(["-v", m]);
         }
@@ -169,6 +237,9 @@ impl Drop for World {
         }
         for id in docker_quietly(&["network", "ls", "-q", "--filter", &mine]).lines() {
             docker_quietly(&["network", "rm", id]);
+        }
+        for id in docker_quietly(&["images", "-q", "--filter", &mine]).lines() {
+            docker_quietly(&["rmi", "-f", id]);
         }
         let _ = std::fs::remove_dir_all(&self.out);
     }
@@ -292,4 +363,139 @@ fn a_grader_in_a_container_grades_through_a_remote_engine() {
         took_reference.as_secs_f64(),
         took_variant.as_secs_f64()
     );
+}
+
+/// A CA, a server certificate for `relay` and a client certificate, in `dir` as the
+/// docker CLI wants them (ca.pem, cert.pem, key.pem) and as the relay serves them.
+#[cfg(feature = "tls")]
+fn make_certs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=grader test CA",
+        "-keyout",
+        "ca-key.pem",
+        "-out",
+        "ca.pem",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:relay\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("client.ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    for (who, subject, ext, cert) in [
+        ("server", "/CN=relay", "server.ext", "server-cert.pem"),
+        ("client", "/CN=grader", "client.ext", "cert.pem"),
+    ] {
+        let key = if who == "server" {
+            "server-key.pem"
+        } else {
+            "key.pem"
+        };
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            subject,
+            "-keyout",
+            key,
+            "-out",
+            &format!("{who}.csr"),
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{who}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+            "-out",
+            cert,
+        ]);
+    }
+}
+
+/// With DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as GitLab's `docker:dind` with its
+/// default DOCKER_TLS_CERTDIR: the grader speaks TLS with a client certificate to the
+/// engine's API (here a relay that verifies both sides in front of the engine's
+/// socket). Needs the `tls` feature (the test command enables every feature).
+#[cfg(feature = "tls")]
+#[test]
+fn over_tls_with_client_certificates_the_reference_scores_full_marks() {
+    let world = World::new();
+    let certs = world.out.join("certs");
+    make_certs(&certs);
+    world.start_tls_relay(&certs);
+    let out = world.grader_with(
+        "tls",
+        &[
+            "DOCKER_HOST=tcp://relay:2376",
+            "DOCKER_TLS_VERIFY=1",
+            "DOCKER_CERT_PATH=/certs",
+        ],
+        &[format!("{}:/certs:ro", certs.display())],
+        &[
+            "grade",
+            "todo-api",
+            "exercises/todo-api/solutions/python",
+            "--out",
+            "/out/tls",
+            "--timeout",
+            "1200",
+        ],
+    );
+    let report = world.report("tls", &out);
+    assert_eq!(report.status, RunStatus::Graded, "{}", shown(&out));
+    assert_eq!(report.score, report.max_score, "{}", shown(&out));
+    assert_nothing_left(&report.run_id);
+
+    // Without the client certificate the engine is not reached: the grader says so.
+    let out = world.grader_with(
+        "no-cert",
+        &[
+            "DOCKER_HOST=tcp://relay:2376",
+            "DOCKER_TLS_VERIFY=1",
+            "DOCKER_CERT_PATH=/nowhere",
+        ],
+        &[],
+        &[
+            "grade",
+            "todo-api",
+            "exercises/todo-api/solutions/python",
+            "--out",
+            "/out/no-cert",
+        ],
+    );
+    let said = shown(&out);
+    assert_ne!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("/nowhere/key.pem is missing"), "{said}");
 }
