@@ -319,7 +319,15 @@ fn exercise_suite(exercise: &str) {
     // reference's packages: README, "Without Docker").
     let runtime = std::env::var("E2E_RUNTIME").unwrap_or_else(|_| "docker".into());
     let o = grader()
-        .args(["test", exercise, "--jobs", "2", "--runtime", &runtime, "--out"])
+        .args([
+            "test",
+            exercise,
+            "--jobs",
+            "2",
+            "--runtime",
+            &runtime,
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();

@@ -89,26 +89,41 @@ impl World {
 
     /// The engine's API on the test's network only, as `relay:2375`.
     fn start_relay(&self) {
+        self.run_relay(
+            &[],
+            &[
+                "alpine/socat:latest",
+                "TCP-LISTEN:2375,fork,reuseaddr",
+                "UNIX-CONNECT:/var/run/docker.sock",
+            ],
+        );
+    }
+
+    /// A relay container named `relay` on the test's network, with the engine's socket
+    /// (and `volumes`) mounted, running `image_and_command`.
+    fn run_relay(&self, volumes: &[String], image_and_command: &[&str]) {
         let name = format!("{}-relay", self.id);
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--label",
-            &self.label(),
-            "--label",
-            "grader.role=remote-relay",
-            "--network",
-            &self.net,
-            "--network-alias",
-            "relay",
-            "-v",
-            "/var/run/docker.sock:/var/run/docker.sock",
-            "alpine/socat:latest",
-            "TCP-LISTEN:2375,fork,reuseaddr",
-            "UNIX-CONNECT:/var/run/docker.sock",
-        ]);
+        let mut args = vec![
+            "run".to_string(),
+            "-d".into(),
+            "--name".into(),
+            name.clone(),
+            "--label".into(),
+            self.label(),
+            "--label".into(),
+            "grader.role=remote-relay".into(),
+            "--network".into(),
+            self.net.clone(),
+            "--network-alias".into(),
+            "relay".into(),
+            "-v".into(),
+            "/var/run/docker.sock:/var/run/docker.sock".into(),
+        ];
+        for v in volumes {
+            args.extend(["-v".to_string(), v.clone()]);
+        }
+        args.extend(image_and_command.iter().map(|a| a.to_string()));
+        docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let running = docker(&["inspect", "-f", "{{.State.Running}}", &name]);
         assert_eq!(running, "true", "the relay is not running");
     }
@@ -120,7 +135,6 @@ impl World {
     /// client's second connection asks for; dockerd's can, and so can stunnel.)
     #[cfg(feature = "tls")]
     fn start_tls_relay(&self, certs: &Path) {
-        let name = format!("{}-relay", self.id);
         let image = format!("grader-test/tls-relay:{}", self.id);
         let context = self.out.join("tls-relay");
         std::fs::create_dir_all(&context).unwrap();
@@ -147,29 +161,10 @@ impl World {
              verifyChain = yes\nrequireCert = yes\n",
         )
         .unwrap();
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            &name,
-            "--label",
-            &self.label(),
-            "--label",
-            "grader.role=remote-relay",
-            "--network",
-            &self.net,
-            "--network-alias",
-            "relay",
-            "-v",
-            "/var/run/docker.sock:/var/run/docker.sock",
-            "-v",
-            &format!("{}:/certs:ro", certs.display()),
-            &image,
-            "stunnel",
-            "/certs/stunnel.conf",
-        ]);
-        let running = docker(&["inspect", "-f", "{{.State.Running}}", &name]);
-        assert_eq!(running, "true", "the TLS relay is not running");
+        self.run_relay(
+            &[format!("{}:/certs:ro", certs.display())],
+            &[&image, "stunnel", "/certs/stunnel.conf"],
+        );
     }
 
     /// `grader ARGS` in a container on the test's network: the binary, the exercises and

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use grader_report::{ExerciseInfo, Phases, SCHEMA_VERSION};
+use grader_report::{Cause, ExerciseInfo, Phases, SCHEMA_VERSION};
 use harness::{CheckResult, Event, Exercise, Report, RunConfig, RunStatus, Target, TargetError};
+use std::future::Future;
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::{Deadline, Stop, cancellable};
@@ -291,7 +292,11 @@ async fn run(
     let sandbox = cancellable(cancel, Sandbox::start(docker, sandbox_opts, &mut progress))
         .await?
         .map_err(Stop::error)?;
-    let outcome = graded(opts, reporter, cancel, report, results, &sandbox, start).await;
+    let public = format!("http://localhost:{}", ex.submission.port);
+    let outcome = graded(
+        opts, reporter, cancel, report, results, &sandbox, start, public,
+    )
+    .await;
     report.resources = Some(sandbox.resources());
     report.submission_exit = sandbox.exit_reason().await.ok().flatten();
     let logs = sandbox.logs().await;
@@ -387,24 +392,56 @@ async fn build(
     Ok(tag)
 }
 
-async fn graded(
+/// What a runtime offers a run beside the probes: starting the submission, the causes
+/// a failed start shows, and the storage cap (Docker's sandbox, the process runtime).
+pub(super) trait Runtime: Target {
+    /// Starts the submission (not waiting until it is ready).
+    fn start_submission(&self) -> impl Future<Output = Result<(), String>> + Send;
+    /// What its output and state show after it did not start.
+    fn start_failure_causes(&self) -> impl Future<Output = Vec<Cause>> + Send;
+    /// Why the grader shut it out of its database, if it did.
+    fn shut_out_reason(&self) -> Option<String>;
+    /// Resolves when it goes over its storage cap: the reason.
+    fn over_storage(&self) -> impl Future<Output = String> + Send;
+}
+
+impl Runtime for Sandbox {
+    async fn start_submission(&self) -> Result<(), String> {
+        self.start_app().await.map_err(|e| e.to_string())
+    }
+    async fn start_failure_causes(&self) -> Vec<Cause> {
+        self.start_causes().await
+    }
+    fn shut_out_reason(&self) -> Option<String> {
+        self.shut_out()
+    }
+    async fn over_storage(&self) -> String {
+        self.limit_exceeded().await
+    }
+}
+
+/// Starts the submission, waits until it is ready, and runs the checks; the probes'
+/// public base URL is the one the submission believes it is at.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn graded<T: Runtime>(
     opts: &GradeOptions,
     reporter: &dyn Reporter,
     cancel: &CancellationToken,
     report: &mut Report,
     results: &mut Vec<CheckResult>,
-    sandbox: &Sandbox,
+    target: &T,
     start: Instant,
+    public_base_url: String,
 ) -> Result<(), Stop> {
     let ex = &opts.exercise;
     reporter.report(&RunEvent::AppStarting);
-    cancellable(cancel, sandbox.start_app())
+    cancellable(cancel, target.start_submission())
         .await?
-        .map_err(|e| Stop::Ended {
+        .map_err(|reason| Stop::Ended {
             status: RunStatus::StartFailed,
-            reason: e.to_string(),
+            reason,
         })?;
-    let ready = cancellable(cancel, sandbox.wait_ready()).await?;
+    let ready = cancellable(cancel, target.wait_ready()).await?;
     report.phases.start_ms = Some(ms(start));
     match ready {
         Ok(()) => reporter.report(&RunEvent::SandboxReady {
@@ -412,28 +449,28 @@ async fn graded(
             checks: ex.checks.len(),
         }),
         Err(TargetError::Submission(reason)) => {
-            report.causes = sandbox.start_causes().await;
+            report.causes = target.start_failure_causes().await;
             return Err(Stop::Ended {
                 status: RunStatus::StartFailed,
                 // A server shut out of its database while starting did not start for that.
-                reason: sandbox.shut_out().unwrap_or(reason),
+                reason: target.shut_out_reason().unwrap_or(reason),
             });
         }
         Err(TargetError::Infrastructure(reason)) => return Err(Stop::error(reason)),
     }
     let config = RunConfig {
         seed: opts.seed,
-        public_base_url: format!("http://localhost:{}", ex.submission.port),
+        public_base_url,
         load_gate: opts.load_gate.clone(),
         only: opts.only.clone(),
     };
     let start = Instant::now();
-    let run = harness::run_checks(ex, sandbox, &config, on_check(opts, reporter, results));
+    let run = harness::run_checks(ex, target, &config, on_check(opts, reporter, results));
     // The grader shutting the learner out of its database (over its storage cap) ends
     // the checks: what finished is graded, the rest did not run, the reason says why.
     let outcome = tokio::select! {
         outcome = cancellable(cancel, run) => outcome.map(|_| ()),
-        reason = sandbox.limit_exceeded() => Err(Stop::Ended {
+        reason = target.over_storage() => Err(Stop::Ended {
             status: RunStatus::Graded,
             reason,
         }),

@@ -6,12 +6,12 @@
 use std::time::Instant;
 
 use futures_util::FutureExt as _;
-use harness::{CheckResult, Report, RunConfig, RunStatus, Target as _, TargetError};
+use harness::{CheckResult, Report, RunStatus, Target as _};
 use tokio_util::sync::CancellationToken;
 
 use super::cancel::{Deadline, Stop, cancellable};
 use super::event::{Reporter, RunEvent};
-use super::grade::{GradeOptions, finish, on_check, prepare_source, skeleton};
+use super::grade::{GradeOptions, finish, graded, prepare_source, skeleton};
 use crate::process::{Local, LocalOptions, StartError};
 use crate::report::hidden;
 
@@ -157,43 +157,31 @@ async fn run(
             });
         }
     };
-    reporter.report(&RunEvent::AppStarting);
-    local.start_app().await.map_err(|reason| Stop::Ended {
-        status: RunStatus::StartFailed,
-        reason,
-    })?;
-    let ready = cancellable(cancel, local.wait_ready()).await?;
-    report.phases.start_ms = Some(start.elapsed().as_millis() as u64);
-    match ready {
-        Ok(()) => reporter.report(&RunEvent::SandboxReady {
-            took: start.elapsed(),
-            checks: ex.checks.len(),
-        }),
-        Err(TargetError::Submission(reason)) => {
-            report.causes = local.start_causes().await;
-            return Err(Stop::Ended {
-                status: RunStatus::StartFailed,
-                reason: local.shut_out().unwrap_or(reason),
-            });
-        }
-        Err(TargetError::Infrastructure(reason)) => return Err(Stop::error(reason)),
-    }
-    let config = RunConfig {
-        seed: opts.seed,
-        public_base_url: local.base_url(),
-        load_gate: opts.load_gate.clone(),
-        only: opts.only.clone(),
-    };
-    let checking = Instant::now();
     let local: &Local = local;
-    let run = harness::run_checks(ex, local, &config, on_check(opts, reporter, results));
-    let outcome = tokio::select! {
-        outcome = cancellable(cancel, run) => outcome.map(|_| ()),
-        reason = local.limit_exceeded() => Err(Stop::Ended {
-            status: RunStatus::Graded,
-            reason,
-        }),
-    };
-    report.phases.checks_ms = Some(checking.elapsed().as_millis() as u64);
-    outcome
+    graded(
+        opts,
+        reporter,
+        cancel,
+        report,
+        results,
+        local,
+        start,
+        local.base_url(),
+    )
+    .await
+}
+
+impl super::grade::Runtime for Local {
+    async fn start_submission(&self) -> Result<(), String> {
+        self.start_app().await
+    }
+    async fn start_failure_causes(&self) -> Vec<grader_report::Cause> {
+        self.start_causes().await
+    }
+    fn shut_out_reason(&self) -> Option<String> {
+        self.shut_out()
+    }
+    async fn over_storage(&self) -> String {
+        self.limit_exceeded().await
+    }
 }
