@@ -106,9 +106,10 @@ for subject in subjects:
         for rep in sorted((out / phase / subject).glob("*/report.json")):
             r = json.loads(rep.read_text())
             for c in r["checks"]:
-                if c["category"] != "performance":
+                # Checks --only left out are `skipped`: not a run of theirs.
+                if c["category"] != "performance" or c["status"] == "skipped":
                     continue
-                earned[c["id"]][phase].append(c["earned"])
+                earned[c["id"]][phase].append(c["earned"] + 0.0)
                 for w in c.get("work") or []:
                     for f in w.get("figures", []):
                         figures[(c["id"], f["name"])].append(f["value"])
