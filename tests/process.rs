@@ -179,3 +179,79 @@ fn a_server_over_its_memory_limit_is_killed_and_the_report_says_so() {
     let reason = report.reason.unwrap_or_default();
     assert!(reason.contains("more than its 512 MiB"), "{reason}");
 }
+
+/// `--watch` with the process runtime, a learner's loop: the first grade, then a saved
+/// change grades again and names the checks that newly fail; Ctrl-C (SIGINT) ends it.
+#[test]
+fn watch_grades_again_after_a_change_and_names_what_newly_fails() {
+    use std::io::{BufRead, BufReader};
+    let dir = out_dir("watch");
+    let work = dir.join("submission");
+    std::fs::create_dir_all(&dir).unwrap();
+    let copied = Command::new("cp")
+        .arg("-R")
+        .arg(root().join("exercises/todo-api/solutions/python"))
+        .arg(&work)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_grader"))
+        .current_dir(root())
+        .args(["grade", "todo-api"])
+        .arg(&work)
+        .args(["--runtime", "process", "--watch", "--out"])
+        .arg(dir.join("out"))
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let mut read_until = |what: &str, seen: &mut Vec<String>| {
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            seen.push(line.clone());
+            if line.contains(what) {
+                return;
+            }
+        }
+        panic!(
+            "the grader ended before printing `{what}`:\n{}",
+            seen.join("\n")
+        );
+    };
+    read_until("watching", &mut seen);
+    assert!(
+        seen.iter().any(|l| l.contains("Score: 51/51")),
+        "{}",
+        seen.join("\n")
+    );
+    // The learner saves a mistake: POST /todos answers 200 and no Location.
+    let variant = root().join("exercises/todo-api/variants/wrong-create-status");
+    let applied = Command::new("git")
+        .arg("apply")
+        .arg(variant.join("mistake.patch"))
+        .current_dir(&work)
+        .status()
+        .unwrap();
+    assert!(applied.success());
+    seen.clear();
+    read_until("watching", &mut seen);
+    let newly: BTreeSet<String> = seen
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("newly failing: "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(newly, declared(&variant), "{}", seen.join("\n"));
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    assert!(
+        status.code().is_some(),
+        "ended by the signal itself: {status}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
