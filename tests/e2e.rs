@@ -1654,7 +1654,8 @@ fn a_git_submission_is_graded_at_the_picked_commit() {
 }
 
 /// The Gradescope autograder script (docs/integrations/gradescope/run_autograder) on a
-/// fake /autograder: a results.json whatever happens, with the reason.
+/// fake /autograder, set to grade in Docker: a results.json whatever happens, with the
+/// reason. (Its default, the process runtime, is tests/gradescope.rs's.)
 #[test]
 fn the_gradescope_autograder_always_leaves_results() {
     images_ready();
@@ -1680,6 +1681,7 @@ fn the_gradescope_autograder_always_leaves_results() {
         cmd.arg(root_script())
             .env("AUTOGRADER_ROOT", &fake)
             .env("EXERCISE", root().join("exercises/todo-api"))
+            .env("GRADER_RUNTIME", "docker")
             .env("PATH", &path)
             .current_dir(root());
         if let Some(h) = docker_host {
