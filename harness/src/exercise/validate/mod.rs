@@ -15,6 +15,7 @@ mod redis;
 mod sql;
 mod step;
 mod submission;
+mod tcp;
 mod work;
 
 use std::ops::Range;
