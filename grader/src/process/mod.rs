@@ -326,13 +326,9 @@ impl Local {
 
     /// Stops everything the run started and removes its folder.
     pub(crate) async fn stop(self) {
+        // Every end of the submission's process also ends the rest of its account's
+        // (`App::ended_with`): a daemon that left the process group too.
         self.app.kill().await;
-        // A daemon that left the process group is still the account's.
-        if let Some(account) = self.app.spec().account {
-            tokio::task::spawn_blocking(move || account::end_all(&account))
-                .await
-                .ok();
-        }
         drop(self.storage);
         drop(self.mock);
         if let Some(redis) = self.redis {
