@@ -205,6 +205,21 @@ fn watch_grades_again_after_a_change_and_names_what_newly_fails() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    // A bound on the whole test, not a timing assertion: a grader that never prints
+    // what is awaited is killed, and the test fails with what it printed.
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let (finished, pid) = (finished.clone(), child.id().to_string());
+        std::thread::spawn(move || {
+            for _ in 0..900 {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                if finished.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+            }
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        });
+    }
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
     let mut read_until = |what: &str, seen: &mut Vec<String>| {
@@ -249,6 +264,7 @@ fn watch_grades_again_after_a_change_and_names_what_newly_fails() {
         .unwrap();
     assert!(interrupted.success());
     let status = child.wait().unwrap();
+    finished.store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(
         status.code().is_some(),
         "ended by the signal itself: {status}"

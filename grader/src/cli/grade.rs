@@ -140,16 +140,21 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
                 .map_err(anyhow::Error::from),
         }
     };
-    let mut report = once().await?;
     if !args.watch {
+        let report = once().await?;
         return Ok(grader_report::exit::for_report(&report));
     }
+    // Each grading compares with the folder as it was when that grading began: a save
+    // made while it runs starts the next one.
     let folder = opts.submission.clone();
+    let mut graded = run::watch::snapshot(&folder);
+    let mut report = once().await?;
     loop {
         println!("watching {} for changes (Ctrl-C ends it)", folder.display());
-        if !run::watch::changed(&folder, &cancel).await {
+        let Some(now) = run::watch::changed(&folder, &graded, &cancel).await else {
             return Ok(grader_report::exit::for_report(&report));
-        }
+        };
+        graded = now;
         let next = once().await?;
         for line in run::watch::since(&report, &next) {
             println!("{line}");

@@ -22,9 +22,13 @@ const IGNORED: [&str; 7] = [
 /// (an editor's save is several writes).
 const POLL: Duration = Duration::from_millis(400);
 
-/// Every file under `dir` with its size and modification time, sorted: equal when
-/// nothing changed. Bounded: at most 20,000 files are looked at.
-fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
+/// What a folder held at one moment: every file under it with its size and
+/// modification time, sorted; equal when nothing changed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Snapshot(Vec<(PathBuf, u64, Option<SystemTime>)>);
+
+/// The folder `dir` now. Bounded: at most 20,000 files are looked at.
+pub(crate) fn snapshot(dir: &Path) -> Snapshot {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
@@ -33,7 +37,8 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
         };
         for e in entries.filter_map(Result::ok) {
             if out.len() >= 20_000 {
-                return out;
+                out.sort();
+                return Snapshot(out);
             }
             let path = e.path();
             let Ok(meta) = e.metadata() else { continue };
@@ -48,35 +53,39 @@ fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
         }
     }
     out.sort();
-    out
+    Snapshot(out)
 }
 
-/// Waits until a file under `dir` changes and then stays still for a moment: true; or
-/// until `cancel` (Ctrl-C): false.
-pub(crate) async fn changed(dir: &Path, cancel: &CancellationToken) -> bool {
-    let before = fingerprint(dir);
-    loop {
+/// Waits until the folder `dir` differs from `since` (taken before the last grading
+/// began, so that a save made during it is not missed) and then stays still for a
+/// moment: the folder as it settled, to compare the next change with; or `None` on
+/// `cancel` (Ctrl-C).
+pub(crate) async fn changed(
+    dir: &Path,
+    since: &Snapshot,
+    cancel: &CancellationToken,
+) -> Option<Snapshot> {
+    let mut last = loop {
+        let now = snapshot(dir);
+        if now != *since {
+            break now;
+        }
         tokio::select! {
-            () = cancel.cancelled() => return false,
+            () = cancel.cancelled() => return None,
             () = tokio::time::sleep(POLL) => {}
         }
-        let now = fingerprint(dir);
-        if now == before {
-            continue;
+    };
+    // Still for one more poll: the save is over.
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return None,
+            () = tokio::time::sleep(POLL) => {}
         }
-        // Still for one more poll: the save is over.
-        let mut last = now;
-        loop {
-            tokio::select! {
-                () = cancel.cancelled() => return false,
-                () = tokio::time::sleep(POLL) => {}
-            }
-            let again = fingerprint(dir);
-            if again == last {
-                return true;
-            }
-            last = again;
+        let again = snapshot(dir);
+        if again == last {
+            return Some(again);
         }
+        last = again;
     }
 }
 
@@ -117,11 +126,31 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("node_modules")).unwrap();
         std::fs::write(dir.join("app.py"), "print(1)\n").unwrap();
-        let a = fingerprint(&dir);
+        let a = snapshot(&dir);
         std::fs::write(dir.join("node_modules/x.js"), "1").unwrap();
-        assert_eq!(a, fingerprint(&dir), "node_modules is ignored");
+        assert_eq!(a, snapshot(&dir), "node_modules is ignored");
         std::fs::write(dir.join("app.py"), "print(22)\n").unwrap();
-        assert_ne!(a, fingerprint(&dir), "an edit is seen");
+        assert_ne!(a, snapshot(&dir), "an edit is seen");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_save_made_before_the_wait_begins_is_not_missed() {
+        let dir = std::env::temp_dir().join(format!("grader-watch-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("app.py"), "print(1)\n").unwrap();
+        let graded = snapshot(&dir);
+        // Saved while the grading ran, before the grader began to wait.
+        std::fs::write(dir.join("app.py"), "print(333)\n").unwrap();
+        let cancel = CancellationToken::new();
+        let settled =
+            tokio::time::timeout(Duration::from_secs(60), changed(&dir, &graded, &cancel))
+                .await
+                .expect("a save made during the grading was missed");
+        assert_eq!(settled, Some(snapshot(&dir)));
+        cancel.cancel();
+        assert_eq!(changed(&dir, &snapshot(&dir), &cancel).await, None);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
