@@ -236,6 +236,7 @@ const SUITES: &[&str] = &[
     "auth-service",
     "bank-ledger",
     "cache-proxy",
+    "job-queue",
     "todo-api",
     "url-shortener",
 ];

@@ -108,6 +108,7 @@ mod tests {
             "auth-service",
             "bank-ledger",
             "cache-proxy",
+            "job-queue",
         ] {
             assert!(
                 dir.join("exercises")
