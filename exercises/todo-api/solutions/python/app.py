@@ -40,7 +40,7 @@ def connect_pool(url):
     deadline = time.monotonic() + 30
     while True:
         try:
-            pool = psycopg2.pool.ThreadedConnectionPool(1, POOL_SIZE, url)
+            pool = psycopg2.pool.ThreadedConnectionPool(10, POOL_SIZE, url)  # 10 kept open: no churn under 10 clients
             conn = pool.getconn()
             with conn, conn.cursor() as cur:
                 cur.execute(SCHEMA)
