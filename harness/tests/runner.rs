@@ -1545,3 +1545,68 @@ expect.jsonpath."$" = { count = 5 }"#
         "it stops at `within`, not at the end of the 30 s of silence"
     );
 }
+
+/// A `value` step judges a computed value (date math, arithmetic on captures) like any
+/// JSON document: it passes when its value holds, and a failure names the value, what
+/// was expected and the expression.
+#[tokio::test]
+async fn a_value_step_judges_date_math_on_captures() {
+    let lease = r#"{"created_at": "2026-12-07T10:00:00Z", "lease_expires_at": "2026-12-07T10:00:06.5Z", "ids": [4, 5, 6]}"#;
+    let capture = r#"http = "POST /echo-json"
+capture = { created = "$.created_at", expires = "$.lease_expires_at", ids = "$.ids" }"#;
+    let holds = one_check(&format!(
+        r#"{capture}
+[[checks.steps]]
+value = "{{{{ date(expires) - date(created) }}}}"
+expect.jsonpath."$" = {{ ge = 6, le = 7 }}
+[[checks.steps]]
+value = "{{{{ len(ids) * 10 }}}}"
+expect.jsonpath."$" = 30
+capture = {{ n = "$" }}
+[[checks.steps]]
+value = "{{{{ n + 1 }}}}"
+expect.jsonpath."$" = {{ not = 30 }}"#
+    ));
+    passed(&run_echo(&holds, lease).await);
+
+    let short = one_check(&format!(
+        r#"{capture}
+[[checks.steps]]
+value = "{{{{ date(expires) - date(created) }}}}"
+expect.jsonpath."$" = {{ ge = 20, hint = "A lease lasts LEASE_SECONDS." }}"#
+    ));
+    let f = failed(&run_echo(&short, lease).await, "a lease of 6.5 s, not 20");
+    assert_eq!(f.message, "`$`: expected a number >= 20, got float <6.5>");
+    assert_eq!(f.expected.as_deref(), Some("a number >= 20"), "{f:?}");
+    assert_eq!(
+        f.request.as_deref(),
+        Some("the value {{ date(expires) - date(created) }}"),
+        "{f:?}"
+    );
+    assert_eq!(f.hint.as_deref(), Some("A lease lasts LEASE_SECONDS."));
+}
+
+/// A `value` step that judges nothing, or carries what belongs to a request, is an error.
+#[test]
+fn a_value_step_must_judge_and_takes_no_request_fields() {
+    let err = |step: &str| {
+        let src = format!("{HEAD}\n{}", one_check(step));
+        parse_exercise(Path::new("toy.toml"), &src)
+            .expect_err("an error")
+            .to_string()
+    };
+    let e = err(r#"value = "{{ 1 + 2 }}""#);
+    assert!(e.contains("a `value` step judges nothing"), "{e}");
+    let e = err("value = \"{{ 1 + 2 }}\"\nexpect.jsonpath.\"$\" = 3\nretry = \"5s\"");
+    assert!(
+        e.contains("`retry` does not belong in a `value` step"),
+        "{e}"
+    );
+    let e = err("value = \"{{ 1 + 2 }}\"\nexpect.jsonpath.\"$\" = 3\ntimeout = \"5s\"");
+    assert!(
+        e.contains("`timeout` does not belong in a `value` step"),
+        "{e}"
+    );
+    let e = err("value = \"{{ nothing }}\"\nexpect.jsonpath.\"$\" = 3");
+    assert!(e.contains("nothing"), "{e}");
+}

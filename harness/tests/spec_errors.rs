@@ -122,7 +122,7 @@ fn step_kind_must_be_one() {
     assert_has(
         &text,
         &[
-            "a step needs one of `http` (a load is an `http` step with a `load` table), `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls` or `sequence`",
+            "a step needs one of `http` (a load is an `http` step with a `load` table), `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls`, `value` or `sequence`",
             "bad.toml:11:1",
         ],
     );
@@ -130,7 +130,7 @@ fn step_kind_must_be_one() {
     assert_has(
         &text,
         &[
-            "a step has exactly one kind (`http`, `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls`, `sequence`), not http and sql",
+            "a step has exactly one kind (`http`, `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls`, `value`, `sequence`), not http and sql",
         ],
     );
 }

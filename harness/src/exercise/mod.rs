@@ -15,6 +15,7 @@ pub use model::{
     LoadStep, MediaType, MockBody, MockRoute, Num, Pace, PageNext, Pages, Part, PartData,
     PostgresService, Predicate, Query, RedisService, RedisStep, Retry, Schema, Segment, SortOrder,
     SqlStep, Sse, StatusExpect, Step, StepKind, SubmissionContract, TValue, TcpStep,
-    UpstreamCallsStep, UpstreamMode, UpstreamService, WorkAssert, WorkBound, WorkOp, show_num,
+    UpstreamCallsStep, UpstreamMode, UpstreamService, ValueStep, WorkAssert, WorkBound, WorkOp,
+    show_num,
 };
 pub use validate::{SPEC_FILE, load_exercise, parse_bytes, parse_duration, parse_exercise};

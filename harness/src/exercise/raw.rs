@@ -212,6 +212,9 @@ pub(crate) struct RawStep {
     /// How many requests the upstream mock received for a path.
     #[serde(default)]
     pub upstream_calls: Option<Spanned<String>>,
+    /// A computed value judged as a JSON document: `value = "{{ date(b) - date(a) }}"`.
+    #[serde(default)]
+    pub value: Option<Spanned<String>>,
     /// The extra delay of `upstream = "slow"`.
     #[serde(default)]
     pub delay: Option<Spanned<String>>,

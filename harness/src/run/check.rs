@@ -319,6 +319,11 @@ impl<T: Target> Runner<'_, T> {
             StepKind::Tcp(t) => self.tcp(t, ctx).await,
             StepKind::Upstream(mode) => self.upstream_mode(*mode),
             StepKind::UpstreamCalls(u) => self.upstream_calls(u, ctx).await,
+            StepKind::Value(v) => {
+                let doc = v.value.render(ctx)?;
+                let shown = format!("the value {}", v.shown);
+                super::document::judge_document(&v.expect, &v.captures, &doc, &shown, ctx)
+            }
             StepKind::Load(l) => {
                 let (outcome, report, work) = self.load(l, ctx, progress.step).await;
                 progress.load = Some(report);

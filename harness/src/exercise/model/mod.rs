@@ -342,6 +342,8 @@ pub enum StepKind {
     Upstream(UpstreamMode),
     /// The upstream mock's count of requests for a path, judged as `{"path", "count"}`.
     UpstreamCalls(Box<UpstreamCallsStep>),
+    /// A computed value, judged as a JSON document.
+    Value(Box<ValueStep>),
     Load(Box<LoadStep>),
     /// `copies` clients at once, each sending `steps` in order with its own captures.
     Sequence {
@@ -372,6 +374,7 @@ impl StepKind {
             StepKind::Tcp(_) => "tcp",
             StepKind::Upstream(_) => "upstream",
             StepKind::UpstreamCalls(_) => "upstream_calls",
+            StepKind::Value(_) => "value",
             StepKind::Load(_) => "load",
             StepKind::Sequence { .. } => "sequence",
         }
@@ -486,6 +489,15 @@ pub struct RedisStep {
     /// The command's words (templates).
     pub command: Vec<Template>,
     pub timeout: Duration,
+    pub expect: Expect,
+    pub captures: Vec<Capture>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValueStep {
+    pub value: Template,
+    /// The template as the spec wrote it, for a failure's `request`.
+    pub shown: String,
     pub expect: Expect,
     pub captures: Vec<Capture>,
 }

@@ -32,6 +32,7 @@ pub(super) enum Kind<'r> {
     Tcp(&'r Spanned<String>),
     Upstream(&'r Spanned<String>),
     UpstreamCalls(&'r Spanned<String>),
+    Value(&'r Spanned<String>),
 }
 
 impl<'r> Kind<'r> {
@@ -50,6 +51,7 @@ impl<'r> Kind<'r> {
             Kind::Tcp(_) => "tcp",
             Kind::Upstream(_) => "upstream",
             Kind::UpstreamCalls(_) => "upstream_calls",
+            Kind::Value(_) => "value",
         }
     }
 
@@ -83,6 +85,7 @@ impl<'r> Kind<'r> {
             raw.tcp.as_ref().map(Kind::Tcp),
             raw.upstream.as_ref().map(Kind::Upstream),
             raw.upstream_calls.as_ref().map(Kind::UpstreamCalls),
+            raw.value.as_ref().map(Kind::Value),
         ]
         .into_iter()
         .flatten()
@@ -115,36 +118,29 @@ enum Takes {
     /// Judged steps, and `exec` (which says itself what of them it takes: its count of
     /// affected rows, a timeout, no capture).
     JudgedOrExec,
+    /// What judges a document or takes from it (`expect`, `capture`): judged steps,
+    /// `exec`, and a computed `value`.
+    Document,
 }
 
 impl Takes {
     fn admits(self, kind: &Kind<'_>) -> bool {
-        matches!(
-            (self, kind),
-            (Takes::Http, Kind::Http(_))
-                | (Takes::Sql, Kind::Sql(_) | Kind::Exec(_))
-                | (Takes::Upstream, Kind::Upstream(_))
-                | (Takes::Action, Kind::Action(_))
-                | (Takes::Db, Kind::Db(_))
-                | (Takes::Tcp, Kind::Tcp(_))
-                | (
-                    Takes::Judged,
-                    Kind::Http(_)
-                        | Kind::Sql(_)
-                        | Kind::Redis(_)
-                        | Kind::Tcp(_)
-                        | Kind::UpstreamCalls(_)
-                )
-                | (
-                    Takes::JudgedOrExec,
-                    Kind::Http(_)
-                        | Kind::Sql(_)
-                        | Kind::Exec(_)
-                        | Kind::Redis(_)
-                        | Kind::Tcp(_)
-                        | Kind::UpstreamCalls(_)
-                )
-        )
+        let judged = matches!(
+            kind,
+            Kind::Http(_) | Kind::Sql(_) | Kind::Redis(_) | Kind::Tcp(_) | Kind::UpstreamCalls(_)
+        );
+        let exec = matches!(kind, Kind::Exec(_));
+        match self {
+            Takes::Http => matches!(kind, Kind::Http(_)),
+            Takes::Sql => matches!(kind, Kind::Sql(_)) || exec,
+            Takes::Upstream => matches!(kind, Kind::Upstream(_)),
+            Takes::Action => matches!(kind, Kind::Action(_)),
+            Takes::Db => matches!(kind, Kind::Db(_)),
+            Takes::Tcp => matches!(kind, Kind::Tcp(_)),
+            Takes::Judged => judged,
+            Takes::JudgedOrExec => judged || exec,
+            Takes::Document => judged || exec || matches!(kind, Kind::Value(_)),
+        }
     }
 }
 
@@ -166,8 +162,8 @@ fn optional_fields(raw: &RawStep) -> [(&'static str, bool, Takes); 21] {
         ("params", !raw.params.is_empty(), Takes::Sql),
         ("delay", raw.delay.is_some(), Takes::Upstream),
         ("send", raw.send.is_some(), Takes::Tcp),
-        ("expect", raw.expect.is_some(), Takes::JudgedOrExec),
-        ("capture", !raw.capture.is_empty(), Takes::JudgedOrExec),
+        ("expect", raw.expect.is_some(), Takes::Document),
+        ("capture", !raw.capture.is_empty(), Takes::Document),
         ("timeout", raw.timeout.is_some(), Takes::JudgedOrExec),
         ("retry", raw.retry.is_some(), Takes::Judged),
         ("grace", raw.grace.is_some(), Takes::Action),
@@ -209,6 +205,7 @@ impl Validator<'_> {
             Kind::Tcp(data) => StepKind::Tcp(Box::new(self.tcp_step(&raw, data, span, scope)?)),
             Kind::Upstream(mode) => self.upstream_step(&raw, mode, span)?,
             Kind::UpstreamCalls(path) => self.upstream_calls_step(&raw, path, span, scope)?,
+            Kind::Value(value) => self.value_step(&raw, value, span, scope)?,
             Kind::Action(action) => self.action_step(&raw, action, span)?,
             Kind::Db(db) => self.db_step(&raw, db, span)?,
         };
@@ -228,11 +225,11 @@ impl Validator<'_> {
             return kinds.pop();
         }
         let what = if kinds.is_empty() {
-            "a step needs one of `http` (a load is an `http` step with a `load` table), `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls` or `sequence`".to_string()
+            "a step needs one of `http` (a load is an `http` step with a `load` table), `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls`, `value` or `sequence`".to_string()
         } else {
             let names: Vec<&str> = kinds.iter().map(Kind::name).collect();
             format!(
-                "a step has exactly one kind (`http`, `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls`, `sequence`), not {}",
+                "a step has exactly one kind (`http`, `sql`, `exec`, `action`, `db`, `sleep`, `redis`, `tcp`, `upstream`, `upstream_calls`, `value`, `sequence`), not {}",
                 names.join(" and ")
             )
         };
@@ -462,6 +459,33 @@ impl Validator<'_> {
         let captures = self.captures_into(&raw.capture, scope, false);
         Some(StepKind::UpstreamCalls(Box::new(UpstreamCallsStep {
             path,
+            expect,
+            captures,
+        })))
+    }
+
+    /// `value = "{{ ... }}"`: a computed value (date math, arithmetic on captures)
+    /// judged like any JSON document, under `expect.jsonpath."$"`.
+    fn value_step(
+        &mut self,
+        raw: &RawStep,
+        value: &Spanned<String>,
+        span: Range<usize>,
+        scope: &mut Vec<String>,
+    ) -> Option<StepKind> {
+        self.reject_fields(raw, &Kind::Value(value), span.clone());
+        let template = self.template_in_scope(value, scope)?;
+        if raw.expect.is_none() && raw.capture.is_empty() {
+            self.error(
+                span,
+                "a `value` step judges nothing: add what it must hold (expect.jsonpath.\"$\" = { ge = 5, le = 7 }) or a capture",
+            );
+        }
+        let expect = self.expect(raw.expect.as_ref(), scope, false, false);
+        let captures = self.captures_into(&raw.capture, scope, false);
+        Some(StepKind::Value(Box::new(ValueStep {
+            value: template,
+            shown: value.get_ref().clone(),
             expect,
             captures,
         })))
