@@ -182,6 +182,18 @@ fn a_server_over_its_memory_limit_is_killed_and_the_report_says_so() {
 
 /// `--watch` with the process runtime, a learner's loop: the first grade, then a saved
 /// change grades again and names the checks that newly fail; Ctrl-C (SIGINT) ends it.
+/// Kills the process `.0` with SIGKILL when dropped, unless `.1` says it has ended (a
+/// child not yet waited for keeps its pid, so the signal cannot reach another process).
+struct KillUnlessFinished(String, std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for KillUnlessFinished {
+    fn drop(&mut self) {
+        if !self.1.load(std::sync::atomic::Ordering::SeqCst) {
+            let _ = Command::new("kill").args(["-KILL", &self.0]).status();
+        }
+    }
+}
+
 #[test]
 fn watch_grades_again_after_a_change_and_names_what_newly_fails() {
     use std::io::{BufRead, BufReader};
@@ -206,8 +218,10 @@ fn watch_grades_again_after_a_change_and_names_what_newly_fails() {
         .spawn()
         .unwrap();
     // A bound on the whole test, not a timing assertion: a grader that never prints
-    // what is awaited is killed, and the test fails with what it printed.
+    // what is awaited is killed, and the test fails with what it printed. A failed
+    // assertion kills it at once (the guard's drop), instead of leaving it watching.
     let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _guard = KillUnlessFinished(child.id().to_string(), finished.clone());
     {
         let (finished, pid) = (finished.clone(), child.id().to_string());
         std::thread::spawn(move || {
@@ -217,7 +231,7 @@ fn watch_grades_again_after_a_change_and_names_what_newly_fails() {
                     return;
                 }
             }
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            drop(KillUnlessFinished(pid, finished));
         });
     }
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

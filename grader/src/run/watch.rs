@@ -31,14 +31,13 @@ pub(crate) struct Snapshot(Vec<(PathBuf, u64, Option<SystemTime>)>);
 pub(crate) fn snapshot(dir: &Path) -> Snapshot {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
+    'walk: while let Some(d) = todo.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
         };
         for e in entries.filter_map(Result::ok) {
             if out.len() >= 20_000 {
-                out.sort();
-                return Snapshot(out);
+                break 'walk;
             }
             let path = e.path();
             let Ok(meta) = e.metadata() else { continue };
