@@ -3,23 +3,49 @@
 # check, and every efficiency variant (a faulty variant declared to lose an efficiency
 # check: a performance check that asserts work figures) on the efficiency checks, N times
 # on an idle machine and N times with every core kept busy by a CPU-burning process this
-# script starts and stops (`--only`: the other checks are not run). Prints, per subject
-# and check, the points earned in each run (any difference between runs is listed), and
-# per work figure its spread (min/median/max) over all runs. Asserts nothing.
+# script starts and stops (`--only`: the other checks are not run). Each subject gets its
+# idle runs and then its busy runs before the next subject starts, so a run cut short
+# still holds whole subjects. Prints, per subject and check, the points earned in each
+# run (any difference between runs is listed), and per work figure its spread
+# (min/median/max) over all runs. Asserts nothing.
 #   bench/work.sh [N] [EXERCISE...]
 # WORK_SUBJECTS=all grades every variant that loses any performance check, on all of them.
+# WORK_OUT=DIR keeps the reports in DIR (else a temporary folder, removed at the end);
+# `bench/work.sh summary DIR` prints the summary of what DIR holds. GRADER=PATH grades
+# with that binary (else this tree's, built first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+summary_only=0
+if [ "${1:-}" = summary ]; then summary_only=1; out=${2:?bench/work.sh summary DIR}; fi
 n=${1:-10}
 shift || true
 exercises=("$@")
-[ ${#exercises[@]} -gt 0 ] || exercises=(todo-api url-shortener auth-service bank-ledger cache-proxy)
-cargo build --release -q -p grader
-grader=$PWD/target/release/grader
-out=$(mktemp -d)
+[ ${#exercises[@]} -gt 0 ] || exercises=(todo-api url-shortener auth-service bank-ledger cache-proxy job-queue)
 burners=()
 stop_burners() { for p in "${burners[@]}"; do kill "$p" 2>/dev/null || true; done; burners=(); }
-trap 'stop_burners; rm -rf "$out"' EXIT
+start_burners() {
+  for _ in $(seq 1 "$(nproc)"); do
+    python3 -c 'while True: pass' &
+    burners+=($!)
+  done
+  sleep 2
+}
+if [ "$summary_only" = 0 ]; then
+  if [ -n "${GRADER:-}" ]; then
+    grader=$GRADER
+  else
+    cargo build --release -q -p grader
+    grader=$PWD/target/release/grader
+  fi
+  if [ -n "${WORK_OUT:-}" ]; then
+    out=$WORK_OUT
+    mkdir -p "$out"
+    trap 'stop_burners' EXIT
+  else
+    out=$(mktemp -d)
+    trap 'stop_burners; rm -rf "$out"' EXIT
+  fi
+fi
 
 # The checks of an exercise (spec.toml and its includes): its performance checks, then
 # its efficiency checks (those that assert work figures), each comma-separated on a line.
@@ -65,38 +91,35 @@ for v in sorted((d / "variants").iterdir()):
 PY
 }
 
-grade_all() { # phase
+grade_n() { # phase exercise subject only name
+  local start=$SECONDS
+  for i in $(seq 1 "$n"); do
+    dir="$out/$1/$5/$i"
+    mkdir -p "$dir"
+    "$grader" grade "$2" "$3" --only "$4" --out "$dir" >/dev/null 2>&1 || true
+  done
+  echo "  $1: $5 on $4 ($n runs, $((SECONDS - start)) s, load $(cut -d' ' -f1 /proc/loadavg))"
+}
+
+if [ "$summary_only" = 0 ]; then
+  echo "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); each subject: $n runs idle, then $n beside $(nproc) CPU burners"
   for ex in "${exercises[@]}"; do
     { read -r perf; read -r eff; } < <(checks_of "$ex")
     while IFS=$'\t' read -r subject only; do
       name="$ex/$(basename "$(dirname "$subject")")-$(basename "$subject")"
-      start=$SECONDS
-      for i in $(seq 1 "$n"); do
-        dir="$out/$1/$name/$i"
-        mkdir -p "$dir"
-        "$grader" grade "$ex" "$subject" --only "$only" --out "$dir" >/dev/null 2>&1 || true
-      done
-      echo "  $1: $name on $only ($n runs, $((SECONDS - start)) s)"
+      grade_n idle "$ex" "$subject" "$only" "$name"
+      start_burners
+      grade_n busy "$ex" "$subject" "$only" "$name"
+      stop_burners
     done < <(subjects "$ex" "$perf" "$eff")
   done
-}
-
-echo "idle machine: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
-grade_all idle
-for _ in $(seq 1 "$(nproc)"); do
-  python3 -c 'while True: pass' &
-  burners+=($!)
-done
-sleep 2
-echo "busy machine: ${#burners[@]} CPU burners, load $(cut -d' ' -f1-3 /proc/loadavg)"
-grade_all busy
-stop_burners
+fi
 
 python3 - "$out" <<'PY'
 import json, pathlib, statistics, sys
 from collections import defaultdict
 out = pathlib.Path(sys.argv[1])
-subjects = sorted({p.relative_to(out / "idle").parent.parent for p in (out / "idle").glob("*/*/*/report.json")})
+subjects = sorted({p.relative_to(out / "busy").parent.parent for p in (out / "busy").glob("*/*/*/report.json")})
 differ = 0
 for subject in subjects:
     earned = defaultdict(lambda: defaultdict(list))  # check -> phase -> points
