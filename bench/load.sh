@@ -2,16 +2,25 @@
 # The load prober against its peers, on one loopback target, in one run, side by side.
 # Prints figures and ratios; asserts nothing (timings are measured, not tested).
 #
-#   bench/load.sh            # closed model vs wrk (and oha if installed), stalls, memory
-#   WITH_OHA=1 bench/load.sh # also `cargo install oha` first when it is missing (slow)
-#   SECS=10 bench/load.sh    # longer runs
+#   bench/load.sh            # closed model vs wrk and oha on nginx and on a hyper
+#                            # server, alternating rounds; stalls; memory
+#   WITH_OHA=0 bench/load.sh # do not `cargo install oha` when it is missing (slow)
+#   SECS=10 ROUNDS=7 bench/load.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${SECS:-5}
+rounds=${ROUNDS:-5}
 port=18080
+nginx_port=18081
 
-command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-if ! command -v oha >/dev/null && [ "${WITH_OHA:-0}" = 1 ]; then
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v oha >/dev/null && [ "${WITH_OHA:-1}" = 1 ]; then
+  echo "installing oha (cargo install oha --locked; WITH_OHA=0 skips it)"
   cargo install oha --locked >/dev/null 2>&1 || echo "(oha could not be installed)"
 fi
 cargo build --release -q -p grader
@@ -24,30 +33,78 @@ start_server() {
   server_pid=$!
   sleep 0.5
 }
-stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
-trap stop_server EXIT
+stop_server() { [ -n "${server_pid:-}" ] && { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }; server_pid=""; }
+trap 'stop_server; stop_nginx' EXIT
 
-echo "== closed model, 50 connections, ${secs}s, trivial server on 127.0.0.1:$port"
+# One target: the closed model, 50 connections, ROUNDS rounds; in each round wrk, the
+# prober and oha (when installed) run one after another, the order turning each round.
+# Prints each run's rate and the median of the per-round ratios.
+closed_rounds() { # name url
+  local name=$1 url=$2
+  echo "== $name: closed model, 50 connections, ${secs}s per run, $rounds rounds ($url)"
+  local rows=()
+  for r in $(seq 1 "$rounds"); do
+    local tools=(wrk grader)
+    command -v oha >/dev/null && tools+=(oha)
+    # turn the order each round, so no tool always runs first (or last)
+    local k=$(( (r - 1) % ${#tools[@]} ))
+    tools=("${tools[@]:$k}" "${tools[@]:0:$k}")
+    local wrk_rps="" ours_rps="" oha_rps=""
+    for t in "${tools[@]}"; do
+      case $t in
+        wrk) wrk_rps=$(wrk -t1 -c50 -d"${secs}s" "$url" | awk '/Requests\/sec/ {print $2}') ;;
+        grader) ours_rps=$("$grader" load "$url" -c 50 -d "${secs}s" --json \
+                  | python3 -c 'import json,sys; print(json.load(sys.stdin)["achieved_rate"])') ;;
+        oha) oha_rps=$(oha -c 50 -z "${secs}s" --no-tui "$url" | awk '/Requests\/sec/ {print $2}') ;;
+      esac
+    done
+    echo "  round $r (${tools[*]}): wrk $wrk_rps, grader $ours_rps${oha_rps:+, oha $oha_rps} requests/s"
+    rows+=("$wrk_rps $ours_rps ${oha_rps:-0}")
+  done
+  printf '%s\n' "${rows[@]}" | python3 -c '
+import statistics, sys
+rows = [[float(x) for x in line.split()] for line in sys.stdin if line.strip()]
+wrk = statistics.median(r[1] / r[0] for r in rows)
+print(f"  median ratio grader/wrk: {wrk:.2f}", end="")
+if all(r[2] > 0 for r in rows):
+    print(f", grader/oha: {statistics.median(r[1] / r[2] for r in rows):.2f}", end="")
+print()'
+}
+
+start_nginx() {
+  nginx_dir=$(mktemp -d)
+  cat >"$nginx_dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $nginx_dir/nginx.pid;
+error_log $nginx_dir/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $nginx_dir/body;
+  proxy_temp_path $nginx_dir/proxy;
+  fastcgi_temp_path $nginx_dir/fastcgi;
+  uwsgi_temp_path $nginx_dir/uwsgi;
+  scgi_temp_path $nginx_dir/scgi;
+  server { listen 127.0.0.1:$nginx_port; location / { return 200 "ok"; } }
+}
+EOF
+  nginx -c "$nginx_dir/nginx.conf" -p "$nginx_dir" &
+  nginx_pid=$!
+  sleep 0.5
+}
+stop_nginx() {
+  [ -n "${nginx_pid:-}" ] && { kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; }
+  [ -n "${nginx_dir:-}" ] && rm -rf "$nginx_dir"
+  nginx_pid=""
+}
+
+start_nginx
+closed_rounds "nginx (one worker, return 200)" "http://127.0.0.1:$nginx_port/"
+stop_nginx
+echo
 start_server 0
-wrk_rps=$(wrk -t1 -c50 -d"${secs}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
-echo "wrk -t1 -c50:        ${wrk_rps} requests/s"
-ours_json=$("$grader" load "http://127.0.0.1:$port/" -c 50 -d "${secs}s" --json)
-ours_rps=$(echo "$ours_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["achieved_rate"])')
-echo "grader load -c 50:   ${ours_rps} requests/s"
-if command -v oha >/dev/null; then
-  oha_rps=$(oha -c 50 -z "${secs}s" --no-tui "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
-  echo "oha -c 50:           ${oha_rps} requests/s"
-else
-  oha_rps=""
-  echo "oha:                 not installed (WITH_OHA=1 installs it)"
-fi
-python3 - "$wrk_rps" "$ours_rps" "$oha_rps" <<'PY'
-import sys
-wrk, ours, oha = (float(x) if x else None for x in sys.argv[1:4])
-print(f"ratio grader/wrk:    {ours / wrk:.2f}")
-if oha:
-    print(f"ratio grader/oha:    {ours / oha:.2f}")
-PY
+closed_rounds "bench server (hyper, one runtime)" "http://127.0.0.1:$port/"
 stop_server
 
 echo

@@ -307,6 +307,10 @@ async fn servers_that_close_after_each_answer_are_loaded_without_errors() {
     let replies = [
         "HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{\"id\": 1}",
         "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 9\r\n\r\n{\"id\": 1}",
+        // chunked, with a chunk extension and a trailer
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4;x=1\r\nabcd\r\n2\r\nef\r\n0\r\nX-Sum: 6\r\n\r\n",
+        // an interim answer first
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
     ];
     for reply in replies {
         let port = closing_server(reply).await;
@@ -324,5 +328,112 @@ async fn servers_that_close_after_each_answer_are_loaded_without_errors() {
         assert!(l.errors.is_empty(), "{reply:?}: {:?}", l.errors);
         assert!(l.ok >= 150, "{reply:?}: only {} answers", l.ok);
         assert_eq!(results[0].status, CheckStatus::Passed, "{reply:?}");
+    }
+}
+
+/// A keep-alive server: answers every request on a connection with `reply` (framed, so
+/// the connection stays open) and closes a connection idle for 50 ms, as servers with a
+/// short keep-alive timeout do. Counts the connections it accepted.
+async fn keep_alive_server(
+    reply: &'static str,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                loop {
+                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        head.drain(..end + 4);
+                        if s.write_all(reply.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    let idle = std::time::Duration::from_millis(50);
+                    match tokio::time::timeout(idle, s.read(&mut buf)).await {
+                        Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
+                        _ => return, // idle too long, or closed: the connection ends
+                    }
+                }
+            });
+        }
+    });
+    (port, accepted)
+}
+
+#[tokio::test]
+async fn connections_a_server_closes_while_idle_are_replaced_without_errors() {
+    // Four connections at 20 requests/s: each is idle about 200 ms between requests,
+    // longer than the server keeps it. A head request and a chunked answer on the
+    // same connections.
+    let (port, accepted) = keep_alive_server(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    )
+    .await;
+    let src = format!(
+        "{HEAD}\n[[checks]]\nid = \"idle\"\ntitle = \"idle\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 20, duration = \"2s\", connections = 4, thresholds = [\"error_rate < 0.1%\"] }}\n"
+    );
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
+    let config = RunConfig {
+        seed: 1,
+        public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
+    };
+    let results = run_checks(&ex, &support::Port(port), &config, |_| {}).await;
+    let l = results[0].load.as_ref().unwrap();
+    assert!(l.errors.is_empty(), "{:?}", l.errors);
+    assert!(l.ok >= 35, "only {} answers", l.ok);
+    assert_eq!(results[0].status, CheckStatus::Passed);
+    let accepted = accepted.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        accepted > 8,
+        "the idle connections were replaced: {accepted} connections"
+    );
+}
+
+#[tokio::test]
+async fn answers_that_break_http_are_counted_as_errors_of_their_kind() {
+    // Too large a body, a broken chunk, a head with a line that is not a header: each
+    // request fails with an `other` error; a connection reset before any answer is a
+    // `reset`.
+    let big: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            2 << 20
+        )
+        .into_boxed_str(),
+    );
+    let cases: [(&'static str, &str); 3] = [
+        (big, "other"),
+        (
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n",
+            "other",
+        ),
+        ("HTTP/1.1 200 OK\r\nnot a header\r\n\r\n", "other"),
+    ];
+    for (reply, kind) in cases {
+        let port = closing_server(reply).await;
+        let src = format!(
+            "{HEAD}\n[[checks]]\nid = \"bad\"\ntitle = \"bad\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 20, duration = \"1s\", connections = 2, thresholds = [\"error_rate < 0.1%\"] }}\n"
+        );
+        let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
+        let config = RunConfig {
+            seed: 1,
+            public_base_url: "http://localhost:8080".into(),
+            ..Default::default()
+        };
+        let results = run_checks(&ex, &support::Port(port), &config, |_| {}).await;
+        let l = results[0].load.as_ref().unwrap();
+        assert_eq!(l.ok, 0, "{reply:?}");
+        let keys: Vec<&String> = l.errors.keys().collect();
+        assert_eq!(keys, [kind], "{reply:?}: {:?}", l.errors);
+        assert_eq!(results[0].status, CheckStatus::Failed, "{reply:?}");
     }
 }

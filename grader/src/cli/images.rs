@@ -18,8 +18,12 @@ pub(crate) async fn run(ctx: Context) -> anyhow::Result<u8> {
     .await?;
     let images = &ctx.images;
     terminal.step(&format!(
-        "images ready: {}, {}, {}, {}",
-        images.base, images.postgres, images.socat, images.redis
+        "images ready: {}, {} ({}), {}, {}",
+        images.base,
+        images.postgres,
+        images.postgres_ready(),
+        images.socat,
+        images.redis
     ));
     Ok(grader_report::exit::PASSED)
 }

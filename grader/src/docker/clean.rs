@@ -45,9 +45,17 @@ async fn clean(docker: &Docker, label: &str) -> Result<Cleaned, DockerError> {
         .force(true)
         .v(true)
         .build();
-    for id in containers.into_iter().filter_map(|c| c.id) {
-        let removed = docker.remove_container(&id, Some(remove.clone())).await;
-        cleaned.containers += counted(removed, || format!("removing container {id}"))?;
+    // All at once: each removal is mostly the engine stopping a process and unmounting
+    // its layers, and a run has several containers (a second or so, one by one).
+    let removals = containers.into_iter().filter_map(|c| c.id).map(|id| {
+        let remove = remove.clone();
+        async move {
+            let removed = docker.remove_container(&id, Some(remove)).await;
+            counted(removed, || format!("removing container {id}"))
+        }
+    });
+    for removed in futures_util::future::join_all(removals).await {
+        cleaned.containers += removed?;
     }
     let networks = docker
         .list_networks(Some(
@@ -55,9 +63,15 @@ async fn clean(docker: &Docker, label: &str) -> Result<Cleaned, DockerError> {
         ))
         .await
         .map_err(api("listing networks"))?;
-    for id in networks.into_iter().filter_map(|n| n.id) {
-        let removed = docker.remove_network(&id).await;
-        cleaned.networks += counted(removed, || format!("removing network {id}"))?;
+    let removals = networks
+        .into_iter()
+        .filter_map(|n| n.id)
+        .map(|id| async move {
+            let removed = docker.remove_network(&id).await;
+            counted(removed, || format!("removing network {id}"))
+        });
+    for removed in futures_util::future::join_all(removals).await {
+        cleaned.networks += removed?;
     }
     let volumes = docker
         .list_volumes(Some(

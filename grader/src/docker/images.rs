@@ -46,6 +46,15 @@ impl ImageNeeds {
     }
 }
 
+impl ImageNames {
+    /// The image the grader starts PostgreSQL from: `postgres` with a cluster made when
+    /// it was built (`docker/postgres-ready`), so a start copies it instead of running
+    /// initdb. The grader builds it from `postgres` wherever it runs.
+    pub fn postgres_ready(&self) -> String {
+        format!("grader-postgres-ready:{}", sanitize(&self.postgres))
+    }
+}
+
 impl Default for ImageNames {
     fn default() -> Self {
         ImageNames {
@@ -98,7 +107,92 @@ pub async fn ensure_images(
         build(docker, recipe, name, names, recipes, progress).await?;
         progress(&format!("image {name}: built"));
     }
+    if needs.postgres {
+        ensure_ready_postgres(docker, names, recipes, progress).await?;
+    }
     Ok(())
+}
+
+/// Builds the ready-cluster image from the PostgreSQL image unless one built from the
+/// same recipe and the same PostgreSQL image (by id) is here.
+async fn ensure_ready_postgres(
+    docker: &Docker,
+    names: &ImageNames,
+    recipes: &Path,
+    progress: &mut (dyn FnMut(&str) + Send),
+) -> Result<(), DockerError> {
+    let dir = recipes.join("postgres-ready");
+    let base_id = docker
+        .inspect_image(&names.postgres)
+        .await
+        .map_err(api(format!("inspecting image {}", names.postgres)))?
+        .id
+        .unwrap_or_default();
+    let key = ready_key(&dir, &base_id)?;
+    let name = names.postgres_ready();
+    let built_key = match docker.inspect_image(&name).await {
+        Ok(image) => image
+            .config
+            .and_then(|c| c.labels)
+            .and_then(|l| l.get(READY_KEY_LABEL).cloned()),
+        Err(e) if is_not_found(&e) => None,
+        Err(e) => return Err(api(format!("inspecting image {name}"))(e)),
+    };
+    if built_key.as_deref() == Some(key.as_str()) {
+        return Ok(());
+    }
+    let log_path = std::env::temp_dir().join(format!("grader-image-{}.log", sanitize(&name)));
+    progress(&format!(
+        "image {name}: building {} from {} (log: {})",
+        dir.display(),
+        names.postgres,
+        log_path.display()
+    ));
+    let args = HashMap::from([
+        ("POSTGRES".to_string(), names.postgres.clone()),
+        ("ADMIN".to_string(), super::provision::ADMIN.to_string()),
+        ("READY_KEY".to_string(), key),
+    ]);
+    let outcome = build_submission(
+        docker,
+        &dir,
+        &name,
+        &args,
+        &log_path,
+        Duration::from_secs(600),
+        None,
+    )
+    .await?;
+    if let BuildOutcome::Failed {
+        reason, log_tail, ..
+    } = outcome
+    {
+        return Err(DockerError::Other(format!(
+            "building image {name} from {} failed: {reason}\n{log_tail}",
+            dir.display()
+        )));
+    }
+    progress(&format!("image {name}: built"));
+    Ok(())
+}
+
+/// The label that says what a ready-cluster image was built from.
+const READY_KEY_LABEL: &str = "grader.ready-key";
+
+/// A digest of the recipe's files, the admin's name and the PostgreSQL image's id.
+fn ready_key(dir: &Path, base_id: &str) -> Result<String, DockerError> {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for file in ["Dockerfile", "ready-entrypoint.sh"] {
+        let path = dir.join(file);
+        let bytes = std::fs::read(&path).map_err(io(format!("cannot read {}", path.display())))?;
+        hash.update(&bytes);
+        hash.update([0]);
+    }
+    hash.update(super::provision::ADMIN);
+    hash.update([0]);
+    hash.update(base_id);
+    Ok(hex::encode(&hash.finalize()[..12]))
 }
 
 /// Whether the engine has the image `name`.

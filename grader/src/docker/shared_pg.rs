@@ -50,7 +50,7 @@ impl SharedPostgres {
         let body = ContainerCreateBody {
             exposed_ports: Some(vec![key.clone()]),
             ..postgres_body(
-                &images.postgres,
+                &images.postgres_ready(),
                 &admin,
                 &PostgresSize::for_learners(learners),
                 host,

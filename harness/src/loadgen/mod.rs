@@ -133,12 +133,61 @@ pub async fn run(
 
 /// Runs a load, and says how many requests it sent in all, warm-up included (the
 /// report's figures leave the warm-up out).
+///
+/// The load runs on a thread of its own with a single-threaded runtime, as wrk's `-t1`
+/// does: its workers never wait behind the grader's other tasks, the prober takes at
+/// most one core (the other stays the server's on a 2-core machine), and its tasks wake
+/// each other without crossing threads. Dropping the returned future stops the run.
 pub async fn run_counted(
     options: &LoadOptions,
     base_url: &str,
     seed: u64,
     make: Arc<MakeRequest>,
 ) -> (LoadReport, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    // However this future ends (the grade was cancelled, say), the run's workers stop.
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let _stop_on_drop = StopOnDrop(stop.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (options_owned, base_url_owned) = (options.clone(), base_url.to_string());
+    let spawned = std::thread::Builder::new()
+        .name("grader-load".into())
+        .spawn(move || {
+            let outcome = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(run_here(&options_owned, &base_url_owned, seed, make, stop)));
+            let _ = tx.send(outcome.map_err(|e| e.to_string()));
+        });
+    let outcome = match spawned {
+        Ok(_) => rx
+            .await
+            .unwrap_or_else(|_| Err("the load thread ended without a result".into())),
+        Err(e) => Err(e.to_string()),
+    };
+    outcome.unwrap_or_else(|e| (failed(options, format!("cannot run the load: {e}")), 0))
+}
+
+/// The report of a load that could not run at all.
+fn failed(options: &LoadOptions, why: String) -> LoadReport {
+    let stop = Arc::new(AtomicBool::new(true));
+    let never: Arc<MakeRequest> = Arc::new(|_, _| Err(RenderError("not started".into())));
+    let shared = shared(options, "", 0, never, stop);
+    summary::summarize(options, &shared, 1e-9, Some(why))
+}
+
+fn shared(
+    options: &LoadOptions,
+    base_url: &str,
+    seed: u64,
+    make: Arc<MakeRequest>,
+    stop: Arc<AtomicBool>,
+) -> Shared {
     let stage_count = match &options.model {
         Model::Open(s) => s.segments().len(),
         Model::Closed(_) => 1,
@@ -148,7 +197,7 @@ pub async fn run_counted(
         Model::Open(s) => Duration::from_secs_f64(s.duration()),
         Model::Closed(d) => options.warmup + *d,
     };
-    let shared = Arc::new(Shared {
+    Shared {
         options: options.clone(),
         authority: base_url
             .trim_start_matches("http://")
@@ -171,10 +220,21 @@ pub async fn run_counted(
         timeline: Mutex::new(timeline::Recorder::new(total.as_millis() as u64)),
         next: AtomicU64::new(0),
         sent: AtomicU64::new(0),
-        stop: AtomicBool::new(false),
+        stop,
         any_ok: AtomicBool::new(false),
         first_error: Mutex::new(None),
-    });
+    }
+}
+
+async fn run_here(
+    options: &LoadOptions,
+    base_url: &str,
+    seed: u64,
+    make: Arc<MakeRequest>,
+    stop: Arc<AtomicBool>,
+) -> (LoadReport, u64) {
+    let shared = Arc::new(shared(options, base_url, seed, make, stop));
+    let (start, total) = (shared.start, shared.total);
     let tasks: Vec<_> = (0..options.connections.max(1))
         .map(|slot| {
             let shared = shared.clone();

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use super::conn::{self, ErrorKind, RequestError, Sender};
+use super::conn::{self, Conn, ErrorKind, RequestError, Sent};
 use super::stats::StageStats;
 use super::timeline::Recorder;
 use super::{LoadOptions, MakeRequest, Model};
@@ -53,7 +53,8 @@ pub(crate) struct Shared {
     pub next: AtomicU64,
     /// Requests sent, warm-up included: what the server's work is divided by.
     pub sent: AtomicU64,
-    pub stop: AtomicBool,
+    /// Set when the run is over, or its caller went away.
+    pub stop: std::sync::Arc<AtomicBool>,
     pub any_ok: AtomicBool,
     pub first_error: Mutex<Option<FirstError>>,
 }
@@ -81,13 +82,13 @@ impl Shared {
     }
 
     /// Sends `req` on the slot's connection (opening one when needed) unless the
-    /// reaper says it is overdue first.
+    /// reaper says it is overdue first. A connection the server closed while it was
+    /// idle is replaced and the request sent again on the new one, once.
     async fn send_on(
         &self,
         slot: usize,
-        conn: &mut Option<Sender>,
-        host: &http::HeaderValue,
-        req: ProbeRequest,
+        conn: &mut Option<Conn>,
+        req: &ProbeRequest,
     ) -> Result<u16, RequestError> {
         let me = &self.slots[slot];
         let sent_us = Instant::now().duration_since(self.epoch).as_micros() as u64;
@@ -95,13 +96,31 @@ impl Shared {
         let overdue = me.overdue.notified();
         let outcome = tokio::select! {
             r = async {
-                if conn.as_ref().is_none_or(|c| c.is_closed()) {
-                    *conn = Some(conn::connect(&self.authority, self.options.timeout).await?);
+                for _ in 0..2 {
+                    if conn.is_none() {
+                        *conn = Some(conn::connect(&self.authority, self.options.timeout).await?);
+                    }
+                    let c = conn.as_mut().expect("connected");
+                    match c.send(&self.authority, req).await {
+                        Ok(Sent::Answered(status, keep_alive)) => {
+                            if !keep_alive {
+                                *conn = None;
+                            }
+                            return Ok(status);
+                        }
+                        Ok(Sent::Stale) => *conn = None,
+                        Err(e) => {
+                            *conn = None;
+                            return Err(e);
+                        }
+                    }
                 }
-                let c = conn.as_mut().expect("connected");
-                conn::send(c, host, req).await
+                Err(RequestError::Closed)
             } => r,
-            () = overdue => Err(RequestError::Timeout),
+            () = overdue => {
+                *conn = None;
+                Err(RequestError::Timeout)
+            }
         };
         me.sent_at.store(0, Ordering::Relaxed);
         outcome
@@ -127,7 +146,7 @@ impl Shared {
 }
 
 pub(crate) async fn worker(shared: &Shared, slot: usize) {
-    let mut conn: Option<Sender> = None;
+    let mut conn: Option<Conn> = None;
     // Samples wait here and reach the shared histograms in batches: one lock per batch,
     // and whatever is left is flushed however the worker returns.
     let mut batch = Batch {
@@ -135,10 +154,10 @@ pub(crate) async fn worker(shared: &Shared, slot: usize) {
         samples: Vec::with_capacity(BATCH),
     };
     let closed = matches!(shared.options.model, Model::Closed(_));
-    let Ok(host) = http::HeaderValue::from_str(&shared.authority) else {
+    if http::HeaderValue::from_str(&shared.authority).is_err() {
         shared.note_error(FirstError::BadAddress(shared.authority.clone()));
         return;
-    };
+    }
     tokio::time::sleep_until(shared.start.into()).await;
     while !shared.stop.load(Ordering::Relaxed) {
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
@@ -160,11 +179,8 @@ pub(crate) async fn worker(shared: &Shared, slot: usize) {
         };
         shared.sent.fetch_add(1, Ordering::Relaxed);
         let sent = Instant::now();
-        let outcome = shared.send_on(slot, &mut conn, &host, req).await;
+        let outcome = shared.send_on(slot, &mut conn, &req).await;
         let done = Instant::now();
-        if outcome.is_err() {
-            conn = None;
-        }
         let error = shared.judge(outcome);
         let since_start = |t: Instant| t.saturating_duration_since(shared.start);
         batch.push(Sample {

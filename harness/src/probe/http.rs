@@ -352,9 +352,10 @@ pub async fn wait_ready(
     timeout: Duration,
 ) -> Result<Duration, NotReady> {
     let start = Instant::now();
-    // Within 100 ms of the server being up (a slower poll made every restart wait
-    // about 250 ms longer than it had to), without a busy loop while it builds caches.
-    let mut delay = Duration::from_millis(20);
+    // Within a few milliseconds of the server being up (every start, restart and crash
+    // step waits here), without a busy loop while it builds caches: a poll is a refused
+    // connection or one small request, 40 a second at most.
+    let mut delay = Duration::from_millis(5);
     let mut last = NotReady::NoAnswer(None);
     loop {
         let left = timeout.saturating_sub(start.elapsed());
@@ -374,7 +375,7 @@ pub async fn wait_ready(
             Err(e) => last = NotReady::NoAnswer(Some(e)),
         }
         tokio::time::sleep(delay.min(timeout.saturating_sub(start.elapsed()))).await;
-        delay = (delay * 2).min(Duration::from_millis(100));
+        delay = (delay * 2).min(Duration::from_millis(25));
     }
 }
 

@@ -107,13 +107,44 @@ impl Sandbox {
     ) -> Result<Sandbox, DockerError> {
         let mut sandbox = Sandbox::new(docker, opts);
         let id = &sandbox.opts.run_id;
-        create_network(docker, &sandbox.internal_net, id, true).await?;
-        create_network(docker, &sandbox.edge_net, id, false).await?;
-        sandbox.start_database(progress).await?;
-        sandbox.start_cache(progress).await?;
-        sandbox.start_upstream(progress).await?;
+        tokio::try_join!(
+            create_network(docker, &sandbox.internal_net, id, true),
+            create_network(docker, &sandbox.edge_net, id, false),
+        )?;
+        // The services and the submission's forwarder start side by side: each is a
+        // container start and a wait, and the database's (initdb, provisioning) is the
+        // longest.
+        let mut starting = Vec::new();
+        if sandbox.opts.postgres.is_some() {
+            starting.push(if sandbox.opts.shared_db.is_some() {
+                "a database on the class's PostgreSQL"
+            } else {
+                "PostgreSQL"
+            });
+        }
+        if sandbox.opts.redis {
+            starting.push("Redis");
+        }
+        if sandbox.opts.upstream.is_some() {
+            starting.push("the upstream mock");
+        }
+        if !starting.is_empty() {
+            progress(&format!("starting {}", starting.join(", ")));
+        }
         let port = sandbox.opts.port;
-        let http_port = sandbox.start_forwarder("http", port, APP_HOST).await?;
+        let (database, redis_port, mock, http_port) = tokio::try_join!(
+            sandbox.start_database(),
+            sandbox.start_cache(),
+            sandbox.start_upstream(),
+            sandbox.start_forwarder("http", port, APP_HOST),
+        )?;
+        if let Some((login, server, storage)) = database {
+            sandbox.db = login;
+            sandbox.storage = Some(storage);
+            sandbox.db_server = Some(server);
+        }
+        sandbox.redis_port = redis_port;
+        sandbox.mock = mock;
         *sandbox.http_port.lock().expect("not poisoned") = http_port;
         Ok(sandbox)
     }

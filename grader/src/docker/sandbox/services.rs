@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::models::{ContainerCreateBody, HostConfig};
-use harness::Target;
 use rand::Rng;
 
 use super::super::DockerError;
 use super::super::container::small_logs;
-use super::super::provision::{LEARNER, PgServer};
+use super::super::provision::{LEARNER, PgServer, StorageWatch};
 use super::{DB_HOST, REDIS_HOST, Sandbox, network};
 
 /// A PostgreSQL role, its password and its database.
@@ -162,21 +161,17 @@ pub(crate) fn random_password() -> String {
 
 impl Sandbox {
     /// The run's database, if the exercise has one: on the class's shared server, or a
-    /// server of its own behind a forwarder, ready to answer.
+    /// server of its own behind a forwarder, ready to answer. Returns the learner's login
+    /// (the shared server's names differ), its server and the watch over its storage.
     pub(super) async fn start_database(
-        &mut self,
-        progress: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<(), DockerError> {
+        &self,
+    ) -> Result<Option<(Login, PgServer, StorageWatch)>, DockerError> {
         if self.opts.postgres.is_none() {
-            return Ok(());
+            return Ok(None);
         }
-        let server = if let Some(shared) = self.opts.shared_db.clone() {
-            progress("creating a database on the class's PostgreSQL");
-            let (server, login) = shared.attach(&self.opts.run_id, &self.internal_net).await?;
-            self.db = login;
-            server
+        let (server, login) = if let Some(shared) = self.opts.shared_db.clone() {
+            shared.attach(&self.opts.run_id, &self.internal_net).await?
         } else {
-            progress("starting PostgreSQL");
             let admin = PgServer::admin_login();
             self.start_postgres(&admin).await?;
             let port = self.start_forwarder("db", 5432, DB_HOST).await?;
@@ -186,11 +181,10 @@ impl Sandbox {
                 .map_err(|e| DockerError::Other(format!("PostgreSQL did not become ready: {e}")))?;
             server.prepare().await?;
             server.provision(&self.db, &LEARNER).await?;
-            server
+            (server, self.db.clone())
         };
-        self.storage = Some(server.watch(&self.db, LEARNER));
-        self.db_server = Some(server);
-        Ok(())
+        let storage = server.watch(&login, LEARNER);
+        Ok(Some((login, server, storage)))
     }
 
     async fn start_postgres(&self, admin: &Login) -> Result<(), DockerError> {
@@ -202,7 +196,7 @@ impl Sandbox {
         let body = ContainerCreateBody {
             networking_config: Some(self.endpoint(&self.internal_net, DB_HOST)),
             ..postgres_body(
-                &self.opts.images.postgres,
+                &self.opts.images.postgres_ready(),
                 admin,
                 &PostgresSize::for_learners(1),
                 host,
@@ -212,19 +206,16 @@ impl Sandbox {
         self.create_and_start(&name, body).await
     }
 
-    /// Redis, if the exercise has it, behind a forwarder and answering PING.
-    pub(super) async fn start_cache(
-        &mut self,
-        progress: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<(), DockerError> {
+    /// Redis, if the exercise has it, behind a forwarder and answering PING: the
+    /// forwarder's port.
+    pub(super) async fn start_cache(&self) -> Result<Option<u16>, DockerError> {
         if !self.opts.redis {
-            return Ok(());
+            return Ok(None);
         }
-        progress("starting Redis");
         self.start_redis().await?;
         let port = self.start_forwarder("redis", 6379, REDIS_HOST).await?;
-        self.redis_port = Some(port);
-        self.wait_redis(Duration::from_secs(60)).await
+        self.wait_redis_on(port, Duration::from_secs(60)).await?;
+        Ok(Some(port))
     }
 
     async fn start_redis(&self) -> Result<(), DockerError> {
@@ -292,12 +283,13 @@ impl Sandbox {
             )
             .await
             .map_err(super::super::api(format!("starting {name}")))?;
-        self.wait_redis(Duration::from_secs(60)).await
+        let port = self.redis_port.expect("redis port set");
+        self.wait_redis_on(port, Duration::from_secs(60)).await
     }
 
-    /// Waits until Redis answers PING through its forwarder.
-    async fn wait_redis(&self, limit: Duration) -> Result<(), DockerError> {
-        let url = self.redis_url().expect("redis port set");
+    /// Waits until Redis answers PING through its forwarder on `port`.
+    async fn wait_redis_on(&self, port: u16, limit: Duration) -> Result<(), DockerError> {
+        let url = format!("redis://{}:{port}/0", self.opts.reach.url_host());
         let deadline = Instant::now() + limit;
         loop {
             let last = match harness::probe::RedisProbe::connect(&url, Duration::from_secs(2)).await
@@ -316,20 +308,16 @@ impl Sandbox {
                     "Redis did not become ready: {last}"
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// The upstream mock, if the exercise has one: served by the grader on the edge
     /// network's gateway, and reached by the submission through a relay.
-    pub(super) async fn start_upstream(
-        &mut self,
-        progress: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<(), DockerError> {
+    pub(super) async fn start_upstream(&self) -> Result<Option<harness::probe::Mock>, DockerError> {
         let Some(upstream) = self.opts.upstream.clone() else {
-            return Ok(());
+            return Ok(None);
         };
-        progress("starting the upstream mock");
         let gateway = network::gateway(&self.docker, &self.edge_net).await?;
         let mock = harness::probe::Mock::start(
             std::net::SocketAddr::new(gateway, 0),
@@ -343,7 +331,6 @@ impl Sandbox {
             ))
         })?;
         self.start_relay(mock.addr()).await?;
-        self.mock = Some(mock);
-        Ok(())
+        Ok(Some(mock))
     }
 }
