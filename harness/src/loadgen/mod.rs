@@ -1,7 +1,8 @@
 //! The load prober: open model (arrivals on a schedule, latency from the scheduled send
 //! time, so a stalling server cannot hide behind coordinated omission) and closed model
-//! (N connections as fast as they go). One raw HTTP/1.1 connection per slot, like oha;
-//! results in fixed-size HDR histograms. HTTP/1.1 pipelining is not used.
+//! (N connections as fast as they go). One HTTP/1.1 connection per slot, spoken by the
+//! prober itself (`conn`), on a thread and runtime of its own, like wrk's `-t1`; results
+//! in fixed-size HDR histograms. HTTP/1.1 pipelining is not used.
 
 mod conn;
 mod recovery;
