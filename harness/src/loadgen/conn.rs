@@ -436,6 +436,76 @@ fn write_request(out: &mut Vec<u8>, host: &str, req: &ProbeRequest) -> Result<()
 mod tests {
     use super::*;
 
+    fn request(
+        method: http::Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> ProbeRequest {
+        ProbeRequest {
+            method,
+            path_and_query: path.into(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body: (!body.is_empty()).then(|| bytes::Bytes::from(body.to_string())),
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    fn written(req: &ProbeRequest) -> Result<String, RequestError> {
+        let mut out = Vec::new();
+        write_request(&mut out, "127.0.0.1:8080", req)?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn requests_are_written_as_http_1_1_with_host_and_length() {
+        let get = request(
+            http::Method::GET,
+            "/todos?limit=2",
+            &[("accept", "application/json")],
+            "",
+        );
+        assert_eq!(
+            written(&get).unwrap(),
+            "GET /todos?limit=2 HTTP/1.1\r\nhost: 127.0.0.1:8080\r\naccept: application/json\r\n\r\n"
+        );
+        let post = request(
+            http::Method::POST,
+            "/todos",
+            &[("content-type", "application/json")],
+            "{}",
+        );
+        assert_eq!(
+            written(&post).unwrap(),
+            "POST /todos HTTP/1.1\r\nhost: 127.0.0.1:8080\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
+        );
+        // An empty POST still says its length; a request's own Host replaces the
+        // connection's.
+        let empty = request(http::Method::POST, "/x", &[("Host", "example.test")], "");
+        assert_eq!(
+            written(&empty).unwrap(),
+            "POST /x HTTP/1.1\r\nHost: example.test\r\ncontent-length: 0\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn line_breaks_cannot_reach_the_request() {
+        let bad = [
+            request(http::Method::GET, "/a b", &[], ""),
+            request(http::Method::GET, "/a\r\nX-Evil: 1", &[], ""),
+            request(http::Method::GET, "/", &[("x-id", "1\r\nX-Evil: 1")], ""),
+            request(http::Method::GET, "/", &[("bad name", "1")], ""),
+            request(http::Method::GET, "", &[], ""),
+        ];
+        for req in &bad {
+            let e = written(req).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Other, "{e}");
+        }
+    }
+
     #[test]
     fn errors_are_counted_by_kind_under_the_report_names() {
         let io = |k: std::io::ErrorKind| RequestError::Connect(std::io::Error::from(k)).kind();
