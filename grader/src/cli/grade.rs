@@ -126,6 +126,7 @@ pub(crate) async fn run(args: Args, ctx: Context) -> anyhow::Result<u8> {
         only,
         reference,
         reach,
+        slot: Default::default(),
     };
     let terminal = Terminal::new(ctx.no_color);
     let cancel = super::cancel_on_signal();

@@ -191,12 +191,17 @@ impl Class {
                 if let Some(wait) = wait {
                     let _ = wait.await;
                 }
-                let _slot = slots.acquire_owned().await.ok();
+                let slot = slots.acquire_owned().await.ok();
                 let _ = has_slot.send(());
                 if class.cancel.is_cancelled() {
                     return None;
                 }
-                Some(class.grade_one(learner, gate).await)
+                // The run gives the slot back before its teardown; whatever is left of
+                // it goes when the learner is done.
+                let slot = grade::SlotHandOff::holding(slot);
+                let graded = class.grade_one(learner, gate, slot.clone()).await;
+                slot.give_back();
+                Some(graded)
             });
         }
         let out = &self.opts.out_dir;
@@ -226,6 +231,7 @@ impl Class {
         &self,
         learner: Learner,
         load_gate: Arc<tokio::sync::Semaphore>,
+        slot: grade::SlotHandOff,
     ) -> (String, Report, Duration) {
         let opts = &self.opts;
         self.reporter.report(&RunEvent::LearnerStarted {
@@ -253,6 +259,7 @@ impl Class {
             only: opts.only.clone(),
             reference: opts.reference.clone(),
             reach: opts.reach,
+            slot,
         };
         let start = Instant::now();
         let report = if learner.path.is_dir() || source::is_git_url(&learner.path.to_string_lossy())

@@ -46,6 +46,28 @@ pub(crate) struct GradeOptions {
     pub(crate) reference: Arc<super::baseline::Figures>,
     /// Where the engine publishes ports and the grader reaches them.
     pub(crate) reach: docker::Reach,
+    /// A class's slot this run holds (batch): given back when the checks are over, so
+    /// the next learner starts while this run's containers are removed.
+    pub(crate) slot: SlotHandOff,
+}
+
+/// A class's slot, given back before the teardown (`GradeOptions::slot`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SlotHandOff(
+    Option<Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>>,
+);
+
+impl SlotHandOff {
+    pub(crate) fn holding(permit: Option<tokio::sync::OwnedSemaphorePermit>) -> SlotHandOff {
+        SlotHandOff(Some(Arc::new(std::sync::Mutex::new(permit))))
+    }
+
+    /// Gives the slot back (once; later calls do nothing).
+    pub(crate) fn give_back(&self) {
+        if let Some(slot) = &self.0 {
+            drop(slot.lock().expect("not poisoned").take());
+        }
+    }
 }
 
 /// What ends a single run before it has a report to show.
@@ -117,7 +139,9 @@ pub(crate) async fn grade(
             ),
         )),
     };
-    // Teardown, whatever happened above.
+    // Teardown, whatever happened above: the engine's work, off the class's critical
+    // path (the next learner's build and start need no quiet machine).
+    opts.slot.give_back();
     reporter.report(&RunEvent::TeardownStarted);
     let teardown = Instant::now();
     let cleaned = teardown_run(docker, opts).await;
