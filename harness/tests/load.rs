@@ -302,6 +302,20 @@ async fn closing_server(reply: &'static str) -> u16 {
     port
 }
 
+/// One GET load step against the server on `port`; `load` is the step's load table.
+async fn load_on(port: u16, load: &str) -> Vec<CheckResult> {
+    let src = format!(
+        "{HEAD}\n[[checks]]\nid = \"load\"\ntitle = \"load\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {load}\n"
+    );
+    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
+    let config = RunConfig {
+        seed: 1,
+        public_base_url: "http://localhost:8080".into(),
+        ..Default::default()
+    };
+    run_checks(&ex, &support::Port(port), &config, |_| {}).await
+}
+
 #[tokio::test]
 async fn servers_that_close_after_each_answer_are_loaded_without_errors() {
     let replies = [
@@ -314,16 +328,11 @@ async fn servers_that_close_after_each_answer_are_loaded_without_errors() {
     ];
     for reply in replies {
         let port = closing_server(reply).await;
-        let src = format!(
-            "{HEAD}\n[[checks]]\nid = \"close\"\ntitle = \"close\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 200, duration = \"1s\", connections = 4, thresholds = [\"error_rate < 0.1%\"] }}\n"
-        );
-        let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
-        let config = RunConfig {
-            seed: 1,
-            public_base_url: "http://localhost:8080".into(),
-            ..Default::default()
-        };
-        let results = run_checks(&ex, &support::Port(port), &config, |_| {}).await;
+        let results = load_on(
+            port,
+            r#"{ rate = 200, duration = "1s", connections = 4, thresholds = ["error_rate < 0.1%"] }"#,
+        )
+        .await;
         let l = results[0].load.as_ref().unwrap();
         assert!(l.errors.is_empty(), "{reply:?}: {:?}", l.errors);
         assert!(l.ok >= 150, "{reply:?}: only {} answers", l.ok);
@@ -371,22 +380,16 @@ async fn keep_alive_server(
 #[tokio::test]
 async fn connections_a_server_closes_while_idle_are_replaced_without_errors() {
     // Four connections at 20 requests/s: each is idle about 200 ms between requests,
-    // longer than the server keeps it. A head request and a chunked answer on the
-    // same connections.
+    // longer than the server keeps it; its answers are chunked.
     let (port, accepted) = keep_alive_server(
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
     )
     .await;
-    let src = format!(
-        "{HEAD}\n[[checks]]\nid = \"idle\"\ntitle = \"idle\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 20, duration = \"2s\", connections = 4, thresholds = [\"error_rate < 0.1%\"] }}\n"
-    );
-    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
-    let config = RunConfig {
-        seed: 1,
-        public_base_url: "http://localhost:8080".into(),
-        ..Default::default()
-    };
-    let results = run_checks(&ex, &support::Port(port), &config, |_| {}).await;
+    let results = load_on(
+        port,
+        r#"{ rate = 20, duration = "2s", connections = 4, thresholds = ["error_rate < 0.1%"] }"#,
+    )
+    .await;
     let l = results[0].load.as_ref().unwrap();
     assert!(l.errors.is_empty(), "{:?}", l.errors);
     assert!(l.ok >= 35, "only {} answers", l.ok);
@@ -420,16 +423,11 @@ async fn answers_that_break_http_are_counted_as_errors_of_their_kind() {
     ];
     for (reply, kind) in cases {
         let port = closing_server(reply).await;
-        let src = format!(
-            "{HEAD}\n[[checks]]\nid = \"bad\"\ntitle = \"bad\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 20, duration = \"1s\", connections = 2, thresholds = [\"error_rate < 0.1%\"] }}\n"
-        );
-        let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
-        let config = RunConfig {
-            seed: 1,
-            public_base_url: "http://localhost:8080".into(),
-            ..Default::default()
-        };
-        let results = run_checks(&ex, &support::Port(port), &config, |_| {}).await;
+        let results = load_on(
+            port,
+            r#"{ rate = 20, duration = "1s", connections = 2, thresholds = ["error_rate < 0.1%"] }"#,
+        )
+        .await;
         let l = results[0].load.as_ref().unwrap();
         assert_eq!(l.ok, 0, "{reply:?}");
         let keys: Vec<&String> = l.errors.keys().collect();

@@ -153,25 +153,15 @@ async fn ensure_ready_postgres(
         ("ADMIN".to_string(), super::provision::ADMIN.to_string()),
         ("READY_KEY".to_string(), key),
     ]);
-    let outcome = build_submission(
+    build_recipe(
         docker,
         &dir,
         &name,
         &args,
         &log_path,
         Duration::from_secs(600),
-        None,
     )
     .await?;
-    if let BuildOutcome::Failed {
-        reason, log_tail, ..
-    } = outcome
-    {
-        return Err(DockerError::Other(format!(
-            "building image {name} from {} failed: {reason}\n{log_tail}",
-            dir.display()
-        )));
-    }
     progress(&format!("image {name}: built"));
     Ok(())
 }
@@ -285,26 +275,39 @@ async fn build(
                 log_path.display()
             ));
             let args = HashMap::from([("BASE".to_string(), names.base.clone())]);
-            let outcome = build_submission(
+            build_recipe(
                 docker,
                 &dir,
                 name,
                 &args,
                 &log_path,
                 Duration::from_secs(1800),
-                None,
             )
             .await?;
-            if let BuildOutcome::Failed {
-                reason, log_tail, ..
-            } = outcome
-            {
-                return Err(DockerError::Other(format!(
-                    "building image {name} from {} failed: {reason}\n{log_tail}",
-                    dir.display()
-                )));
-            }
         }
+    }
+    Ok(())
+}
+
+/// Builds the Dockerfile recipe in `dir` as `name`; a failed build is an error with the
+/// end of its log.
+async fn build_recipe(
+    docker: &Docker,
+    dir: &Path,
+    name: &str,
+    args: &HashMap<String, String>,
+    log_path: &Path,
+    timeout: Duration,
+) -> Result<(), DockerError> {
+    let outcome = build_submission(docker, dir, name, args, log_path, timeout, None).await?;
+    if let BuildOutcome::Failed {
+        reason, log_tail, ..
+    } = outcome
+    {
+        return Err(DockerError::Other(format!(
+            "building image {name} from {} failed: {reason}\n{log_tail}",
+            dir.display()
+        )));
     }
     Ok(())
 }
