@@ -146,10 +146,10 @@ load = { model = "closed", connections = 4, duration = "500ms", thresholds = ["r
     assert!(c.requests > 50);
 }
 
-#[tokio::test]
-async fn a_dead_server_ends_the_step_quickly() {
+/// One GET load step against the server on `port`; `load` is the step's load table.
+async fn load_on(port: u16, load: &str) -> Vec<CheckResult> {
     let src = format!(
-        "{HEAD}\n[[checks]]\nid = \"dead\"\ntitle = \"dead\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 100, duration = \"30s\" }}\n"
+        "{HEAD}\n[[checks]]\nid = \"load\"\ntitle = \"load\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {load}\n"
     );
     let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
     let config = RunConfig {
@@ -157,8 +157,17 @@ async fn a_dead_server_ends_the_step_quickly() {
         public_base_url: "http://localhost:8080".into(),
         ..Default::default()
     };
+    run_checks(&ex, &support::Port(port), &config, |_| {}).await
+}
+
+#[tokio::test]
+async fn a_dead_server_ends_the_step_quickly() {
     let start = std::time::Instant::now();
-    let results = run_checks(&ex, &support::Port::unused(), &config, |_| {}).await;
+    let results = load_on(
+        support::Port::unused().0,
+        r#"{ rate = 100, duration = "30s" }"#,
+    )
+    .await;
     let f = results[0].failure.as_ref().unwrap();
     assert!(
         f.message
@@ -191,16 +200,11 @@ async fn requests_to_a_silent_server_time_out() {
             held.push(s);
         }
     });
-    let src = format!(
-        "{HEAD}\n[[checks]]\nid = \"silent\"\ntitle = \"silent\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {{ rate = 50, duration = \"2s\", connections = 4, timeout = \"300ms\" }}\n"
-    );
-    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
-    let config = RunConfig {
-        seed: 1,
-        public_base_url: "http://localhost:8080".into(),
-        ..Default::default()
-    };
-    let results = run_checks(&ex, &support::Port(port), &config, |_| {}).await;
+    let results = load_on(
+        port,
+        r#"{ rate = 50, duration = "2s", connections = 4, timeout = "300ms" }"#,
+    )
+    .await;
     let l = results[0].load.as_ref().unwrap();
     assert!(
         l.errors.get("timeout").copied().unwrap_or(0) >= 4,
@@ -300,20 +304,6 @@ async fn closing_server(reply: &'static str) -> u16 {
         }
     });
     port
-}
-
-/// One GET load step against the server on `port`; `load` is the step's load table.
-async fn load_on(port: u16, load: &str) -> Vec<CheckResult> {
-    let src = format!(
-        "{HEAD}\n[[checks]]\nid = \"load\"\ntitle = \"load\"\ncategory = \"performance\"\npoints = 1\n[[checks.steps]]\nhttp = \"GET /\"\nload = {load}\n"
-    );
-    let ex = parse_exercise(Path::new("toy.toml"), &src).unwrap();
-    let config = RunConfig {
-        seed: 1,
-        public_base_url: "http://localhost:8080".into(),
-        ..Default::default()
-    };
-    run_checks(&ex, &support::Port(port), &config, |_| {}).await
 }
 
 #[tokio::test]

@@ -51,22 +51,19 @@ pub(crate) struct GradeOptions {
     pub(crate) slot: SlotHandOff,
 }
 
-/// A class's slot, given back before the teardown (`GradeOptions::slot`).
+/// A class's slot, given back before the teardown (`GradeOptions::slot`); the default
+/// holds none.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct SlotHandOff(
-    Option<Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>>,
-);
+pub(crate) struct SlotHandOff(Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>);
 
 impl SlotHandOff {
     pub(crate) fn holding(permit: Option<tokio::sync::OwnedSemaphorePermit>) -> SlotHandOff {
-        SlotHandOff(Some(Arc::new(std::sync::Mutex::new(permit))))
+        SlotHandOff(Arc::new(std::sync::Mutex::new(permit)))
     }
 
     /// Gives the slot back (once; later calls do nothing).
     pub(crate) fn give_back(&self) {
-        if let Some(slot) = &self.0 {
-            drop(slot.lock().expect("not poisoned").take());
-        }
+        drop(self.0.lock().expect("not poisoned").take());
     }
 }
 

@@ -217,11 +217,7 @@ impl Target for Sandbox {
     }
 
     fn redis_url(&self) -> Option<String> {
-        Some(format!(
-            "redis://{}:{}/0",
-            self.opts.reach.url_host(),
-            self.redis_port?
-        ))
+        Some(self.redis_url_on(self.redis_port?))
     }
 
     fn database_role(&self) -> Option<String> {

@@ -287,9 +287,14 @@ impl Sandbox {
         self.wait_redis_on(port, Duration::from_secs(60)).await
     }
 
+    /// Redis as the grader reaches it, through its forwarder on `port`.
+    pub(super) fn redis_url_on(&self, port: u16) -> String {
+        format!("redis://{}:{port}/0", self.opts.reach.url_host())
+    }
+
     /// Waits until Redis answers PING through its forwarder on `port`.
     async fn wait_redis_on(&self, port: u16, limit: Duration) -> Result<(), DockerError> {
-        let url = format!("redis://{}:{port}/0", self.opts.reach.url_host());
+        let url = self.redis_url_on(port);
         let deadline = Instant::now() + limit;
         loop {
             let last = match harness::probe::RedisProbe::connect(&url, Duration::from_secs(2)).await
